@@ -1,0 +1,32 @@
+"""discover: search over formulation games with MCTS, guided by Bayesian surrogates.
+
+The public API lives here; everything else is an implementation module.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("discover")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+from discover.campaign import Campaign, CampaignResult, open  # noqa: E402
+from discover.dispatch import Backend, InlineBackend, ProcessBackend  # noqa: E402
+from discover.errors import (  # noqa: E402
+    DiscoverError, ParameterError, PluginError, SettingsError, StoreError, UnknownGameError,
+)
+from discover.game import Feature, Game, Param, available_games, load_game, register_game  # noqa: E402
+from discover.planner import Estimator, Planner, PlannerConfig, RolloutEstimator  # noqa: E402
+from discover.store import Evaluation, Store  # noqa: E402
+from discover.types import (  # noqa: E402
+    EvalContext, Event, EventKind, Interval, Job, JobResult, Outcome, Player, Resources, Sampler, Status,
+)
+
+__all__ = [
+    "Backend", "Campaign", "CampaignResult", "DiscoverError", "EvalContext", "Evaluation", "Event",
+    "EventKind", "Estimator", "Feature", "Game", "InlineBackend", "Interval", "Job", "JobResult",
+    "Outcome", "Param", "ParameterError", "Planner", "PlannerConfig", "PluginError", "Player",
+    "ProcessBackend", "Resources", "RolloutEstimator", "Sampler", "SettingsError", "Status", "Store",
+    "StoreError", "UnknownGameError", "__version__", "available_games", "load_game", "open",
+    "register_game",
+]

@@ -1,0 +1,27 @@
+"""Evaluation backends behind one interface: inline (debugging) and a process pool (default)."""
+
+from __future__ import annotations
+
+from discover.dispatch.base import Backend, run_evaluation
+from discover.dispatch.devices import detect_gpus
+from discover.dispatch.inline import InlineBackend
+from discover.dispatch.process import ProcessBackend
+from discover.errors import SettingsError
+
+BACKENDS = ("inline", "process")
+
+
+def make_backend(name: str, workers: int | None = None) -> Backend:
+    """A backend by name, as the CLI and ``Campaign(backend="...")`` spell it."""
+    if name == "inline":
+        if workers not in (None, 1):
+            raise SettingsError("the inline backend runs one evaluation at a time; use --backend process for workers")
+        return InlineBackend()
+    if name == "process":
+        if workers is not None and workers < 1:
+            raise SettingsError(f"workers must be at least 1, got {workers}")
+        return ProcessBackend(workers)
+    raise SettingsError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "Backend", "InlineBackend", "ProcessBackend", "detect_gpus", "make_backend", "run_evaluation"]

@@ -1,0 +1,41 @@
+"""Evaluations in the calling process, one at a time: for debugging and deterministic runs.
+
+It cannot interrupt an evaluation, so per-evaluation timeouts are not enforced here, and an
+evaluation that kills its process kills the campaign; use the process backend for those.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+from discover.dispatch.base import Backend, run_evaluation
+from discover.game import Game
+from discover.types import Job, JobResult
+
+
+class InlineBackend(Backend):
+    name = "inline"
+
+    def __init__(self) -> None:
+        self._game: Game | None = None
+
+    @property
+    def capacity(self) -> int:
+        return 1
+
+    def start(self, game: Game) -> None:
+        self._game = game
+
+    def submit(self, job: Job) -> Future[JobResult]:
+        if self._game is None:
+            raise RuntimeError("InlineBackend.start(game) must be called before submit()")
+        future: Future[JobResult] = Future()
+        future.set_running_or_notify_cancel()
+        future.set_result(run_evaluation(self._game, job, worker="inline", device="cpu"))
+        return future
+
+    def cancel_all(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._game = None

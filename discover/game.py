@@ -1,0 +1,289 @@
+"""The Game protocol and the plugin registry.
+
+A game says whose move it is, which moves are legal, how a move changes the state, and how to
+evaluate a finished formulation (the expensive call). Games are found through the entry-point group
+``discover.games`` (for installed plugins) or the :func:`register_game` decorator (for scripts).
+
+Each game declares its parameters as :class:`Param` constants and keeps each one as an instance
+attribute of the same name, so the engine can record them and re-create the game on resume.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import importlib.metadata
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Sequence, TypeVar
+
+import numpy as np
+
+from discover.errors import ParameterError, PluginError, UnknownGameError
+from discover.types import Action, EvalContext, Outcome, Player, Resources, Sampler, State
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "discover.games"
+
+ParamType = Literal["int", "float", "str", "bool", "path"]
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared game parameter: the CLI lists it and validates values against it."""
+
+    name: str
+    type: ParamType
+    default: Any = None
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    required: bool = False
+
+    def coerce(self, value: Any) -> Any:
+        """The value converted to this parameter's type (strings come from the command line)."""
+        try:
+            if self.type == "int":
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise ValueError
+                out: Any = int(value)
+            elif self.type == "float":
+                if isinstance(value, bool):
+                    raise ValueError
+                out = float(value)
+            elif self.type == "bool":
+                if isinstance(value, bool):
+                    out = value
+                elif str(value).strip().lower() in _TRUE:
+                    out = True
+                elif str(value).strip().lower() in _FALSE:
+                    out = False
+                else:
+                    raise ValueError
+            elif self.type in ("str", "path"):
+                if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                    raise ValueError
+                out = str(value)
+            else:  # pragma: no cover - guarded by the Literal
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"parameter {self.name!r} expects {self.type}, got {value!r}"
+            ) from None
+        if self.choices is not None and out not in self.choices:
+            raise ParameterError(
+                f"parameter {self.name!r} must be one of {', '.join(map(str, self.choices))}; got {out!r}"
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One slot of a game's fixed-length encoding, so surrogates know how to model it."""
+
+    name: str
+    kind: Literal["numeric", "integer", "categorical"]
+    low: float = 0.0
+    high: float = 1.0
+    choices: tuple[Any, ...] = ()
+
+
+class Game(abc.ABC):
+    """Base class of all games. Subclasses fill in the abstract methods and the class constants.
+
+    Values are maximised by the SEARCHER and minimised by the OPPONENT. States and actions must be
+    immutable, hashable and picklable (they travel to worker processes and into the store).
+    """
+
+    name: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    expensive: ClassVar[bool] = False  # evaluations take long enough to be worth a surrogate
+
+    # -- rules -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def initial_state(self) -> State: ...
+
+    @abc.abstractmethod
+    def to_move(self, state: State) -> Player: ...
+
+    @abc.abstractmethod
+    def actions(self, state: State) -> Sequence[Action] | Sampler:
+        """The legal moves: a finite sequence, or a :class:`Sampler` for continuous ones."""
+
+    def chance_outcomes(self, state: State) -> Sequence[tuple[Action, float]]:
+        """At a CHANCE state: the moves and their probabilities (summing to 1)."""
+        raise NotImplementedError(f"game {self.name!r} has chance states but no chance_outcomes()")
+
+    @abc.abstractmethod
+    def apply(self, state: State, action: Action) -> State: ...
+
+    # -- evaluation --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def evaluate(self, state: State, context: EvalContext) -> Outcome:
+        """The expensive call on a TERMINAL state; runs on a dispatch backend."""
+
+    def resources(self, state: State) -> Resources:
+        return Resources()
+
+    def verify(self, state: State, outcome: Outcome) -> str | None:
+        """Re-check an OK outcome's certificate independently of the solver.
+
+        Return None when it holds, or the reason it does not (the evaluation is then recorded
+        as failed with that reason). The default trusts the evaluation.
+        """
+        return None
+
+    # -- for surrogates ----------------------------------------------------------------------
+    def features(self) -> tuple[Feature, ...]:
+        """The slots of :meth:`encode`; empty when the game offers no encoding."""
+        return ()
+
+    def encode(self, state: State) -> Sequence[float]:
+        """A fixed-length feature vector of a terminal state (categorical slots as indices)."""
+        raise NotImplementedError(f"game {self.name!r} does not define encode()")
+
+    # -- helpers with sensible defaults ------------------------------------------------------
+    def state_key(self, state: State) -> str:
+        """A key that is stable across processes and runs (``hash()`` of a str is not)."""
+        return hashlib.sha1(repr(state).encode()).hexdigest()[:20]
+
+    def describe_state(self, state: State) -> str:
+        return repr(state)
+
+    def describe_action(self, action: Action) -> str:
+        return f"{action:.4g}" if isinstance(action, float) else str(action)
+
+    def random_completion(self, state: State, rng: np.random.Generator) -> State:
+        """Play uniformly random moves (chance moves by their probabilities) to a terminal state."""
+        while (player := self.to_move(state)) is not Player.TERMINAL:
+            if player is Player.CHANCE:
+                outcomes = self.chance_outcomes(state)
+                probs = np.array([p for _, p in outcomes], dtype=float)
+                action = outcomes[int(rng.choice(len(outcomes), p=probs / probs.sum()))][0]
+            else:
+                action = sample_action(self.actions(state), rng)
+            state = self.apply(state, action)
+        return state
+
+    def parameters(self) -> dict[str, Any]:
+        """The values of the declared parameters, read from the attributes of the same name."""
+        return {p.name: getattr(self, p.name) for p in self.params}
+
+
+def sample_action(actions: Sequence[Action] | Sampler, rng: np.random.Generator) -> Action:
+    """One move drawn uniformly from a finite set, or from a sampler."""
+    if isinstance(actions, Sampler):
+        return actions.sample(rng)
+    if len(actions) == 0:
+        raise ValueError("a non-terminal state has no legal moves")
+    return actions[int(rng.integers(len(actions)))]
+
+
+# --------------------------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------------------------
+_registered: dict[str, type[Game]] = {}
+
+G = TypeVar("G", bound=type[Game])
+
+
+def register_game(cls: G | None = None, *, name: str | None = None) -> Any:
+    """Class decorator that makes a game loadable by name (``@register_game`` in a script)."""
+
+    def decorate(game_cls: G) -> G:
+        _check_game_class(game_cls, source="register_game")
+        key = name or game_cls.name
+        if name:
+            game_cls.name = name
+        _registered[key] = game_cls
+        return game_cls
+
+    return decorate(cls) if cls is not None else decorate
+
+
+def _check_game_class(obj: Any, source: str) -> None:
+    if not (inspect.isclass(obj) and issubclass(obj, Game)):
+        raise PluginError(f"{source}: {obj!r} is not a subclass of discover.Game")
+    if not obj.name:
+        raise PluginError(f"{source}: game class {obj.__name__} has no `name`")
+    if inspect.isabstract(obj):
+        missing = ", ".join(sorted(obj.__abstractmethods__))
+        raise PluginError(f"{source}: game {obj.name!r} does not implement {missing}")
+
+
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _load_entry_point(ep: importlib.metadata.EntryPoint) -> type[Game]:
+    try:
+        obj = ep.load()
+    except Exception as exc:  # a plugin may fail in any way; report it, never crash
+        raise PluginError(
+            f"game plugin {ep.name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}. "
+            "Fix the plugin or uninstall the package that provides it."
+        ) from None
+    _check_game_class(obj, source=f"game plugin {ep.name!r} ({ep.value})")
+    if obj.name != ep.name:
+        obj.name = ep.name  # the entry-point name is what users type
+    return obj
+
+
+def game_class(name: str) -> type[Game]:
+    """The class of a registered game, importing its plugin if needed."""
+    if name in _registered:
+        return _registered[name]
+    eps = _entry_points()
+    if name in eps:
+        return _load_entry_point(eps[name])
+    known = sorted(set(_registered) | set(eps))
+    raise UnknownGameError(
+        f"unknown game {name!r}; known games: {', '.join(known) or 'none'} "
+        "(`discover games` lists them with their parameters)"
+    )
+
+
+def available_games() -> dict[str, type[Game] | PluginError]:
+    """Every registered game by name; a plugin that fails to import maps to its error."""
+    out: dict[str, type[Game] | PluginError] = {}
+    for name, ep in _entry_points().items():
+        try:
+            out[name] = _load_entry_point(ep)
+        except PluginError as exc:
+            out[name] = exc
+    out.update(_registered)
+    return dict(sorted(out.items()))
+
+
+def validate_params(cls: type[Game], given: dict[str, Any]) -> dict[str, Any]:
+    """Declared parameters with defaults filled in and values coerced; unknown names refused."""
+    declared = {p.name: p for p in cls.params}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        names = ", ".join(declared) or "none"
+        raise ParameterError(
+            f"game {cls.name!r} has no parameter {', '.join(map(repr, unknown))}; its parameters: {names}"
+        )
+    values: dict[str, Any] = {}
+    for p in cls.params:
+        if p.name in given:
+            values[p.name] = p.coerce(given[p.name])
+        elif p.required:
+            raise ParameterError(f"game {cls.name!r} needs parameter {p.name!r}: {p.help}")
+        else:
+            values[p.name] = p.default
+    return values
+
+
+def load_game(name: str, **params: Any) -> Game:
+    """A game instance by registered name, with its parameters validated."""
+    cls = game_class(name)
+    values = validate_params(cls, params)
+    try:
+        return cls(**values)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        raise ParameterError(f"game {name!r} refused its parameters: {exc}") from None
+

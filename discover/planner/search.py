@@ -1,0 +1,371 @@
+"""The MCTS planner as ask/tell: ``ask(q)`` picks q distinct formulations to evaluate, ``tell``
+backs a finished evaluation up the tree.
+
+One iteration: descend from the root by the selection rule (searcher maximises, opponent
+minimises, chance samples by probability), expand one new move at the first node that may grow
+(every untried move first for UCT; by prior for PUCT; progressive widening for continuous or very
+wide move sets), then let the estimator choose a complete formulation below the new leaf. That
+formulation is evaluated unless it already was (then its stored value is backed up for free) or
+is in flight. Virtual loss along the paths of in-flight evaluations makes a batch spread out.
+
+[PW] Coulom, "Computing Elo ratings of move patterns in the game of Go", 2007; Couetoux et al.,
+     "Continuous upper confidence trees", LION 2011 (progressive widening: k(N) = C N^alpha).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+import numpy as np
+
+from discover.game import Game
+from discover.planner.estimator import Estimator, RolloutEstimator
+from discover.planner.selection import RULES
+from discover.planner.tree import Node
+from discover.types import Action, Outcome, Player, Sampler, State, Status
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Tuning knobs of the search; the defaults suit formulation games with costly evaluations."""
+
+    rule: Literal["uct", "puct"] = "uct"
+    exploration: float = 1.0  # c in [UCT]/[PUCT]; values are normalised to [0, 1]
+    backup: Literal["mean", "max"] = "max"  # q of a child: mean value, or best seen for the mover
+    widening_constant: float = 1.0  # [PW] C
+    widening_exponent: float = 0.5  # [PW] alpha
+    wide_threshold: int = 32  # finite move sets larger than this are widened progressively too
+    completion_tries: int = 8  # new completions drawn when one is already in flight
+    max_free_iterations: int = 10_000  # per ask(): iterations that reuse stored values
+    max_depth: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"unknown selection rule {self.rule!r}; choose one of {', '.join(RULES)}")
+        if self.backup not in ("mean", "max"):
+            raise ValueError(f"backup must be 'mean' or 'max', got {self.backup!r}")
+        if self.exploration < 0 or self.widening_constant <= 0 or not 0 < self.widening_exponent <= 1:
+            raise ValueError("exploration >= 0, widening_constant > 0 and 0 < widening_exponent <= 1 needed")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A terminal state the planner wants evaluated, and the tree path it was reached by."""
+
+    id: int
+    state: State
+    key: str
+    path: tuple[str, ...]  # node keys from the root
+    actions: tuple[Action, ...]  # the move into each node of ``path`` after the root
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """What the store keeps of a node, enough to rebuild the tree on resume."""
+
+    key: str
+    state: State
+    depth: int
+    visits: int
+    value_sum: float
+    best: float
+    worst: float
+
+
+class Planner:
+    """Monte Carlo tree search over a :class:`~discover.game.Game`, driven by ask/tell."""
+
+    def __init__(self, game: Game, *, estimator: Estimator | None = None,
+                 config: PlannerConfig | None = None, seed: int = 0) -> None:
+        self.game = game
+        self.estimator: Estimator = estimator or RolloutEstimator()
+        self.config = config or PlannerConfig()
+        self.rng = np.random.default_rng(seed)
+        self._rule = RULES[self.config.rule]
+        self.nodes: dict[str, Node] = {}
+        self.evaluated: dict[str, float | None] = {}  # state key -> value (None: failed)
+        self.pending: dict[str, Proposal] = {}  # state key -> proposal in flight
+        self.vmin, self.vmax = math.inf, -math.inf
+        self._next_id = 0
+        self._dirty_nodes: dict[str, Node] = {}
+        self._dirty_edges: dict[tuple[str, str], Action] = {}
+        self.root = self._node(game.initial_state(), 0)
+
+    # -- public API --------------------------------------------------------------------------
+    @property
+    def exhausted(self) -> bool:
+        """True when every formulation of a finite game has been evaluated."""
+        return self.root.solved
+
+    def root_value(self) -> float | None:
+        """The backed-up value of the game (minimax / expectimax over the tree so far)."""
+        return self.root.value
+
+    def ask(self, n: int = 1) -> list[Proposal]:
+        """Up to ``n`` distinct terminal states to evaluate; fewer when the tree has run dry."""
+        proposals: list[Proposal] = []
+        blocked: set[str] = set()
+        free = 0
+        while len(proposals) < n and not self.root.solved and self.root.key not in blocked:
+            path, actions = self._select(blocked)
+            if path is None:
+                continue
+            leaf = path[-1]
+            if leaf.terminal:
+                target: tuple[State, str] | None = (leaf.state, leaf.key)
+            else:
+                target = self._complete(leaf)
+                if target is None:  # every completion tried is in flight: look elsewhere
+                    blocked.add(leaf.key)
+                    continue
+            state, key = target
+            if key in self.evaluated:
+                self._backup(path, actions, self.evaluated[key])
+                free += 1
+                if free >= self.config.max_free_iterations:
+                    break
+                continue
+            proposals.append(self._propose(state, key, path, actions))
+        return proposals
+
+    def tell(self, proposal: Proposal, outcome: Outcome) -> None:
+        """Back up a finished evaluation (a non-OK outcome counts as a failure)."""
+        self._release(proposal)
+        value = outcome.value if outcome.status is Status.OK else None
+        self.evaluated[proposal.key] = value
+        node = self.nodes.get(proposal.key)
+        if node is not None and node.terminal:
+            self._settle_terminal(node)
+        path = [self.nodes[k] for k in proposal.path]
+        self._backup(path, proposal.actions, value)
+        self.estimator.observe(self.game, proposal.state, outcome)
+
+    def forget(self, proposal: Proposal) -> None:
+        """Drop an in-flight proposal that will never finish (cancelled); it may be proposed again."""
+        self._release(proposal)
+
+    def take_dirty(self) -> tuple[list[Node], list[tuple[str, str, Action]]]:
+        """Nodes and edges changed since the last call, for the store to persist."""
+        nodes = list(self._dirty_nodes.values())
+        edges = [(p, c, a) for (p, c), a in self._dirty_edges.items()]
+        self._dirty_nodes.clear()
+        self._dirty_edges.clear()
+        return nodes, edges
+
+    def restore(self, nodes: Iterable[NodeRecord], edges: Iterable[tuple[str, str, Action]],
+                evaluated: dict[str, float | None]) -> None:
+        """Rebuild the tree and the evaluation cache from what the store kept."""
+        self.evaluated.update(evaluated)
+        for value in evaluated.values():
+            if value is not None:
+                self.vmin, self.vmax = min(self.vmin, value), max(self.vmax, value)
+        for rec in sorted(nodes, key=lambda r: r.depth):
+            node = self._node(rec.state, rec.depth)
+            node.visits, node.value_sum = rec.visits, rec.value_sum
+            node.best, node.worst = rec.best, rec.worst
+        for parent_key, child_key, action in edges:
+            parent, child = self.nodes.get(parent_key), self.nodes.get(child_key)
+            if parent is None or child is None:
+                continue
+            parent.children[action] = child
+            if action in parent.untried:
+                parent.untried.remove(action)
+        for node in sorted(self.nodes.values(), key=lambda n: -n.depth):
+            if node.terminal:
+                self._settle_terminal(node)
+            node.refresh()
+
+    # -- tree construction -------------------------------------------------------------------
+    def _node(self, state: State, depth: int) -> Node:
+        key = self.game.state_key(state)
+        node = self.nodes.get(key)
+        if node is not None:
+            return node
+        try:
+            hash(state)
+        except TypeError:
+            raise TypeError(
+                f"game {self.game.name!r} produced an unhashable state {state!r}; "
+                "states must be immutable (tuples, frozen dataclasses)"
+            ) from None
+        node = Node(key, state, Player(self.game.to_move(state)), depth)
+        if node.terminal:
+            self._settle_terminal(node)
+        elif node.player is Player.CHANCE:
+            outcomes = list(self.game.chance_outcomes(state))
+            total = sum(p for _, p in outcomes)
+            if not outcomes or any(p < 0 for _, p in outcomes) or abs(total - 1.0) > 1e-6:
+                raise ValueError(
+                    f"game {self.game.name!r}: chance outcomes at {state!r} must be non-negative "
+                    f"probabilities summing to 1 (got {total!r})"
+                )
+            node.chance = {a: p for a, p in outcomes if p > 0}
+        else:
+            moves = self.game.actions(state)
+            if isinstance(moves, Sampler):
+                node.sampler = moves
+            else:
+                self._order_moves(node, list(moves))
+        self.nodes[key] = node
+        return node
+
+    def _order_moves(self, node: Node, moves: list[Action]) -> None:
+        if not moves:
+            raise ValueError(f"game {self.game.name!r}: non-terminal state {node.state!r} has no moves")
+        priors = self.estimator.priors(self.game, node.state, moves)
+        if priors is None:
+            p = np.full(len(moves), 1.0 / len(moves))
+        else:
+            p = np.asarray(priors, dtype=float)
+            if p.shape != (len(moves),) or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
+                raise ValueError(f"estimator returned invalid priors {priors!r} for {len(moves)} moves")
+            p = p / p.sum()
+        node.priors = dict(zip(moves, p.tolist()))
+        order = self.rng.permutation(len(moves))  # random tie-breaking, then most promising last
+        order = sorted(order, key=lambda i: p[i])  # stable: ties keep the random order
+        node.untried = [moves[i] for i in order]
+
+    def _settle_terminal(self, node: Node) -> None:
+        if node.key in self.evaluated:
+            node.value = self.evaluated[node.key]
+            node.failed = node.value is None
+            node.solved = True
+
+    def _expand(self, node: Node) -> tuple[Action, Node]:
+        if node.sampler is not None:
+            action = node.sampler.sample(self.rng)
+        else:
+            action = node.untried.pop()
+        child = self._node(self.game.apply(node.state, action), node.depth + 1)
+        node.children[action] = child
+        if node.sampler is not None:
+            node.priors[action] = 1.0
+        return action, child
+
+    # -- selection ---------------------------------------------------------------------------
+    def _may_widen(self, node: Node) -> bool:
+        if node.sampler is None and not node.untried:
+            return False
+        wide = node.sampler is not None or len(node.children) + len(node.untried) > self.config.wide_threshold
+        if not wide:
+            return True
+        n = node.visits + node.virtual
+        return len(node.children) < max(1, math.ceil(self.config.widening_constant * n ** self.config.widening_exponent))
+
+    def _selectable(self, node: Node, blocked: set[str]) -> bool:
+        if node.solved or node.key in blocked:
+            return False
+        return not (node.terminal and node.key in self.pending)
+
+    def _q(self, node: Node, mover: Player) -> float | None:
+        if node.visits == 0:
+            return None
+        if self.config.backup == "max":
+            raw = node.best if mover is Player.SEARCHER else node.worst
+            if not math.isfinite(raw):  # only failures below
+                raw = node.mean  # type: ignore[assignment]
+        else:
+            raw = node.mean  # type: ignore[assignment]
+        q = 0.5 if self.vmax <= self.vmin else (raw - self.vmin) / (self.vmax - self.vmin)
+        q = min(1.0, max(0.0, q))
+        return q if mover is Player.SEARCHER else 1.0 - q
+
+    def _step(self, node: Node, blocked: set[str]) -> tuple[Action, Node] | None:
+        """The move to descend at ``node`` (expanding a new one when that scores best)."""
+        if node.player is Player.CHANCE:
+            return self._step_chance(node, blocked)
+        cfg = self.config
+        parent_visits = node.visits + node.virtual
+        parent_q = self._q(node, node.player)
+        first_play = 0.5 if parent_q is None else parent_q
+        best_score, best = -math.inf, None
+        for action, child in node.children.items():
+            if not self._selectable(child, blocked):
+                continue
+            q = self._q(child, node.player)
+            visits = child.visits + child.virtual
+            if q is not None and child.virtual:
+                q = q * child.visits / visits  # virtual loss: in-flight visits count as the worst
+            elif q is None and child.virtual:
+                q = 0.0
+            score = self._rule(q, visits, parent_visits, node.priors.get(action, 0.0), cfg.exploration, first_play)
+            if score > best_score:
+                best_score, best = score, (action, child)
+        if self._may_widen(node) or (best is None and (node.untried or node.sampler is not None)):
+            prior = node.priors.get(node.untried[-1], 0.0) if node.untried else 1.0 / (1 + len(node.children))
+            score = self._rule(None, 0, parent_visits, prior, cfg.exploration, first_play)
+            if best is None or score > best_score:
+                return self._expand(node)
+        return best
+
+    def _step_chance(self, node: Node, blocked: set[str]) -> tuple[Action, Node] | None:
+        moves = [a for a in node.chance if a not in node.children or self._selectable(node.children[a], blocked)]
+        if not moves:
+            return None
+        p = np.array([node.chance[a] for a in moves])
+        action = moves[int(self.rng.choice(len(moves), p=p / p.sum()))]
+        if action in node.children:
+            return action, node.children[action]
+        child = self._node(self.game.apply(node.state, action), node.depth + 1)
+        node.children[action] = child
+        return action, child
+
+    def _select(self, blocked: set[str]) -> tuple[list[Node] | None, tuple[Action, ...]]:
+        node = self.root
+        path, actions = [node], []
+        if node.terminal:
+            return (path if self._selectable(node, blocked) else None), ()
+        while True:
+            if len(path) > self.config.max_depth:
+                raise RuntimeError(f"game {self.game.name!r} went deeper than {self.config.max_depth} moves (a cycle?)")
+            step = self._step(node, blocked)
+            if step is None:  # nothing left to try below: solved, or all in flight
+                node.refresh()
+                if not node.solved:
+                    blocked.add(node.key)
+                return None, ()
+            action, child = step
+            path.append(child)
+            actions.append(action)
+            if child.terminal or (child.visits == 0 and child.virtual == 0):
+                return path, tuple(actions)
+            node = child
+
+    def _complete(self, leaf: Node) -> tuple[State, str] | None:
+        in_flight = [p.state for p in self.pending.values()]
+        for _ in range(self.config.completion_tries):
+            state = self.estimator.complete(self.game, leaf.state, self.rng, in_flight)
+            if self.game.to_move(state) is not Player.TERMINAL:
+                raise ValueError(f"estimator returned a non-terminal completion {state!r}")
+            key = self.game.state_key(state)
+            if key not in self.pending:
+                return state, key
+        return None
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _propose(self, state: State, key: str, path: Sequence[Node], actions: tuple[Action, ...]) -> Proposal:
+        proposal = Proposal(self._next_id, state, key, tuple(n.key for n in path), actions)
+        self._next_id += 1
+        self.pending[key] = proposal
+        for node in path:
+            node.virtual += 1
+        return proposal
+
+    def _release(self, proposal: Proposal) -> None:
+        if self.pending.pop(proposal.key, None) is None:
+            raise ValueError(f"proposal {proposal.id} is not in flight")
+        for key in proposal.path:
+            self.nodes[key].virtual -= 1
+
+    def _backup(self, path: Sequence[Node], actions: Sequence[Action], value: float | None) -> None:
+        if value is not None:
+            self.vmin, self.vmax = min(self.vmin, value), max(self.vmax, value)
+        penalty = self.vmin if math.isfinite(self.vmin) else 0.0
+        for node in reversed(path):
+            node.record(value, penalty)
+            node.refresh()
+            self._dirty_nodes[node.key] = node
+        for parent, child, action in zip(path, path[1:], actions):
+            self._dirty_edges[(parent.key, child.key)] = action

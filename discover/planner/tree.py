@@ -1,0 +1,92 @@
+"""Search-tree nodes and the backup of their statistics.
+
+Nodes are keyed by the game's state key, so two move orders that reach the same state share one
+node (the tree is a DAG). Each node keeps visit statistics for selection and a backed-up value:
+max over children for the searcher, min for the opponent, the probability-weighted mean for chance,
+the evaluated value at a terminal. A node is *solved* when its value is exact: a terminal that has
+been evaluated, or a node whose every move has been expanded into a solved child. Selection never
+enters a solved node again, so every iteration spends its evaluation on something new.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from discover.types import Action, Player, Sampler, State
+
+
+class Node:
+    __slots__ = (
+        "key", "state", "player", "depth", "children", "untried", "sampler", "chance", "priors",
+        "visits", "value_sum", "value", "best", "worst", "solved", "failed", "virtual",
+    )
+
+    def __init__(self, key: str, state: State, player: Player, depth: int) -> None:
+        self.key = key
+        self.state = state
+        self.player = player
+        self.depth = depth
+        self.children: dict[Action, Node] = {}
+        self.untried: list[Action] = []  # finite moves not yet expanded, most promising last
+        self.sampler: Sampler | None = None  # continuous moves (progressive widening)
+        self.chance: dict[Action, float] = {}  # chance moves and their probabilities
+        self.priors: dict[Action, float] = {}
+        self.visits = 0
+        self.value_sum = 0.0
+        self.value: float | None = None  # backed-up (minimax / expectimax) estimate
+        self.best = -math.inf  # best and worst value seen below: for max-backup selection
+        self.worst = math.inf
+        self.solved = False
+        self.failed = False  # a terminal whose evaluation did not give a value
+        self.virtual = 0  # evaluations in flight below (virtual loss)
+
+    @property
+    def terminal(self) -> bool:
+        return self.player is Player.TERMINAL
+
+    @property
+    def mean(self) -> float | None:
+        return self.value_sum / self.visits if self.visits else None
+
+    def fully_expanded(self) -> bool:
+        if self.player is Player.CHANCE:
+            return len(self.children) == len(self.chance)
+        return self.sampler is None and not self.untried
+
+    def record(self, value: float | None, penalty: float) -> None:
+        """Count one evaluation below this node (a failure counts as ``penalty``)."""
+        self.visits += 1
+        if value is None:
+            self.value_sum += penalty
+            return
+        self.value_sum += value
+        self.best = max(self.best, value)
+        self.worst = min(self.worst, value)
+
+    def refresh(self) -> None:
+        """Recompute the backed-up value and the solved flag from the children."""
+        if self.terminal:
+            return
+        valued = [c for c in self.children.values() if c.value is not None]
+        if not valued:
+            self.value = self.mean
+        elif self.player is Player.SEARCHER:
+            self.value = max(c.value for c in valued)  # type: ignore[type-var]
+        elif self.player is Player.OPPONENT:
+            self.value = min(c.value for c in valued)  # type: ignore[type-var]
+        else:
+            weight = sum(self.chance[a] for a, c in self.children.items() if c.value is not None)
+            self.value = sum(
+                self.chance[a] * c.value for a, c in self.children.items() if c.value is not None
+            ) / weight
+        self.solved = self.fully_expanded() and all(c.solved for c in self.children.values())
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "visits": self.visits,
+            "mean": self.mean,
+            "value": self.value,
+            "best": self.best if self.best > -math.inf else None,
+            "solved": self.solved,
+        }
