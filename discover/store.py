@@ -37,7 +37,7 @@ CREATE TABLE campaign (
 CREATE TABLE nodes (
     key TEXT PRIMARY KEY, state BLOB NOT NULL, label TEXT NOT NULL, depth INTEGER NOT NULL,
     player TEXT NOT NULL, visits INTEGER NOT NULL, value_sum REAL NOT NULL,
-    value REAL, best REAL, worst REAL, solved INTEGER NOT NULL
+    value REAL, best REAL, worst REAL, frontier_best REAL, frontier_worst REAL, solved INTEGER NOT NULL
 );
 CREATE TABLE edges (
     parent TEXT NOT NULL, child TEXT NOT NULL, action BLOB NOT NULL, label TEXT NOT NULL,
@@ -224,11 +224,13 @@ class Store:
                      e["worker"], e["device"], e["started"], e["finished"], to_json(list(e["path"]))),
                 )
             self._conn.executemany(
-                "INSERT INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "INSERT INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
                 "visits = excluded.visits, value_sum = excluded.value_sum, value = excluded.value, "
-                "best = excluded.best, worst = excluded.worst, solved = excluded.solved",
+                "best = excluded.best, worst = excluded.worst, frontier_best = excluded.frontier_best, "
+                "frontier_worst = excluded.frontier_worst, solved = excluded.solved",
                 [(n.key, pickle.dumps(n.state, protocol=4), labels.get(n.key, ""), n.depth, n.player.value,
-                  n.visits, n.value_sum, _finite(n.value), _finite(n.best), _finite(n.worst), int(n.solved))
+                  n.visits, n.value_sum, _finite(n.value), _finite(n.best), _finite(n.worst),
+                  _finite(n.frontier_best), _finite(n.frontier_worst), int(n.solved))
                  for n in nodes],
             )
             self._conn.executemany(
@@ -286,10 +288,12 @@ class Store:
 
     def tree(self) -> tuple[list[NodeRecord], list[tuple[str, str, Action]]]:
         """The stored tree with states, to rebuild the planner on resume (needs the game's code)."""
+        low = lambda x: -math.inf if x is None else x  # noqa: E731 - None stands for "none seen"
+        high = lambda x: math.inf if x is None else x  # noqa: E731
         nodes = [
-            NodeRecord(k, pickle.loads(s), d, v, vs, -math.inf if b is None else b, math.inf if w is None else w)
-            for k, s, d, v, vs, b, w in self._conn.execute(
-                "SELECT key, state, depth, visits, value_sum, best, worst FROM nodes")
+            NodeRecord(k, pickle.loads(s), d, v, vs, low(b), high(w), low(fb), high(fw))
+            for k, s, d, v, vs, b, w, fb, fw in self._conn.execute(
+                "SELECT key, state, depth, visits, value_sum, best, worst, frontier_best, frontier_worst FROM nodes")
         ]
         edges = [(p, c, pickle.loads(a)) for p, c, a in self._conn.execute("SELECT parent, child, action FROM edges")]
         return nodes, edges

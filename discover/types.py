@@ -63,6 +63,7 @@ class Outcome:
     @classmethod
     def failure(cls, status: Status, message: str, cost_seconds: float = 0.0,
                 artifacts: Mapping[str, Any] | None = None) -> Outcome:
+        status = Status(status)
         if status is Status.OK:
             raise ValueError("a failure needs a status other than OK")
         return cls(None, status, cost_seconds, dict(artifacts or {}), message)

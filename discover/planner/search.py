@@ -72,6 +72,8 @@ class NodeRecord:
     value_sum: float
     best: float
     worst: float
+    frontier_best: float
+    frontier_worst: float
 
 
 class Planner:
@@ -84,6 +86,7 @@ class Planner:
         self.config = config or PlannerConfig()
         self.rng = np.random.default_rng(seed)
         self._rule = RULES[self.config.rule]
+        self._optimistic = self.config.backup == "max"
         self.nodes: dict[str, Node] = {}
         self.evaluated: dict[str, float | None] = {}  # state key -> value (None: failed)
         self.pending: dict[str, Proposal] = {}  # state key -> proposal in flight
@@ -165,6 +168,7 @@ class Planner:
             node = self._node(rec.state, rec.depth)
             node.visits, node.value_sum = rec.visits, rec.value_sum
             node.best, node.worst = rec.best, rec.worst
+            node.frontier_best, node.frontier_worst = rec.frontier_best, rec.frontier_worst
         for parent_key, child_key, action in edges:
             parent, child = self.nodes.get(parent_key), self.nodes.get(child_key)
             if parent is None or child is None:
@@ -175,7 +179,7 @@ class Planner:
         for node in sorted(self.nodes.values(), key=lambda n: -n.depth):
             if node.terminal:
                 self._settle_terminal(node)
-            node.refresh()
+            node.refresh(self._optimistic)
 
     # -- tree construction -------------------------------------------------------------------
     def _node(self, state: State, depth: int) -> Node:
@@ -322,7 +326,7 @@ class Planner:
                 raise RuntimeError(f"game {self.game.name!r} went deeper than {self.config.max_depth} moves (a cycle?)")
             step = self._step(node, blocked)
             if step is None:  # nothing left to try below: solved, or all in flight
-                node.refresh()
+                node.refresh(self._optimistic)
                 if not node.solved:
                     blocked.add(node.key)
                 return None, ()
@@ -364,8 +368,8 @@ class Planner:
             self.vmin, self.vmax = min(self.vmin, value), max(self.vmax, value)
         penalty = self.vmin if math.isfinite(self.vmin) else 0.0
         for node in reversed(path):
-            node.record(value, penalty)
-            node.refresh()
+            node.record(value, penalty, frontier=node is path[-1])
+            node.refresh(self._optimistic)
             self._dirty_nodes[node.key] = node
         for parent, child, action in zip(path, path[1:], actions):
             self._dirty_edges[(parent.key, child.key)] = action

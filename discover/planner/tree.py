@@ -19,7 +19,8 @@ from discover.types import Action, Player, Sampler, State
 class Node:
     __slots__ = (
         "key", "state", "player", "depth", "children", "untried", "sampler", "chance", "priors",
-        "visits", "value_sum", "value", "best", "worst", "solved", "failed", "virtual",
+        "visits", "value_sum", "value", "best", "worst", "frontier_best", "frontier_worst", "solved",
+        "failed", "virtual",
     )
 
     def __init__(self, key: str, state: State, player: Player, depth: int) -> None:
@@ -37,6 +38,8 @@ class Node:
         self.value: float | None = None  # backed-up (minimax / expectimax) estimate
         self.best = -math.inf  # best and worst value seen below: for max-backup selection
         self.worst = math.inf
+        self.frontier_best = -math.inf  # ... of the completions evaluated from this node itself
+        self.frontier_worst = math.inf
         self.solved = False
         self.failed = False  # a terminal whose evaluation did not give a value
         self.virtual = 0  # evaluations in flight below (virtual loss)
@@ -54,8 +57,11 @@ class Node:
             return len(self.children) == len(self.chance)
         return self.sampler is None and not self.untried
 
-    def record(self, value: float | None, penalty: float) -> None:
-        """Count one evaluation below this node (a failure counts as ``penalty``)."""
+    def record(self, value: float | None, penalty: float, frontier: bool) -> None:
+        """Count one evaluation below this node (a failure counts as ``penalty``).
+
+        ``frontier`` marks a completion evaluated from this node itself (it was the path's leaf).
+        """
         self.visits += 1
         if value is None:
             self.value_sum += penalty
@@ -63,24 +69,34 @@ class Node:
         self.value_sum += value
         self.best = max(self.best, value)
         self.worst = min(self.worst, value)
+        if frontier:
+            self.frontier_best = max(self.frontier_best, value)
+            self.frontier_worst = min(self.frontier_worst, value)
 
-    def refresh(self) -> None:
-        """Recompute the backed-up value and the solved flag from the children."""
+    def refresh(self, optimistic: bool) -> None:
+        """Recompute the backed-up value and the solved flag from the children.
+
+        Solved nodes get the exact minimax / expectimax value of their children. Until then the
+        mover's best completion evaluated from the node itself also counts when ``optimistic``
+        (max backup: in a single-player game that is a formulation the searcher can reach);
+        otherwise a childless node is worth the mean of its completions.
+        """
         if self.terminal:
             return
-        valued = [c for c in self.children.values() if c.value is not None]
-        if not valued:
-            self.value = self.mean
-        elif self.player is Player.SEARCHER:
-            self.value = max(c.value for c in valued)  # type: ignore[type-var]
-        elif self.player is Player.OPPONENT:
-            self.value = min(c.value for c in valued)  # type: ignore[type-var]
-        else:
-            weight = sum(self.chance[a] for a, c in self.children.items() if c.value is not None)
-            self.value = sum(
-                self.chance[a] * c.value for a, c in self.children.items() if c.value is not None
-            ) / weight
         self.solved = self.fully_expanded() and all(c.solved for c in self.children.values())
+        values = [c.value for c in self.children.values() if c.value is not None]
+        if self.player is Player.CHANCE:
+            weight = sum(self.chance[a] for a, c in self.children.items() if c.value is not None)
+            self.value = (sum(self.chance[a] * c.value for a, c in self.children.items() if c.value is not None)
+                          / weight) if weight else self.mean
+            return
+        own = self.frontier_best if self.player is Player.SEARCHER else self.frontier_worst
+        if optimistic and not self.solved and math.isfinite(own):
+            values.append(own)
+        if not values:
+            self.value = self.mean
+        else:
+            self.value = max(values) if self.player is Player.SEARCHER else min(values)
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -13,7 +13,7 @@ import signal
 import time
 
 from discover.game import Game, Param
-from discover.types import EvalContext, Outcome, Player
+from discover.types import EvalContext, Outcome, Player, Resources
 
 FAULTS = {3: "raise", 5: "nan", 7: "hang", 8: "segfault", 9: "exit"}  # by index modulo 10
 
@@ -27,13 +27,18 @@ class FaultyGame(Game):
         Param("delay", "float", 0.0, "seconds a well-behaved evaluation sleeps"),
         Param("faults", "bool", True, "whether indices 3, 5, 7, 8, 9 (mod 10) misbehave"),
         Param("hang_seconds", "float", 3600.0, "how long a hanging evaluation sleeps"),
+        Param("gpus", "int", 0, "GPUs each evaluation asks for (to test device placement)"),
     )
 
     def __init__(self, size: int = 20, delay: float = 0.0, faults: bool = True,
-                 hang_seconds: float = 3600.0) -> None:
+                 hang_seconds: float = 3600.0, gpus: int = 0) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
         self.size, self.delay, self.faults, self.hang_seconds = size, delay, faults, hang_seconds
+        self.gpus = gpus
+
+    def resources(self, state: tuple) -> Resources:
+        return Resources(gpus=self.gpus)
 
     def initial_state(self) -> tuple:
         return ()
@@ -64,4 +69,7 @@ class FaultyGame(Game):
         if fault == "exit":
             os._exit(3)
         time.sleep(self.delay)
-        return Outcome.ok(index / self.size, {"index": index, "device": context.device})
+        return Outcome.ok(index / self.size, {
+            "index": index, "device": context.device,
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        })

@@ -1,0 +1,220 @@
+"""The MCTS planner: optimisation, minimax and expectimax backups, batches, transpositions, widening."""
+
+import math
+
+import numpy as np
+import pytest
+
+from discover.game import Game, load_game
+from discover.planner import Planner, PlannerConfig, RolloutEstimator
+from discover.types import EvalContext, Interval, Outcome, Player, Status
+from games.toy import FormulationGame
+
+
+def exact_value(game, state=None):
+    """Brute-force minimax / expectimax through the public game API (independent of the planner)."""
+    state = game.initial_state() if state is None else state
+    player = game.to_move(state)
+    if player is Player.TERMINAL:
+        return game.evaluate(state, EvalContext()).value
+    if player is Player.CHANCE:
+        return sum(p * exact_value(game, game.apply(state, a)) for a, p in game.chance_outcomes(state))
+    values = [exact_value(game, game.apply(state, a)) for a in game.actions(state)]
+    return max(values) if player is Player.SEARCHER else min(values)
+
+
+def drive(planner, budget, batch=1):
+    """Ask/tell with inline evaluation; returns the evaluated keys in order."""
+    keys = []
+    while len(keys) < budget and not planner.exhausted:
+        proposals = planner.ask(min(batch, budget - len(keys)))
+        if not proposals:
+            break
+        for p in proposals:
+            planner.tell(p, planner.game.evaluate(p.state, EvalContext()).checked())
+            keys.append(p.key)
+    return keys
+
+
+def test_finds_formulation_optimum_on_nine_of_ten_seeds(run_campaign):
+    hits = 0
+    for seed in range(10):
+        result = run_campaign("toy-formulation", budget=150, seed=seed, backend="inline")
+        assert len(result.history) == 150
+        hits += result.best_value >= FormulationGame.optimum - 0.01
+    assert hits >= 9, f"optimum found on {hits}/10 seeds"
+
+
+def test_formulation_value_is_the_documented_optimum():
+    game = FormulationGame()
+    assert game.evaluate(game.optimal_state, EvalContext()).value == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    samples = [game.evaluate(game.random_completion((), rng), EvalContext()).value for _ in range(2000)]
+    assert max(v for v in samples if v is not None) < 1.0
+
+
+@pytest.mark.parametrize("rule", ["uct", "puct"])
+def test_minimax_value_reproduced(rule):
+    game = load_game("toy-minimax", depth=4, branching=3, seed=7)
+    planner = Planner(game, config=PlannerConfig(rule=rule), seed=1)
+    keys = drive(planner, 10_000)
+    assert planner.exhausted and len(keys) == 81 == len(set(keys))
+    assert planner.root_value() == pytest.approx(exact_value(game), abs=1e-12)
+
+
+def test_minimax_differs_from_plain_maximum():
+    game = load_game("toy-minimax", depth=4, branching=3, seed=7)
+    planner = Planner(game, seed=0)
+    drive(planner, 10_000)
+    best_leaf = max(planner.evaluated.values())
+    assert planner.root_value() < best_leaf  # the opponent's moves really are minimised over
+
+
+def test_chance_expectation_reproduced():
+    game = load_game("toy-dice", faces=6)
+    planner = Planner(game, seed=3)
+    drive(planner, 10_000)
+    assert planner.exhausted
+    assert planner.root_value() == pytest.approx(exact_value(game), abs=1e-12)
+
+
+def test_chance_with_many_outcomes_is_sampled_and_converges():
+    game = load_game("toy-dice", faces=200)
+    planner = Planner(game, seed=0)
+    drive(planner, 600)  # of 1200 terminals
+    root = planner.root
+    chance_nodes = [c for c in root.children.values()]
+    assert any(len(c.children) < 200 for c in chance_nodes), "expected some chance nodes only sampled"
+    assert planner.root_value() == pytest.approx(exact_value(game), rel=0.02)
+
+
+def test_batch_proposals_are_distinct_and_virtual_loss_is_released():
+    game = load_game("toy-formulation")
+    planner = Planner(game, seed=0)
+    drive(planner, 20)
+    batch = planner.ask(8)
+    assert len(batch) == 8
+    assert len({p.key for p in batch}) == 8
+    assert planner.root.virtual == 8
+    for p in batch:
+        planner.tell(p, game.evaluate(p.state, EvalContext()).checked())
+    assert all(node.virtual == 0 for node in planner.nodes.values())
+    assert planner.root.visits == 28
+
+
+def test_forget_releases_a_cancelled_proposal():
+    game = load_game("toy-minimax")
+    planner = Planner(game, seed=0)
+    (p,) = planner.ask(1)
+    planner.forget(p)
+    assert planner.root.virtual == 0 and not planner.pending
+    assert p.key in {q.key for q in planner.ask(81)}  # it can be proposed again
+
+
+class SubsetGame(Game):
+    """Pick 2 of 5 items in any order: 20 move orders reach 10 distinct subsets (transpositions)."""
+
+    name = "subset-test"
+
+    def initial_state(self):
+        return frozenset()
+
+    def to_move(self, state):
+        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return [i for i in range(5) if i not in state]
+
+    def apply(self, state, action):
+        return state | {action}
+
+    def state_key(self, state):
+        return ",".join(map(str, sorted(state)))
+
+    def evaluate(self, state, context):
+        return Outcome.ok(float(sum(state)))
+
+
+def test_transpositions_merge_and_nothing_is_evaluated_twice():
+    planner = Planner(SubsetGame(), seed=0)
+    keys = drive(planner, 1000)
+    assert planner.exhausted
+    assert sorted(keys) == sorted({",".join(map(str, sorted((a, b)))) for a in range(5) for b in range(a + 1, 5)})
+    assert len(planner.nodes) == 1 + 5 + 10  # root, singletons, pairs: merged, not 1 + 5 + 20
+    assert planner.root_value() == 7.0
+
+
+class ContinuousGame(Game):
+    """Two real moves in [0, 1]; value peaks at (0.7, 0.2)."""
+
+    name = "continuous-test"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return Interval(0.0, 1.0)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        return Outcome.ok(-((state[0] - 0.7) ** 2) - (state[1] - 0.2) ** 2)
+
+
+def test_progressive_widening_on_continuous_moves():
+    planner = Planner(ContinuousGame(), config=PlannerConfig(widening_constant=1.0, widening_exponent=0.5), seed=0)
+    keys = drive(planner, 200)
+    assert len(keys) == 200 == len(set(keys))
+    assert 1 < len(planner.root.children) <= math.ceil(200**0.5)
+    assert max(planner.evaluated.values()) > -0.01
+
+
+def test_progressive_widening_limits_wide_discrete_nodes():
+    game = load_game("toy-formulation")
+    config = PlannerConfig(wide_threshold=2)  # treat 3 families as "wide"
+    planner = Planner(game, config=config, seed=0)
+    drive(planner, 9)
+    assert len(planner.root.children) <= math.ceil(planner.root.visits ** 0.5)
+
+
+class OneHotPrior(RolloutEstimator):
+    def priors(self, game, state, actions):
+        return [1.0 if a == "hybrid" else 0.0 for a in actions] if "hybrid" in actions else None
+
+
+def test_puct_uses_estimator_priors():
+    game = load_game("toy-formulation")
+    planner = Planner(game, estimator=OneHotPrior(), config=PlannerConfig(rule="puct"), seed=0)
+    (first,) = planner.ask(1)
+    assert first.state[0] == "hybrid"
+
+
+def test_same_seed_same_proposals_and_different_seed_differs():
+    game = load_game("toy-formulation")
+    a = drive(Planner(game, seed=5), 40)
+    b = drive(Planner(game, seed=5), 40)
+    c = drive(Planner(game, seed=6), 40)
+    assert a == b
+    assert a != c
+
+
+def test_failed_evaluations_do_not_break_backup():
+    game = load_game("toy-faulty", faults=False)
+    planner = Planner(game, seed=0)
+    for i, p in enumerate(iter(lambda: planner.ask(1), [])):
+        (p,) = p
+        planner.tell(p, Outcome.failure(Status.FAILED, "boom") if i % 2 else game.evaluate(p.state, EvalContext()))
+    assert planner.exhausted
+    ok = [v for v in planner.evaluated.values() if v is not None]
+    assert planner.root_value() == max(ok)
+
+
+def test_invalid_config_is_refused():
+    with pytest.raises(ValueError, match="selection rule"):
+        PlannerConfig(rule="nope")
+    with pytest.raises(ValueError, match="backup"):
+        PlannerConfig(backup="median")

@@ -1,0 +1,136 @@
+"""Crash safety: a campaign killed with SIGKILL resumes with nothing lost and nothing repeated."""
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from typer.testing import CliRunner
+
+import discover
+from discover.campaign import Campaign
+from discover.cli import app
+from discover.planner import Planner
+
+
+def discover_cmd(*args):
+    return [sys.executable, "-m", "discover.cli", *args]
+
+
+def test_sigkill_mid_run_then_resume_finishes_exactly_the_budget(tmp_path):
+    db = tmp_path / "crash.db"
+    log = (tmp_path / "run.log").open("w")
+    proc = subprocess.Popen(
+        discover_cmd("run", "toy-formulation", "-p", "delay=0.1", "--budget", "40", "--workers", "2",
+                     "--db", str(db), "--seed", "3"),
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    count = 0
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                with discover.open(db) as store:
+                    count = store.count()
+            except (discover.StoreError, sqlite3.Error):
+                continue
+            if count >= 12:
+                break
+    # the inspection commands read the database while the campaign writes it
+    reading = CliRunner().invoke(app, ["status", str(db)])
+    assert reading.exit_code == 0 and "toy-formulation" in reading.output
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    log.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert 12 <= count < 40
+
+    printed = re.findall(r"^\[\d+/40\] (.+?)  (?:value=|infeasible)", (tmp_path / "run.log").read_text(), re.M)
+    with discover.open(db) as store:
+        before = {e.state_key: e for e in store.evaluations()}
+        assert store.campaign().status == "running"  # it never got to say otherwise
+    assert printed and set(printed) <= {e.label for e in before.values()}, "a reported evaluation was lost"
+
+    resumed = subprocess.run(discover_cmd("resume", str(db)), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    with discover.open(db) as store:
+        after = store.evaluations()
+        assert store.campaign().status == "finished"
+    keys = [e.state_key for e in after]
+    assert len(after) == 40 and len(set(keys)) == 40
+    for key, e in before.items():  # nothing finished before the kill was lost or changed
+        again = next(a for a in after if a.state_key == key)
+        assert (again.id, again.value, again.status) == (e.id, e.value, e.status)
+
+
+def test_resume_extends_budget_and_restores_tree(tmp_path):
+    db = tmp_path / "c.db"
+    first = Campaign("toy-formulation", budget=25, seed=1, db=db, backend="inline").run()
+    assert len(first.history) == 25
+    again = Campaign.resume(db).run()  # budget already spent: nothing to do
+    assert len(again.history) == 25 and again.stopped == "budget"
+    more = Campaign.resume(db, budget=50).run()
+    assert len(more.history) == 50
+    assert len({e.state_key for e in more.history}) == 50
+    with discover.open(db) as store:
+        nodes, edges = store.tree()
+        planner = Planner(discover.load_game("toy-formulation"))
+        planner.restore(nodes, edges, store.evaluated())
+    assert planner.root.visits >= 50  # every evaluation (and reuse of one) passed through the root
+    assert planner.root_value() == max(v for v in planner.evaluated.values() if v is not None)
+
+
+def test_same_seed_inline_gives_the_same_campaign(run_campaign):
+    a = run_campaign("toy-formulation", budget=40, seed=11, backend="inline")
+    b = run_campaign("toy-formulation", budget=40, seed=11, backend="inline")
+    c = run_campaign("toy-formulation", budget=40, seed=12, backend="inline")
+    trace = lambda r: [(e.state_key, e.value, e.status) for e in r.history]  # noqa: E731
+    assert trace(a) == trace(b)
+    assert trace(a) != trace(c)
+
+
+def test_time_limit_stops_and_cancels_in_flight(tmp_path):
+    tick = time.monotonic()
+    result = Campaign("toy-faulty", params={"faults": False, "delay": 0.4, "size": 200}, time_limit=2.0,
+                      db=tmp_path / "t.db", backend="process", workers=2).run()
+    assert result.stopped == "time"
+    assert time.monotonic() - tick < 15
+    assert 2 <= len(result.history) <= 12
+    assert all(e.status == "ok" for e in result.history)
+
+
+def test_events_are_stored_and_streamed(run_campaign, tmp_path):
+    seen = []
+    campaign = Campaign("toy-formulation", budget=10, db=tmp_path / "e.db", backend="inline")
+    campaign.subscribe(lambda ev: seen.append(ev.kind.value))
+    campaign.run()
+    with discover.open(tmp_path / "e.db") as store:
+        stored = [kind for _, _, kind, _ in store.events()]
+    assert stored == seen
+    assert seen[0] == "campaign_started" and seen[-1] == "campaign_finished"
+    assert seen.count("evaluation_started") == 10
+    assert seen.count("evaluation_finished") + seen.count("evaluation_failed") == 10
+    assert seen.count("new_best") >= 1
+
+
+def test_killed_workers_do_not_outlive_the_campaign(tmp_path):
+    db = tmp_path / "orphans.db"
+    proc = subprocess.Popen(
+        discover_cmd("run", "toy-faulty", "-p", "faults=false", "-p", "delay=30", "--budget", "4",
+                     "--workers", "2", "--db", str(db)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(4)
+    children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                text=True).stdout.split()]
+    assert children, "expected worker processes"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    time.sleep(3)
+    alive = [pid for pid in children if os.path.exists(f"/proc/{pid}") and
+             "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]
+    assert not alive, f"workers {alive} outlived their campaign"
