@@ -1,0 +1,1 @@
+"""Bayesian surrogates (BoTorch / GPyTorch) that guide the planner through its Estimator seam."""

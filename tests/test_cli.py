@@ -1,0 +1,138 @@
+"""The command line: a tour of the commands, and one clear line for every kind of bad input."""
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+import discover
+from discover.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    text = result.stderr if result.stderr else result.output
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), text
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in " ".join(text.split()), text
+
+
+@pytest.fixture
+def stored(tmp_path):
+    db = tmp_path / "c.db"
+    result = invoke("run", "toy-formulation", "--budget", 15, "--backend", "inline", "--db", db, "--seed", 2)
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def fingerprint(db):
+    with discover.open(db) as store:
+        rows = [(e.id, e.state_key, e.value, e.status) for e in store.evaluations()]
+    return hashlib.sha1(repr(rows).encode()).hexdigest()
+
+
+def test_tour(stored, tmp_path):
+    assert "toy-formulation" in invoke("games").output
+    status = invoke("status", stored)
+    assert status.exit_code == 0 and "15 / 15" in status.output
+    tree = invoke("tree", stored, "--depth", 1, "--top", 2)
+    assert tree.exit_code == 0 and "visits=15" in tree.output
+    best = invoke("best", stored, "--json")
+    assert best.exit_code == 0 and '"artifacts"' in best.output
+    for fmt in ("json", "graphml", "dot"):
+        out = tmp_path / f"tree.{fmt}"
+        assert invoke("export", stored, "--format", fmt, "-o", out).exit_code == 0
+        assert out.stat().st_size > 0
+    resumed = invoke("resume", stored, "--budget", 20)
+    assert resumed.exit_code == 0 and "after 20 evaluations" in resumed.output
+
+
+def test_config_file(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(textwrap.dedent("""
+        budget = 7
+        backend = "inline"
+        seed = 4
+        [params]
+        delay = 0.0
+    """))
+    db = tmp_path / "cfg.db"
+    result = invoke("run", "toy-formulation", "--config", config, "--db", db)
+    assert result.exit_code == 0, result.output
+    with discover.open(db) as store:
+        assert store.count() == 7 and store.campaign().seed == 4
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["run", "no-such-game", "--budget", 3], ["unknown game 'no-such-game'", "toy-formulation"]),
+    (["run", "toy-formulation", "--budget", 0], ["budget must be a positive"]),
+    (["run", "toy-formulation", "--budget", -4], ["budget must be a positive"]),
+    (["run", "toy-formulation"], ["--budget"]),
+    (["run", "toy-formulation", "--budget", 3, "-p", "delay=slow"], ["'delay' expects float"]),
+    (["run", "toy-formulation", "--budget", 3, "-p", "colour=red"], ["no parameter 'colour'"]),
+    (["run", "toy-formulation", "--budget", 3, "-p", "delay"], ["NAME=VALUE"]),
+    (["run", "toy-formulation", "--budget", 3, "-p", "delay=-1"], ["delay must be >= 0"]),
+    (["run", "toy-formulation", "--budget", 3, "--backend", "gpu-cloud"], ["unknown backend"]),
+    (["run", "toy-formulation", "--budget", 3, "--config", "/nonexistent.toml"], ["does not exist"]),
+    (["status", "/nonexistent/c.db"], ["no campaign database"]),
+    (["resume", "/nonexistent/c.db"], ["no campaign database"]),
+])
+def test_bad_input_gives_one_clear_line(tmp_path, args, fragments):
+    result = invoke(*args, *(["--db", tmp_path / "new.db"] if args[0] == "run" else []))
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "new.db").exists() or args[1] == "toy-formulation"
+
+
+def test_corrupted_database(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    for command in ("status", "tree", "best", "resume"):
+        assert_one_line_error(invoke(command, bad), "not a discover campaign database")
+    assert bad.read_bytes() == b"this is not sqlite" * 100
+
+
+def test_bad_input_never_damages_a_stored_campaign(stored):
+    before = fingerprint(stored)
+    assert_one_line_error(invoke("run", "toy-formulation", "--budget", 3, "--db", stored), "already exists")
+    assert_one_line_error(invoke("resume", stored, "--budget", 0), "budget must be a positive")
+    assert_one_line_error(invoke("export", stored, "--format", "pdf"), "unknown format")
+    assert_one_line_error(invoke("resume", stored, "--backend", "nope"), "unknown backend")
+    assert fingerprint(stored) == before
+
+
+def test_newer_schema_is_refused(stored):
+    import sqlite3
+
+    conn = sqlite3.connect(stored)
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    assert_one_line_error(invoke("status", stored), "newer discover")
+
+
+def test_plugin_that_fails_to_import(tmp_path):
+    dist = tmp_path / "broken_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[discover.games]\nbroken-game = no_such_module_xyz:Game\n")
+    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, "-m", "discover.cli", "run", "broken-game", "--budget", "2",
+                          "--db", str(tmp_path / "x.db")], capture_output=True, text=True, env=env, timeout=60)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "broken-game" in lines[0] and "No module named 'no_such_module_xyz'" in lines[0]
+    assert "Traceback" not in run.stderr + run.stdout
+    listing = subprocess.run([sys.executable, "-m", "discover.cli", "games"], capture_output=True, text=True,
+                             env={**env, "COLUMNS": "250"}, timeout=60)
+    assert listing.returncode == 0 and "broken" in listing.stdout and "toy-formulation" in listing.stdout
