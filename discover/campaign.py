@@ -42,7 +42,7 @@ class CampaignResult:
     best: list[Evaluation]  # the best OK evaluations, best first
     history: list[Evaluation]  # every evaluation, in the order they finished
     root_value: float | None  # the planner's backed-up value of the game (minimax / expectimax)
-    stopped: str  # budget | time | exhausted | interrupted
+    stopped: str  # budget | time | exhausted | no-proposals | interrupted
 
     @property
     def best_value(self) -> float | None:
@@ -199,7 +199,10 @@ class _Run:
                 self.refill()
                 if not self.inflight:
                     remaining = self.remaining()
-                    stopped = "budget" if remaining is not None and remaining <= 0 else "exhausted"
+                    if remaining is not None and remaining <= 0:
+                        stopped = "budget"
+                    else:  # every formulation evaluated, or the planner found nothing new to try
+                        stopped = "exhausted" if self.planner.exhausted else "no-proposals"
                     break
                 left = None if c.time_limit is None else max(0.0, c.time_limit - (time.monotonic() - self.started))
                 finished, _ = wait(list(self.inflight), timeout=left, return_when=FIRST_COMPLETED)
@@ -240,7 +243,9 @@ class _Run:
             self.inflight[c.backend.submit(job)] = p
             events.append(_event(EventKind.EVALUATION_STARTED, state=self.game.describe_state(p.state),
                                  key=p.key, proposal=p.id))
-        self.commit(events, **self._tree_changes())  # free iterations move statistics too
+        changes = self._tree_changes()  # reuses of stored values move statistics too
+        if events or changes["nodes"]:
+            self.commit(events, **changes)
 
     def finish(self, future: Future[JobResult]) -> None:
         proposal = self.inflight.pop(future)
