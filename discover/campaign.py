@@ -25,7 +25,8 @@ from discover import __version__
 from discover.dispatch import Backend, make_backend
 from discover.errors import DiscoverError, SettingsError
 from discover.game import Game, load_game
-from discover.planner import Estimator, Planner, PlannerConfig, Proposal
+from discover.methods import default_surrogate, make_estimator, make_proposer, method_names, surrogate_names
+from discover.planner import Estimator, PlannerConfig, Proposal
 from discover.store import CampaignInfo, Evaluation, Store
 from discover.types import Event, EventKind, Job, JobResult, Outcome, Status, to_json
 
@@ -55,14 +56,16 @@ class Campaign:
     ``backend`` is ``"process"`` (default: a pool of ``workers`` processes with per-evaluation
     ``timeout``), ``"inline"`` (one at a time in this process: deterministic for a seed), or a
     :class:`~discover.dispatch.Backend`. ``batch_size`` formulations are chosen at once (virtual
-    loss spreads them over the tree); it defaults to the number of workers.
+    loss spreads them over the tree); it defaults to the number of workers. ``surrogate`` guides
+    the planner (``"gp"``, ``"none"`` for random rollouts, or an Estimator; default ``"gp"`` for
+    expensive games); ``method`` is ``"mcts"`` or a baseline (``"random"``, ``"flat-bo"``, ``"tpe"``).
     """
 
     def __init__(self, game: Game | str, *, budget: int | None = None, time_limit: float | None = None,
                  seed: int = 0, db: str | Path | None = None, backend: str | Backend = "process",
                  workers: int | None = None, batch_size: int | None = None, timeout: float | None = None,
-                 planner: PlannerConfig | None = None, estimator: Estimator | None = None,
-                 params: dict[str, Any] | None = None) -> None:
+                 planner: PlannerConfig | None = None, surrogate: str | Estimator | None = None,
+                 method: str = "mcts", params: dict[str, Any] | None = None) -> None:
         self.game = load_game(game, **(params or {})) if isinstance(game, str) else game
         if params and not isinstance(game, str):
             raise SettingsError("params= is for a game given by name; a game instance already has its parameters")
@@ -83,8 +86,14 @@ class Campaign:
         self.backend = make_backend(backend, workers) if isinstance(backend, str) else backend
         self.batch_size = batch_size or self.backend.capacity
         self.timeout = timeout
-        self.planner_config = planner or PlannerConfig()
-        self.estimator = estimator
+        self.surrogate = surrogate if surrogate is not None else default_surrogate(self.game)
+        self.method = method
+        if isinstance(self.surrogate, str) and self.surrogate not in surrogate_names():
+            raise SettingsError(f"unknown surrogate {self.surrogate!r}; choose one of {', '.join(surrogate_names())}")
+        if method not in method_names():
+            raise SettingsError(f"unknown method {method!r}; choose one of {', '.join(method_names())}")
+        guided = self.surrogate != "none"  # a surrogate's priors are worth following: PUCT
+        self.planner_config = planner or PlannerConfig(rule="puct" if guided else "uct")
         self._subscribers: list[Subscriber] = []
         self._resuming = False
 
@@ -92,7 +101,7 @@ class Campaign:
     @classmethod
     def resume(cls, db: str | Path, *, budget: int | None = None, time_limit: float | None = None,
                backend: str | Backend | None = None, workers: int | None = None,
-               game: Game | None = None, estimator: Estimator | None = None) -> Campaign:
+               game: Game | None = None, surrogate: Estimator | None = None) -> Campaign:
         """The campaign stored in ``db``, ready to ``run()`` on; ``budget`` is a new total."""
         with Store.open(db) as store:
             info = store.campaign()
@@ -105,7 +114,8 @@ class Campaign:
             backend=backend if backend is not None else s.get("backend", "process"),
             workers=workers if workers is not None else (s.get("workers") if backend is None else None),
             batch_size=s.get("batch_size"), timeout=s.get("timeout"),
-            planner=PlannerConfig(**s["planner"]) if "planner" in s else None, estimator=estimator,
+            planner=PlannerConfig(**s["planner"]) if "planner" in s else None,
+            surrogate=surrogate if surrogate is not None else s.get("surrogate"), method=s.get("method", "mcts"),
         )
         if campaign.game.name != info.game:
             raise SettingsError(f"{db} holds a campaign of game {info.game!r}, not {campaign.game.name!r}")
@@ -121,8 +131,8 @@ class Campaign:
         return {
             "budget": self.budget, "time_limit": self.time_limit, "batch_size": self.batch_size,
             "workers": self.backend.capacity, "backend": self.backend.name, "timeout": self.timeout,
-            "planner": asdict(self.planner_config),
-            "estimator": type(self.estimator).__name__ if self.estimator else "rollout",
+            "planner": asdict(self.planner_config), "method": self.method,
+            "surrogate": self.surrogate if isinstance(self.surrogate, str) else type(self.surrogate).__name__,
         }
 
     def run(self) -> CampaignResult:
@@ -156,14 +166,14 @@ class _Run:
         self.game = campaign.game
         self.store = store
         done = store.count()
-        seed = np.random.SeedSequence([campaign.seed, done]).generate_state(1)[0]
-        self.planner = Planner(self.game, estimator=campaign.estimator, config=campaign.planner_config, seed=int(seed))
+        seed = int(np.random.SeedSequence([campaign.seed, done]).generate_state(1)[0])
+        estimator = make_estimator(campaign.surrogate, self.game, seed)
+        self.planner = make_proposer(campaign.method, self.game, estimator=estimator,
+                                     config=campaign.planner_config, seed=seed)
         evaluated = store.evaluated()
         if done:
             nodes, edges = store.tree()
-            self.planner.restore(nodes, edges, evaluated)
-            for state, value, status in store.evaluated_states():
-                self.planner.estimator.observe(self.game, state, Outcome(value, Status(status)))
+            self.planner.restore(nodes, edges, evaluated, store.history())
         self.done = done
         self.best = max((v for v in evaluated.values() if v is not None), default=None)
         self.inflight: dict[Future[JobResult], Proposal] = {}

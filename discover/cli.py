@@ -183,12 +183,14 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default 0)"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="per-evaluation limit in seconds"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="formulations chosen at once"),
+    surrogate: Optional[str] = typer.Option(None, "--surrogate", help="gp | none (default: gp for expensive games)"),
+    method: Optional[str] = typer.Option(None, "--method", help="mcts (default) or a baseline: random, flat-bo, tpe"),
 ) -> None:
     """Start a new campaign on GAME."""
     cfg = _read_config(config)
     params = {k: v for k, v in cfg.pop("params", {}).items()}
     params.update(_parse_params(param))
-    known = {"budget", "time_limit", "workers", "backend", "db", "seed", "timeout", "batch_size"}
+    known = {"budget", "time_limit", "workers", "backend", "db", "seed", "timeout", "batch_size", "surrogate", "method"}
     unknown = sorted(set(cfg) - known)
     if unknown:
         raise SettingsError(f"config file has unknown keys {', '.join(unknown)}; allowed: [params] and {', '.join(sorted(known))}")
@@ -204,6 +206,7 @@ def run(
         game, params=params, budget=pick(budget, "budget"), time_limit=pick(time_limit, "time_limit"),
         workers=pick(workers, "workers"), backend=backend_name, db=Path(db_path), seed=pick(seed, "seed", 0),
         timeout=pick(timeout, "timeout"), batch_size=pick(batch_size, "batch_size"),
+        surrogate=pick(surrogate, "surrogate"), method=pick(method, "method", "mcts"),
     )
     _run_with_progress(campaign)
 

@@ -145,6 +145,10 @@ class Game(abc.ABC):
         """A fixed-length feature vector of a terminal state (categorical slots as indices)."""
         raise NotImplementedError(f"game {self.name!r} does not define encode()")
 
+    def decode(self, vector: Sequence[float]) -> State:
+        """Optional inverse of :meth:`encode`: lets a surrogate tune continuous slots directly."""
+        raise NotImplementedError(f"game {self.name!r} does not define decode()")
+
     # -- helpers with sensible defaults ------------------------------------------------------
     def state_key(self, state: State) -> str:
         """A key that is stable across processes and runs (``hash()`` of a str is not)."""

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 from discover.errors import StoreError
 from discover.planner import Node, NodeRecord
-from discover.types import Action, Event, State, to_json
+from discover.types import Action, Event, Outcome, State, Status, to_json
 
 SCHEMA_VERSION = 1
 
@@ -281,10 +281,10 @@ class Store:
         """State key -> value (None for a failed evaluation), for the planner's cache."""
         return dict(self._conn.execute("SELECT state_key, value FROM evaluations ORDER BY id"))
 
-    def evaluated_states(self) -> list[tuple[State, float | None, str]]:
-        """(state, value, status) of every evaluation, for surrogates that refit on resume."""
-        return [(pickle.loads(s), v, st) for s, v, st in
-                self._conn.execute("SELECT state, value, status FROM evaluations ORDER BY id")]
+    def history(self) -> list[tuple[State, Outcome]]:
+        """(state, outcome) of every evaluation in order, for surrogates that refit on resume."""
+        return [(pickle.loads(s), Outcome(v, Status(st), c, {}, m)) for s, v, st, c, m in self._conn.execute(
+            "SELECT state, value, status, cost_seconds, message FROM evaluations ORDER BY id")]
 
     def tree(self) -> tuple[list[NodeRecord], list[tuple[str, str, Action]]]:
         """The stored tree with states, to rebuild the planner on resume (needs the game's code)."""

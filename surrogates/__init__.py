@@ -1,1 +1,10 @@
-"""Bayesian surrogates (BoTorch / GPyTorch) that guide the planner through its Estimator seam."""
+"""Bayesian surrogates (BoTorch / GPyTorch) that guide the planner, and the baselines to beat.
+
+``surrogate="gp"`` (CLI ``--surrogate gp``) plugs :class:`GPEstimator` into the planner's Estimator
+seam; ``method="random" | "flat-bo" | "tpe"`` runs a baseline in the same campaign loop.
+"""
+
+from surrogates.baselines import FlatBO, RandomSearch, TPESearch
+from surrogates.estimator import GPEstimator, GPSettings
+
+__all__ = ["FlatBO", "GPEstimator", "GPSettings", "RandomSearch", "TPESearch"]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 import discover
@@ -20,12 +21,13 @@ def discover_cmd(*args):
     return [sys.executable, "-m", "discover.cli", *args]
 
 
-def test_sigkill_mid_run_then_resume_finishes_exactly_the_budget(tmp_path):
+@pytest.mark.parametrize("surrogate", ["none", "gp"])
+def test_sigkill_mid_run_then_resume_finishes_exactly_the_budget(tmp_path, surrogate):
     db = tmp_path / "crash.db"
     log = (tmp_path / "run.log").open("w")
     proc = subprocess.Popen(
         discover_cmd("run", "toy-formulation", "-p", "delay=0.1", "--budget", "40", "--workers", "2",
-                     "--db", str(db), "--seed", "3"),
+                     "--db", str(db), "--seed", "3", "--surrogate", surrogate),
         stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 120
@@ -60,6 +62,7 @@ def test_sigkill_mid_run_then_resume_finishes_exactly_the_budget(tmp_path):
     with discover.open(db) as store:
         after = store.evaluations()
         assert store.campaign().status == "finished"
+        assert store.campaign().settings["surrogate"] == surrogate
     keys = [e.state_key for e in after]
     assert len(after) == 40 and len(set(keys)) == 40
     for key, e in before.items():  # nothing finished before the kill was lost or changed

@@ -1,8 +1,9 @@
 """The seam between the tree and whatever predicts how good an unfinished formulation is.
 
-The planner asks an :class:`Estimator` three things: prior probabilities of the moves at a new node
+The planner asks an :class:`Estimator` three things: prior probabilities of the moves at a node
 (for PUCT), which complete formulation to evaluate below a leaf, and it tells the estimator every
-finished evaluation. The default, :class:`RolloutEstimator`, is classic MCTS: uniform priors and a
+finished evaluation. An estimator's ``version`` changes whenever its model does; the planner then
+recomputes the priors of the nodes it passes through. The default, :class:`RolloutEstimator`, is classic MCTS: uniform priors and a
 uniformly random completion. The BoTorch surrogate plugs in here (``surrogates`` package).
 """
 
@@ -18,6 +19,8 @@ from discover.types import Action, Outcome, State
 
 @runtime_checkable
 class Estimator(Protocol):
+    version: int
+
     def priors(self, game: Game, state: State, actions: Sequence[Action]) -> Sequence[float] | None:
         """Prior probabilities of ``actions`` at ``state``, or None for uniform."""
 
@@ -31,6 +34,8 @@ class Estimator(Protocol):
 
 class RolloutEstimator:
     """Classic MCTS: uniform priors, uniformly random completions, nothing to learn."""
+
+    version = 0
 
     def priors(self, game: Game, state: State, actions: Sequence[Action]) -> Sequence[float] | None:
         return None

@@ -158,8 +158,10 @@ class Planner:
         return nodes, edges
 
     def restore(self, nodes: Iterable[NodeRecord], edges: Iterable[tuple[str, str, Action]],
-                evaluated: dict[str, float | None]) -> None:
-        """Rebuild the tree and the evaluation cache from what the store kept."""
+                evaluated: dict[str, float | None], history: Sequence[tuple[State, Outcome]] = ()) -> None:
+        """Rebuild the tree, the evaluation cache and the estimator from what the store kept."""
+        for state, outcome in history:
+            self.estimator.observe(self.game, state, outcome)
         self.evaluated.update(evaluated)
         for value in evaluated.values():
             if value is not None:
@@ -216,8 +218,10 @@ class Planner:
         return node
 
     def _order_moves(self, node: Node, moves: list[Action]) -> None:
+        """Set the priors of a node's finite moves and order its untried ones, most promising last."""
         if not moves:
             raise ValueError(f"game {self.game.name!r}: non-terminal state {node.state!r} has no moves")
+        node.priors_version = self.estimator.version
         priors = self.estimator.priors(self.game, node.state, moves)
         if priors is None:
             p = np.full(len(moves), 1.0 / len(moves))
@@ -229,7 +233,7 @@ class Planner:
         node.priors = dict(zip(moves, p.tolist()))
         order = self.rng.permutation(len(moves))  # random tie-breaking, then most promising last
         order = sorted(order, key=lambda i: p[i])  # stable: ties keep the random order
-        node.untried = [moves[i] for i in order]
+        node.untried = [moves[i] for i in order if moves[i] not in node.children]
 
     def _settle_terminal(self, node: Node) -> None:
         if node.key in self.evaluated:
@@ -281,6 +285,8 @@ class Planner:
         if node.player is Player.CHANCE:
             return self._step_chance(node, blocked)
         cfg = self.config
+        if node.priors_version != self.estimator.version and node.sampler is None:
+            self._order_moves(node, [*node.children, *node.untried])  # the model changed: new priors
         parent_visits = node.visits + node.virtual
         parent_q = self._q(node, node.player)
         first_play = 0.5 if parent_q is None else parent_q

@@ -18,7 +18,7 @@ from discover.types import Action, Player, Sampler, State
 
 class Node:
     __slots__ = (
-        "key", "state", "player", "depth", "children", "untried", "sampler", "chance", "priors",
+        "key", "state", "player", "depth", "children", "untried", "sampler", "chance", "priors", "priors_version",
         "visits", "value_sum", "value", "best", "worst", "frontier_best", "frontier_worst", "solved",
         "failed", "virtual",
     )
@@ -33,6 +33,7 @@ class Node:
         self.sampler: Sampler | None = None  # continuous moves (progressive widening)
         self.chance: dict[Action, float] = {}  # chance moves and their probabilities
         self.priors: dict[Action, float] = {}
+        self.priors_version = -1  # the estimator's model version the priors came from
         self.visits = 0
         self.value_sum = 0.0
         self.value: float | None = None  # backed-up (minimax / expectimax) estimate

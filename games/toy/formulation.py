@@ -85,6 +85,11 @@ class FormulationGame(Game):
         family, degree, precision, scale = state
         return [FAMILIES.index(family), degree, PRECISIONS.index(precision), scale]
 
+    def decode(self, vector) -> State:
+        family, degree, precision, scale = vector
+        return (FAMILIES[int(round(family))], int(round(degree)), PRECISIONS[int(round(precision))],
+                float(min(max(scale, SCALE.low), SCALE.high)))
+
     def describe_state(self, state: State) -> str:
         names = ("family", "degree", "precision", "scale")
         return ", ".join(f"{n}={self.describe_action(v)}" for n, v in zip(names, state)) or "(empty)"

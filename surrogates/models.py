@@ -1,0 +1,118 @@
+"""Gaussian-process models of a formulation's value, its cost and its feasibility.
+
+* Value: BoTorch ``SingleTaskGP`` (numeric encodings) or ``MixedSingleTaskGP`` (categorical slots),
+  outputs standardised. Fitted on OK evaluations only: failures teach the feasibility model instead.
+* Cost: the same kind of GP on log seconds, so cost-aware acquisition can divide by predicted time.
+* Feasibility: least-squares GP classification of ok vs. not-ok (see :class:`FeasibilityModel`).
+
+Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` observations and reused
+(warm) in between, where conditioning on new data costs one Cholesky factorisation. Past
+``max_points`` observations the training set is subsampled (the best quarter kept, the rest drawn at
+random), so an exact GP never factors more than ``max_points`` rows: O(max_points^3) per refit
+however long the campaign. Beyond that, a sparse/variational value GP is the next step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+import numpy as np
+import torch
+from botorch.exceptions import ModelFittingError
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import MixedSingleTaskGP, SingleTaskGP
+from botorch.models.model import Model
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.mlls import ExactMarginalLogLikelihood
+
+from surrogates.encoding import Space
+
+log = logging.getLogger(__name__)
+
+
+def subsample(X: torch.Tensor, y: torch.Tensor, max_points: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """At most ``max_points`` rows: the best quarter always, the others at random."""
+    n = X.shape[0]
+    if n <= max_points:
+        return X, y
+    order = torch.argsort(y.squeeze(-1), descending=True).numpy()
+    keep_best = order[: max_points // 4]
+    rest = rng.choice(order[max_points // 4:], size=max_points - len(keep_best), replace=False)
+    idx = torch.as_tensor(np.sort(np.concatenate([keep_best, rest])))
+    return X[idx], y[idx]
+
+
+class WarmGP:
+    """A value (or log-cost) GP refitted with warm-started hyper-parameters."""
+
+    fit_iterations = 60  # L-BFGS steps per full refit; warm starts converge in fewer
+
+    def __init__(self, space: Space, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
+        self.space = space
+        self.refit_every = refit_every
+        self.max_points = max_points
+        self.rng = np.random.default_rng(seed)
+        self._hypers: dict[str, torch.Tensor] | None = None
+        self._fits = 0
+        self.model: Model | None = None
+
+    def _build(self, X: torch.Tensor, y: torch.Tensor) -> Model:
+        kwargs = dict(outcome_transform=Standardize(m=1), input_transform=self.space.input_transform())
+        if self.space.cat_dims:
+            return MixedSingleTaskGP(X, y, cat_dims=self.space.cat_dims, **kwargs)
+        return SingleTaskGP(X, y, **kwargs)
+
+    def fit(self, X: torch.Tensor, y: torch.Tensor) -> Model:
+        X, y = subsample(X, y, self.max_points, self.rng)
+        model = self._build(X, y)
+        full = self._hypers is None or self._fits % self.refit_every == 0
+        if self._hypers is not None:
+            model.load_state_dict(self._hypers, strict=False)
+        if full:
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.fit_iterations}})
+            except (ModelFittingError, RuntimeError, ValueError) as exc:  # keep the warm/prior hypers
+                log.warning("GP hyper-parameter fit failed (%s); keeping previous values", exc)
+        model.eval()
+        self._hypers = {k: v.detach().clone() for k, v in model.state_dict().items()
+                        if not k.startswith(("outcome_transform", "input_transform")) and "train" not in k}
+        self._fits += 1
+        self.model = model
+        return model
+
+
+class FeasibilityModel:
+    """Probability that a formulation evaluates OK: least-squares GP classification.
+
+    A GP regression on 0/1 labels, its mean clipped to [0.01, 1] (Rasmussen & Williams, "Gaussian
+    Processes for Machine Learning", 2006, section 6.5). It reuses the value GP's mixed-input
+    machinery, so categorical slots get a categorical kernel, and costs one warm refit, where a
+    variational Bernoulli classifier cost half a second per refit here. 1 everywhere until
+    something has failed.
+    """
+
+    def __init__(self, space: Space, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
+        self.gp = WarmGP(space, refit_every=refit_every, max_points=max_points, seed=seed)
+        self.model: Model | None = None
+
+    def fit(self, X: torch.Tensor, ok: torch.Tensor) -> None:
+        if bool(ok.all()):
+            self.model = None
+            return
+        self.model = self.gp.fit(X, ok.to(X.dtype).unsqueeze(-1))
+
+    def probability(self, X: torch.Tensor) -> torch.Tensor:
+        """P(ok) for ``... x q x d`` inputs, shape ``... x q``; differentiable almost everywhere."""
+        if self.model is None:
+            return torch.ones(X.shape[:-1], dtype=X.dtype)
+        return self.model.posterior(X).mean.squeeze(-1).clamp(0.01, 1.0)
+
+
+def log_cost_floor(costs: list[float]) -> list[float]:
+    """Log seconds with a floor, so instant evaluations do not dominate the cost model."""
+    return [math.log(max(c, 1e-3)) for c in costs]

@@ -1,0 +1,176 @@
+"""The GP surrogate: predictions, acquisition, robustness to failures, determinism, baselines."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from botorch.models import MixedSingleTaskGP
+
+import discover
+from discover.game import Feature, Game
+from discover.types import EvalContext, Interval, Outcome, Player, Status
+from surrogates import GPEstimator, GPSettings
+from surrogates.acquisition import build_acquisition
+from surrogates.encoding import Space
+from surrogates.models import FeasibilityModel, WarmGP
+
+warnings.filterwarnings("ignore")
+
+
+class LineGame(Game):
+    """One real move x in [0, 1]; value sin(6x). Encodes as [x]."""
+
+    name = "line-test"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if state else Player.SEARCHER
+
+    def actions(self, state):
+        return Interval(0.0, 1.0)
+
+    def apply(self, state, action):
+        return (action,)
+
+    def evaluate(self, state, context):
+        return Outcome.ok(math.sin(6 * state[0]))
+
+    def features(self):
+        return (Feature("x", "numeric", 0.0, 1.0),)
+
+    def encode(self, state):
+        return [state[0]]
+
+
+def line_data(xs):
+    X = torch.tensor(xs, dtype=torch.double).unsqueeze(-1)
+    return X, torch.sin(6 * X)
+
+
+def test_gp_is_close_where_data_is_dense_and_uncertain_where_not():
+    space = Space.of(LineGame())
+    X, y = line_data(np.linspace(0.0, 0.5, 25))
+    model = WarmGP(space).fit(X, y)
+    dense, _ = line_data([0.13, 0.27, 0.41])
+    sparse, _ = line_data([0.85, 0.95])
+    with torch.no_grad():
+        post_dense, post_sparse = model.posterior(dense), model.posterior(sparse)
+    assert torch.allclose(post_dense.mean, torch.sin(6 * dense), atol=0.02)
+    assert post_sparse.variance.sqrt().min() > 10 * post_dense.variance.sqrt().max()
+
+
+def test_acquisition_moves_toward_the_improving_region():
+    space = Space.of(LineGame())
+    X = torch.linspace(0.0, 0.6, 12, dtype=torch.double).unsqueeze(-1)
+    y = X.clone()  # increasing: improvement lies to the right of the data
+    model = WarmGP(space).fit(X, y)
+    acq = build_acquisition("logei", model, X_baseline=X, X_pending=None)
+    grid = torch.linspace(0, 1, 101, dtype=torch.double).reshape(-1, 1, 1)
+    with torch.no_grad():
+        best = grid[torch.argmax(acq(grid)), 0, 0].item()
+    assert best > 0.6
+
+
+def test_pending_points_enter_as_fantasies():
+    space = Space.of(LineGame())
+    X, y = line_data(np.linspace(0.0, 1.0, 8))
+    model = WarmGP(space).fit(X, y)
+    grid = torch.linspace(0, 1, 201, dtype=torch.double).reshape(-1, 1, 1)
+    with torch.no_grad():
+        alone = build_acquisition("logei", model, X_baseline=X, X_pending=None)
+        first = grid[torch.argmax(alone(grid))]
+        batched = build_acquisition("logei", model, X_baseline=X, X_pending=first.reshape(1, 1))
+        # once `first` is in flight, proposing it again is worth far less (log scale)
+        assert batched(first.reshape(1, 1, 1)) < alone(first.reshape(1, 1, 1)) - 1.0
+
+
+def test_mixed_gp_for_categorical_slots():
+    game = discover.load_game("toy-formulation")
+    estimator = GPEstimator(game, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        state = game.random_completion((), rng)
+        estimator.observe(game, state, game.evaluate(state, EvalContext()))
+    estimator.complete(game, (), rng, [])
+    assert isinstance(estimator.value_model.model, MixedSingleTaskGP)
+    assert estimator.space.cat_dims == [0, 2]
+
+
+@pytest.mark.parametrize("bad", [
+    Outcome.failure(Status.FAILED, "solver crashed"),
+    Outcome.failure(Status.INFEASIBLE, "no certificate"),
+    Outcome.failure(Status.TIMEOUT, "too slow"),
+    Outcome(math.nan, Status.OK),  # a NaN that slipped past the dispatch checks
+    Outcome(math.inf, Status.OK),
+])
+def test_failed_infeasible_and_nan_outcomes_never_crash_a_fit(bad):
+    game = LineGame()
+    estimator = GPEstimator(game, seed=0)
+    rng = np.random.default_rng(1)
+    for i in range(16):
+        state = (float(rng.uniform()),)
+        estimator.observe(game, state, bad if i % 3 == 0 else game.evaluate(state, EvalContext()))
+    proposal = estimator.complete(game, (), rng, [])
+    assert game.to_move(proposal) is Player.TERMINAL
+    assert estimator.feasibility.model is not None  # the failures taught the feasibility model
+
+
+def test_feasibility_model_learns_where_evaluations_fail():
+    space = Space.of(LineGame())
+    X = torch.linspace(0, 1, 30, dtype=torch.double).unsqueeze(-1)
+    ok = X.squeeze(-1) < 0.5
+    model = FeasibilityModel(space)
+    model.fit(X, ok)
+    p = model.probability(torch.tensor([[[0.2]], [[0.8]]], dtype=torch.double)).squeeze()
+    assert p[0] > 0.8 and p[1] < 0.2
+
+
+def test_cost_aware_acquisition_prefers_cheaper_equals():
+    space = Space.of(LineGame())
+    X = torch.linspace(0, 1, 21, dtype=torch.double).unsqueeze(-1)
+    y = -((X - 0.5) ** 2)  # symmetric about 0.5: x and 1 - x equally good
+    log_cost = (X > 0.5).double() * math.log(100.0)  # the right half is 100x slower
+    value = WarmGP(space).fit(X, y)
+    cost = WarmGP(space).fit(X, log_cost)
+    acq = build_acquisition("logei-cost", value, X_baseline=X, X_pending=None, cost=cost)
+    pair = torch.tensor([[[0.42]], [[0.58]]], dtype=torch.double)
+    with torch.no_grad():
+        cheap, dear = acq(pair)
+    assert cheap > dear
+
+
+def test_identical_seeds_give_identical_proposals(run_campaign):
+    a = run_campaign("toy-formulation", budget=14, seed=3, backend="inline", surrogate="gp")
+    b = run_campaign("toy-formulation", budget=14, seed=3, backend="inline", surrogate="gp")
+    trace = lambda r: [(e.state_key, e.value) for e in r.history]  # noqa: E731
+    assert trace(a) == trace(b)
+
+
+@pytest.mark.parametrize("method", ["random", "flat-bo", "tpe"])
+def test_baselines_run_in_the_campaign_loop_and_resume(tmp_path, method):
+    db = tmp_path / f"{method}.db"
+    first = discover.Campaign("toy-formulation", budget=10, seed=0, db=db, backend="inline", method=method).run()
+    assert len(first.history) == 10
+    more = discover.Campaign.resume(db, budget=16).run()
+    keys = [e.state_key for e in more.history]
+    assert len(keys) == 16 == len(set(keys))
+    with discover.open(db) as store:
+        assert store.campaign().settings["method"] == method
+
+
+def test_gp_needs_features():
+    class Plain(LineGame):
+        def features(self):
+            return ()
+
+    with pytest.raises(discover.SettingsError, match="features"):
+        GPEstimator(Plain())
+
+
+def test_gp_settings_are_validated():
+    with pytest.raises(ValueError, match="acquisition"):
+        GPSettings(acquisition="pi")
