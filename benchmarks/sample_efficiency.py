@@ -28,7 +28,7 @@ from surrogates import GPEstimator
 
 # each real game adds itself here with a cheap instance and a budget
 PROBLEMS: dict[str, dict] = {
-    "toy-formulation": {"params": {}, "budget": 100},
+    "toy-formulation": {"params": {}, "budget": 120},
 }
 METHODS: dict[str, dict] = {
     "gp-mcts": {"method": "mcts", "surrogate": "gp"},

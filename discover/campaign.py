@@ -92,8 +92,9 @@ class Campaign:
             raise SettingsError(f"unknown surrogate {self.surrogate!r}; choose one of {', '.join(surrogate_names())}")
         if method not in method_names():
             raise SettingsError(f"unknown method {method!r}; choose one of {', '.join(method_names())}")
-        guided = self.surrogate != "none"  # a surrogate's priors are worth following: PUCT
-        self.planner_config = planner or PlannerConfig(rule="puct" if guided else "uct")
+        guided = self.surrogate != "none"  # a surrogate's acquisition is worth following: PUCT on its priors
+        self.planner_config = planner or (PlannerConfig(rule="puct", value_source="prior", descend="deep", exploration=0.5) if guided
+                                               else PlannerConfig())
         self._subscribers: list[Subscriber] = []
         self._resuming = False
 

@@ -87,14 +87,17 @@ class WarmGP:
 
 
 class FeasibilityModel:
-    """Probability that a formulation evaluates OK: least-squares GP classification.
+    """Probability that a formulation evaluates OK: least-squares GP classification, probit-squashed.
 
-    A GP regression on 0/1 labels, its mean clipped to [0.01, 1] (Rasmussen & Williams, "Gaussian
-    Processes for Machine Learning", 2006, section 6.5). It reuses the value GP's mixed-input
-    machinery, so categorical slots get a categorical kernel, and costs one warm refit, where a
-    variational Bernoulli classifier cost half a second per refit here. 1 everywhere until
-    something has failed.
+    A GP regression on labels +1 (ok) / -1 (not ok) with posterior mean m and variance v gives
+    P(ok) = Phi(k m / sqrt(1 + k^2 v)) with k = 2 (Rasmussen & Williams, "Gaussian Processes for
+    Machine Learning", 2006, sections 3.4 and 6.5): near 1 or 0 where the labels agree, and near
+    1/2 where evidence is thin, so a few early failures do not condemn a whole region. It reuses the
+    value GP's mixed-input machinery (categorical kernel) and costs one warm refit; a variational
+    Bernoulli classifier cost half a second per refit here. 1 everywhere until something failed.
     """
+
+    sharpness = 2.0
 
     def __init__(self, space: Space, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
         self.gp = WarmGP(space, refit_every=refit_every, max_points=max_points, seed=seed)
@@ -104,13 +107,16 @@ class FeasibilityModel:
         if bool(ok.all()):
             self.model = None
             return
-        self.model = self.gp.fit(X, ok.to(X.dtype).unsqueeze(-1))
+        self.model = self.gp.fit(X, (2.0 * ok.to(X.dtype) - 1.0).unsqueeze(-1))
 
     def probability(self, X: torch.Tensor) -> torch.Tensor:
-        """P(ok) for ``... x q x d`` inputs, shape ``... x q``; differentiable almost everywhere."""
+        """P(ok) for ``... x q x d`` inputs, shape ``... x q``; differentiable."""
         if self.model is None:
             return torch.ones(X.shape[:-1], dtype=X.dtype)
-        return self.model.posterior(X).mean.squeeze(-1).clamp(0.01, 1.0)
+        posterior = self.model.posterior(X)
+        k = self.sharpness
+        z = k * posterior.mean.squeeze(-1) / torch.sqrt(1.0 + k**2 * posterior.variance.squeeze(-1))
+        return torch.distributions.Normal(0.0, 1.0).cdf(z)
 
 
 def log_cost_floor(costs: list[float]) -> list[float]:

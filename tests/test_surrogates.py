@@ -97,7 +97,7 @@ def test_mixed_gp_for_categorical_slots():
         estimator.observe(game, state, game.evaluate(state, EvalContext()))
     estimator.complete(game, (), rng, [])
     assert isinstance(estimator.value_model.model, MixedSingleTaskGP)
-    assert estimator.space.cat_dims == [0, 2]
+    assert estimator.space.cat_dims == [0, 1, 3, 4]
 
 
 @pytest.mark.parametrize("bad", [

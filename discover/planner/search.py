@@ -34,6 +34,13 @@ class PlannerConfig:
     rule: Literal["uct", "puct"] = "uct"
     exploration: float = 1.0  # c in [UCT]/[PUCT]; values are normalised to [0, 1]
     backup: Literal["mean", "max"] = "max"  # q of a child: mean value, or best seen for the mover
+    # where q comes from: values observed below a child, or the estimator's prior for it relative to
+    # its best sibling (a surrogate's acquisition already trades exploration against exploitation)
+    value_source: Literal["observed", "prior"] = "observed"
+    # "one": expand one node per iteration and evaluate below it (classic MCTS); "deep": keep
+    # descending through new nodes by the selection rule until the moves left are continuous or
+    # none, then let the estimator complete (suits a surrogate whose priors are informative)
+    descend: Literal["one", "deep"] = "one"
     widening_constant: float = 1.0  # [PW] C
     widening_exponent: float = 0.5  # [PW] alpha
     wide_threshold: int = 32  # finite move sets larger than this are widened progressively too
@@ -46,6 +53,10 @@ class PlannerConfig:
             raise ValueError(f"unknown selection rule {self.rule!r}; choose one of {', '.join(RULES)}")
         if self.backup not in ("mean", "max"):
             raise ValueError(f"backup must be 'mean' or 'max', got {self.backup!r}")
+        if self.value_source not in ("observed", "prior"):
+            raise ValueError(f"value_source must be 'observed' or 'prior', got {self.value_source!r}")
+        if self.descend not in ("one", "deep"):
+            raise ValueError(f"descend must be 'one' or 'deep', got {self.descend!r}")
         if self.exploration < 0 or self.widening_constant <= 0 or not 0 < self.widening_exponent <= 1:
             raise ValueError("exploration >= 0, widening_constant > 0 and 0 < widening_exponent <= 1 needed")
 
@@ -291,10 +302,15 @@ class Planner:
         parent_q = self._q(node, node.player)
         first_play = 0.5 if parent_q is None else parent_q
         best_score, best = -math.inf, None
+        top_prior = max(node.priors.values(), default=1.0) or 1.0
+        guided = cfg.value_source == "prior" and node.player is Player.SEARCHER  # priors favour the searcher
         for action, child in node.children.items():
             if not self._selectable(child, blocked):
                 continue
-            q = self._q(child, node.player)
+            if guided:
+                q = node.priors.get(action, 0.0) / top_prior if child.visits else None
+            else:
+                q = self._q(child, node.player)
             visits = child.visits + child.virtual
             if q is not None and child.virtual:
                 q = q * child.visits / visits  # virtual loss: in-flight visits count as the worst
@@ -305,6 +321,8 @@ class Planner:
                 best_score, best = score, (action, child)
         if self._may_widen(node) or (best is None and (node.untried or node.sampler is not None)):
             prior = node.priors.get(node.untried[-1], 0.0) if node.untried else 1.0 / (1 + len(node.children))
+            if guided and node.untried:
+                first_play = prior / top_prior
             score = self._rule(None, 0, parent_visits, prior, cfg.exploration, first_play)
             if best is None or score > best_score:
                 return self._expand(node)
@@ -339,7 +357,9 @@ class Planner:
             action, child = step
             path.append(child)
             actions.append(action)
-            if child.terminal or (child.visits == 0 and child.virtual == 0):
+            fresh = child.visits == 0 and child.virtual == 0
+            deeper = self.config.descend == "deep" and child.sampler is None and child.player is not Player.CHANCE
+            if child.terminal or (fresh and not deeper):
                 return path, tuple(actions)
             node = child
 

@@ -1,50 +1,68 @@
 """A formulation-assembly game with a known optimum, built like the real ones.
 
-Moves, in order: a formulation family, a degree, a numeric precision, and a continuous scale. The
-value has the traps real formulation spaces have: the "lp" family is good on average but capped
-(deceptive), the "sdp" family holds the optimum but only with high precision (double precision at
-high degree is infeasible), and the best scale depends on the family (an interaction with a
-continuous component). Optimum: 1.0 at ("sdp", 10, "quad", 1.3).
+Moves, in order: a formulation family, a polynomial basis, a degree, a numeric precision, a solver,
+and a continuous scale: 3 x 4 x 8 x 3 x 3 = 864 discrete formulations times a continuum. The value
+has the traps real formulation spaces have:
+
+* a deceptive branch: ``lp`` is feasible everywhere and decent on average, but capped at 0.6;
+* interactions that make whole regions infeasible: double precision beyond degree 6, the monomial
+  basis beyond degree 6 (ill-conditioned), multiple precision with any solver but SDPA;
+* a continuous component whose best value depends on the basis chosen three moves earlier.
+
+Optimum 1.0 at ("sdp", "laguerre", 12, "mpfr", "sdpa", 1.3), one discrete formulation in 864, and
+the scale must be within 0.14 of 1.3 to score above 0.99.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 from discover.game import Feature, Game, Param
 from discover.types import EvalContext, Interval, Outcome, Player, Status
 
 FAMILIES = ("lp", "sdp", "hybrid")
-DEGREES = (2, 4, 6, 8, 10, 12)
-PRECISIONS = ("double", "quad")
+BASES = ("monomial", "chebyshev", "legendre", "laguerre")
+DEGREES = (2, 4, 6, 8, 10, 12, 14, 16)
+PRECISIONS = ("double", "quad", "mpfr")
+SOLVERS = ("scs", "clarabel", "sdpa")
 SCALE = Interval(0.5, 2.0)
-BEST_SCALE = {"lp": 1.0, "sdp": 1.3, "hybrid": 0.8}
+COMPONENTS = (FAMILIES, BASES, DEGREES, PRECISIONS, SOLVERS, SCALE)
+NAMES = ("family", "basis", "degree", "precision", "solver", "scale")
 
-State = tuple  # (family, degree, precision, scale), a prefix of it while under construction
+BASIS_QUALITY = {"monomial": 0.7, "chebyshev": 0.93, "legendre": 0.9, "laguerre": 1.0}
+BEST_SCALE = {"monomial": 0.8, "chebyshev": 1.0, "legendre": 1.6, "laguerre": 1.3}
+SOLVER_QUALITY = {"scs": 0.95, "clarabel": 0.98, "sdpa": 1.0}
+PRECISION_QUALITY = {"double": 1.0, "quad": 0.97, "mpfr": 1.0}
+
+State = tuple  # (family, basis, degree, precision, solver, scale), a prefix while under construction
 
 
-def formulation_value(family: str, degree: int, precision: str, scale: float) -> float | None:
+def formulation_value(family: str, basis: str, degree: int, precision: str, solver: str,
+                      scale: float) -> float | None:
     """The known objective; None where the formulation is infeasible."""
-    if family == "lp":
-        base = 0.6 - 0.3 * 2.718281828 ** (-degree / 3)
-    elif family == "hybrid":
-        base = 0.5 + (0.1 if degree == 6 else 0.0) - (0.05 if precision == "double" else 0.0)
-    elif precision == "double":
-        if degree >= 8:
-            return None
-        base = 0.3 + 0.05 * degree
-    else:
-        base = 1.0 - 0.02 * (degree - 10) ** 2
-    return base - 0.5 * (scale - BEST_SCALE[family]) ** 2
+    if family == "lp":  # always solvable, never very good
+        return 0.6 - 0.3 * math.exp(-degree / 4) - 0.1 * (scale - 1.0) ** 2
+    if precision == "double" and degree > 6:
+        return None
+    if basis == "monomial" and degree > 6:
+        return None
+    if precision == "mpfr" and solver != "sdpa":
+        return None
+    fit = 1.0 - ((degree - 12) / 10) ** 2
+    quality = BASIS_QUALITY[basis] * SOLVER_QUALITY[solver] * PRECISION_QUALITY[precision] * fit
+    if family == "hybrid":
+        quality *= 0.75
+    return quality - 0.5 * (scale - BEST_SCALE[basis]) ** 2
 
 
 class FormulationGame(Game):
-    """Assemble (family, degree, precision, scale); value known in closed form, optimum 1.0."""
+    """Assemble (family, basis, degree, precision, solver, scale); known optimum 1.0."""
 
     name = "toy-formulation"
     params = (Param("delay", "float", 0.0, "seconds each evaluation sleeps, to mimic a solver"),)
     optimum = 1.0
-    optimal_state = ("sdp", 10, "quad", 1.3)
+    optimal_state = ("sdp", "laguerre", 12, "mpfr", "sdpa", 1.3)
 
     def __init__(self, delay: float = 0.0) -> None:
         if delay < 0:
@@ -55,10 +73,10 @@ class FormulationGame(Game):
         return ()
 
     def to_move(self, state: State) -> Player:
-        return Player.TERMINAL if len(state) == 4 else Player.SEARCHER
+        return Player.TERMINAL if len(state) == len(COMPONENTS) else Player.SEARCHER
 
     def actions(self, state: State):
-        return (FAMILIES, DEGREES, PRECISIONS, SCALE)[len(state)]
+        return COMPONENTS[len(state)]
 
     def apply(self, state: State, action) -> State:
         return (*state, action)
@@ -70,26 +88,30 @@ class FormulationGame(Game):
         value = formulation_value(*state)
         cost = time.perf_counter() - start
         if value is None:
-            return Outcome.failure(Status.INFEASIBLE, "double precision is unstable at this degree", cost)
+            return Outcome.failure(Status.INFEASIBLE, "this combination of components does not solve", cost)
         return Outcome.ok(value, {"formulation": list(state)}, cost)
 
     def features(self) -> tuple[Feature, ...]:
         return (
             Feature("family", "categorical", choices=FAMILIES),
+            Feature("basis", "categorical", choices=BASES),
             Feature("degree", "integer", DEGREES[0], DEGREES[-1]),
             Feature("precision", "categorical", choices=PRECISIONS),
+            Feature("solver", "categorical", choices=SOLVERS),
             Feature("scale", "numeric", SCALE.low, SCALE.high),
         )
 
     def encode(self, state: State) -> list[float]:
-        family, degree, precision, scale = state
-        return [FAMILIES.index(family), degree, PRECISIONS.index(precision), scale]
+        family, basis, degree, precision, solver, scale = state
+        return [FAMILIES.index(family), BASES.index(basis), degree, PRECISIONS.index(precision),
+                SOLVERS.index(solver), scale]
 
     def decode(self, vector) -> State:
-        family, degree, precision, scale = vector
-        return (FAMILIES[int(round(family))], int(round(degree)), PRECISIONS[int(round(precision))],
+        family, basis, degree, precision, solver, scale = vector
+        nearest_degree = min(DEGREES, key=lambda d: abs(d - degree))
+        return (FAMILIES[int(round(family))], BASES[int(round(basis))], nearest_degree,
+                PRECISIONS[int(round(precision))], SOLVERS[int(round(solver))],
                 float(min(max(scale, SCALE.low), SCALE.high)))
 
     def describe_state(self, state: State) -> str:
-        names = ("family", "degree", "precision", "scale")
-        return ", ".join(f"{n}={self.describe_action(v)}" for n, v in zip(names, state)) or "(empty)"
+        return ", ".join(f"{n}={self.describe_action(v)}" for n, v in zip(NAMES, state)) or "(empty)"
