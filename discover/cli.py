@@ -6,6 +6,7 @@ a budget of zero) print one line starting with ``error:`` and exit with status 2
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -139,8 +140,6 @@ def _print_summary(result: CampaignResult) -> None:
 
 def _guard(fn: Any) -> Any:
     """Turn user errors into one line and a non-zero exit."""
-    import functools
-
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
