@@ -5,8 +5,9 @@
 * Cost: the same kind of GP on log seconds, so cost-aware acquisition can divide by predicted time.
 * Feasibility: least-squares GP classification of ok vs. not-ok (see :class:`FeasibilityModel`).
 
-Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` observations and reused
-(warm) in between, where conditioning on new data costs one Cholesky factorisation. Past
+Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` observations (at most
+``fit_seconds`` of L-BFGS, starting from the previous values) and reused (warm) in between, where
+conditioning on new data costs one Cholesky factorisation. Past
 ``max_points`` observations the training set is subsampled (the best quarter kept, the rest drawn at
 random), so an exact GP never factors more than ``max_points`` rows: O(max_points^3) per refit
 however long the campaign. Beyond that, a sparse/variational value GP is the next step.
@@ -48,6 +49,7 @@ class WarmGP:
     """A value (or log-cost) GP refitted with warm-started hyper-parameters."""
 
     fit_iterations = 60  # L-BFGS steps per full refit; warm starts converge in fewer
+    fit_seconds = 1.0  # wall-clock bound of one refit: it stops early from warm-started values
 
     def __init__(self, space: Space, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
         self.space = space
@@ -75,7 +77,8 @@ class WarmGP:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.fit_iterations}})
+                    fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.fit_iterations},
+                                                            "timeout_sec": self.fit_seconds})
             except (ModelFittingError, RuntimeError, ValueError) as exc:  # keep the warm/prior hypers
                 log.warning("GP hyper-parameter fit failed (%s); keeping previous values", exc)
         model.eval()
