@@ -93,8 +93,8 @@ class Campaign:
         if method not in method_names():
             raise SettingsError(f"unknown method {method!r}; choose one of {', '.join(method_names())}")
         guided = self.surrogate != "none"  # a surrogate's acquisition is worth following: PUCT on its priors
-        self.planner_config = planner or (PlannerConfig(rule="puct", value_source="prior", descend="deep", exploration=0.5) if guided
-                                               else PlannerConfig())
+        guided_config = PlannerConfig(rule="puct", value_source="prior", descend="deep", exploration=0.5)
+        self.planner_config = planner or (guided_config if guided else PlannerConfig())
         self._subscribers: list[Subscriber] = []
         self._resuming = False
 
@@ -107,6 +107,10 @@ class Campaign:
         with Store.open(db) as store:
             info = store.campaign()
         s = info.settings
+        stored = s.get("surrogate")
+        if surrogate is None and isinstance(stored, str) and stored not in surrogate_names():
+            raise SettingsError(f"{db} was run with a surrogate object ({stored}); pass it again: "
+                                "Campaign.resume(db, surrogate=...)")
         campaign = cls(
             game if game is not None else load_game(info.game, **info.params),
             budget=budget if budget is not None else s.get("budget"),

@@ -174,3 +174,13 @@ def test_gp_needs_features():
 def test_gp_settings_are_validated():
     with pytest.raises(ValueError, match="acquisition"):
         GPSettings(acquisition="pi")
+
+
+def test_resuming_a_campaign_run_with_a_surrogate_object_asks_for_it(tmp_path):
+    game = discover.load_game("toy-formulation")
+    db = tmp_path / "obj.db"
+    discover.Campaign(game, budget=7, db=db, backend="inline", surrogate=GPEstimator(game, seed=1)).run()
+    with pytest.raises(discover.SettingsError, match="pass it again"):
+        discover.Campaign.resume(db, budget=9)
+    more = discover.Campaign.resume(db, budget=9, surrogate=GPEstimator(game, seed=1)).run()
+    assert len(more.history) == 9
