@@ -59,11 +59,6 @@ class Space:
             return None
         return Normalize(d=self.dim, indices=ords, bounds=self.bounds[:, ords])
 
-    def unit(self, X: torch.Tensor) -> torch.Tensor:
-        """All slots scaled to [0, 1] (for models without a categorical kernel)."""
-        b = self.bounds
-        return (X - b[0]) / (b[1] - b[0])
-
     def tensor(self, rows: Sequence[Sequence[float]]) -> torch.Tensor:
         X = torch.tensor([list(map(float, r)) for r in rows], dtype=DTYPE).reshape(-1, self.dim)
         if not torch.isfinite(X).all():
