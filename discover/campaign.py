@@ -25,7 +25,7 @@ from discover import __version__
 from discover.dispatch import Backend, make_backend
 from discover.errors import DiscoverError, SettingsError
 from discover.game import Game, load_game
-from discover.methods import default_surrogate, make_estimator, make_proposer, method_names, surrogate_names
+from discover.methods import check_names, default_surrogate, make_estimator, make_proposer, surrogate_names
 from discover.planner import Estimator, PlannerConfig, Proposal
 from discover.store import CampaignInfo, Evaluation, Store
 from discover.types import Event, EventKind, Job, JobResult, Outcome, Status, to_json
@@ -88,10 +88,7 @@ class Campaign:
         self.timeout = timeout
         self.surrogate = surrogate if surrogate is not None else default_surrogate(self.game)
         self.method = method
-        if isinstance(self.surrogate, str) and self.surrogate not in surrogate_names():
-            raise SettingsError(f"unknown surrogate {self.surrogate!r}; choose one of {', '.join(surrogate_names())}")
-        if method not in method_names():
-            raise SettingsError(f"unknown method {method!r}; choose one of {', '.join(method_names())}")
+        check_names(self.surrogate, method)
         guided = self.surrogate != "none"  # a surrogate's acquisition is worth following: PUCT on its priors
         guided_config = PlannerConfig(rule="puct", value_source="prior", descend="deep", exploration=0.5)
         self.planner_config = planner or (guided_config if guided else PlannerConfig())

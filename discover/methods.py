@@ -46,11 +46,14 @@ def _plugins(group: str) -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=group)}
 
 
+def _require(name: str, known: Sequence[str], what: str) -> None:
+    if name not in known:
+        raise SettingsError(f"unknown {what} {name!r}; choose one of {', '.join(known)}")
+
+
 def _load(group: str, name: str, builtin: Sequence[str], what: str) -> Any:
     eps = _plugins(group)
-    if name not in eps:
-        known = sorted({*builtin, *eps})
-        raise SettingsError(f"unknown {what} {name!r}; choose one of {', '.join(known)}")
+    _require(name, sorted({*builtin, *eps}), what)
     try:
         return eps[name].load()
     except Exception as exc:  # a plugin may fail in any way; report it, never crash
@@ -63,6 +66,13 @@ def surrogate_names() -> list[str]:
 
 def method_names() -> list[str]:
     return sorted({"mcts", *_plugins(METHOD_GROUP)})
+
+
+def check_names(surrogate: str | Estimator, method: str) -> None:
+    """Refuse an unknown surrogate or method name up front, before a campaign creates its database."""
+    if isinstance(surrogate, str):
+        _require(surrogate, surrogate_names(), "surrogate")
+    _require(method, method_names(), "method")
 
 
 def default_surrogate(game: Game) -> str:

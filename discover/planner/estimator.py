@@ -3,8 +3,9 @@
 The planner asks an :class:`Estimator` three things: prior probabilities of the moves at a node
 (for PUCT), which complete formulation to evaluate below a leaf, and it tells the estimator every
 finished evaluation. An estimator's ``version`` changes whenever its model does; the planner then
-recomputes the priors of the nodes it passes through. The default, :class:`RolloutEstimator`, is classic MCTS: uniform priors and a
-uniformly random completion. The BoTorch surrogate plugs in here (``surrogates`` package).
+recomputes the priors of the nodes it passes through. The default, :class:`RolloutEstimator`, is
+classic MCTS: uniform priors and a uniformly random completion. The BoTorch surrogate plugs in here
+(``surrogates`` package).
 """
 
 from __future__ import annotations
