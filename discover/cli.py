@@ -304,8 +304,9 @@ def best(
         return
     table = Table("rank", "value", "formulation", "cost (s)", "artifacts")
     for i, e in enumerate(rows, 1):
-        art = json.dumps(e.artifacts)
-        table.add_row(str(i), f"{e.value:.10g}", e.label, f"{e.cost_seconds:.3g}", art if len(art) < 120 else art[:117] + "...")
+        # a game may put a one-line human summary of its certificate under "summary"
+        art = e.artifacts.get("summary") if isinstance(e.artifacts.get("summary"), str) else json.dumps(e.artifacts)
+        table.add_row(str(i), f"{e.value:.10g}", e.label, f"{e.cost_seconds:.3g}", art if len(art) < 400 else art[:397] + "...")
     out.print(table)
 
 

@@ -1,0 +1,149 @@
+"""The sphere-packing bound game: assemble a Cohn–Elkies formulation, solve it, verify it.
+
+Moves, in order: the formulation family, the degree, how positivity is imposed (sampled LP with
+exchange, or half-line sums of squares), the basis the solver sees, the solver, and the margin by
+which the sign conditions are imposed. The family comes first and every later move is looked up
+from the family's own component table, so a second family (the three-point bound of Cohn, de Laat
+and Salmon) is added as a new entry in ``FAMILIES`` with its own moves and solve function; the
+engine and the other families do not change.
+
+Value: minus the verified density bound (maximised by the searcher). A solve that fails, or whose
+certificate does not survive the exact check of :mod:`.verify`, is recorded as failed with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+
+from discover.game import Feature, Game, Param
+from discover.types import EvalContext, Outcome, Player, Resources, Status
+
+from games.sphere_packing.bases import BASES
+from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation
+from games.sphere_packing.known import best_known_density
+from games.sphere_packing.solve import LP_SOLVERS, POSITIVITY, SDP_SOLVERS
+from games.sphere_packing.verify import verify_certificate
+
+DEGREES = (7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47, 51, 55, 59, 63)
+MARGINS = (1e-6, 1e-8, 1e-10)
+SOLVERS = tuple(dict.fromkeys([*LP_SOLVERS, *SDP_SOLVERS]))
+SLOTS = ("family", "degree", "positivity", "basis", "solver", "margin")
+
+
+def _cohn_elkies_moves(state: tuple, max_degree: int) -> tuple:
+    """The legal values of the next component of a Cohn–Elkies formulation (state[0] is the family)."""
+    slot = SLOTS[len(state)]
+    if slot == "degree":
+        return tuple(d for d in DEGREES if d <= max_degree)
+    if slot == "positivity":
+        return POSITIVITY
+    if slot == "basis":
+        return BASES
+    if slot == "solver":
+        return tuple(LP_SOLVERS if state[2] == "sampled" else SDP_SOLVERS)
+    return MARGINS
+
+
+def _cohn_elkies_formulation(state: tuple, dimension: int) -> Formulation:
+    _, degree, positivity, basis, solver, margin = state
+    return Formulation(dimension, degree, positivity, basis, solver, margin, tolerance=margin / 10)
+
+
+FAMILIES = {
+    # family -> (number of components including the family, legal moves, formulation builder)
+    "cohn-elkies": (len(SLOTS), _cohn_elkies_moves, _cohn_elkies_formulation),
+}
+
+
+def describe_bound(result: BoundResult) -> str:
+    """One line a researcher reads: the bound, the radius and the function."""
+    if not result.verified:
+        return f"not verified: {result.reason}"
+    n = result.formulation.dimension
+    head = ", ".join(f"{float(a):.6g}" for a in result.coefficients[:4])
+    more = ", ..." if len(result.coefficients) > 4 else ""
+    return (f"density <= {result.density:.9g} (center density <= {result.center_density:.9g}), r = {result.radius:.6g}; "
+            f"f(x) = sum_k a_k L_k^({n}/2-1)(2 pi |x|^2) exp(-pi |x|^2), a = [{head}{more}] "
+            f"({len(result.coefficients)} exact rationals in the artifacts)")
+
+
+class SpherePackingGame(Game):
+    """Cohn–Elkies upper bounds on the sphere-packing density of R^n, assembled and verified."""
+
+    name = "sphere-packing"
+    expensive = True
+    params = (
+        Param("dimension", "int", 4, "dimension n of the packing problem"),
+        Param("max_degree", "int", 31, "largest polynomial degree the search may choose"),
+    )
+
+    def __init__(self, dimension: int = 4, max_degree: int = 31) -> None:
+        if dimension < 1:
+            raise ValueError(f"dimension must be a positive integer, got {dimension}")
+        if max_degree < DEGREES[0]:
+            raise ValueError(f"max_degree must be at least {DEGREES[0]}, got {max_degree}")
+        self.dimension, self.max_degree = dimension, max_degree
+
+    def initial_state(self) -> tuple:
+        return ()
+
+    def to_move(self, state: tuple) -> Player:
+        if state and len(state) == FAMILIES[state[0]][0]:
+            return Player.TERMINAL
+        return Player.SEARCHER
+
+    def actions(self, state: tuple):
+        if not state:
+            return tuple(FAMILIES)
+        return FAMILIES[state[0]][1](state, self.max_degree)
+
+    def apply(self, state: tuple, action) -> tuple:
+        return (*state, action)
+
+    def formulation(self, state: tuple) -> Formulation:
+        return FAMILIES[state[0]][2](state, self.dimension)
+
+    def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
+        start = time.perf_counter()
+        result = solve_formulation(self.formulation(state))
+        cost = time.perf_counter() - start
+        artifacts = {**result.artifacts(), "summary": describe_bound(result)}
+        if not result.verified:
+            return Outcome(None, Status.FAILED, cost, artifacts, result.reason)
+        known = best_known_density(self.dimension)
+        if known is not None and result.density < known:
+            return Outcome(None, Status.FAILED, cost, artifacts,
+                           f"bound {result.density} is below the known packing density {known}: a bug")
+        return Outcome.ok(-result.density, artifacts, cost)
+
+    def verify(self, state: tuple, outcome: Outcome) -> str | None:
+        """Re-run the exact check on the stored coefficients; the bound must reproduce."""
+        check = verify_certificate(self.dimension, [Fraction(a) for a in outcome.artifacts["coefficients"]])
+        if not check.verified:
+            return check.reason
+        if check.density > -outcome.value * (1 + 1e-12):
+            return f"re-verified bound {check.density} exceeds the reported {-outcome.value}"
+        return None
+
+    def resources(self, state: tuple) -> Resources:
+        return Resources(cpus=1, memory_gb=0.5)  # matrices of a few hundred rows by d + 1 columns
+
+    def features(self) -> tuple[Feature, ...]:
+        return (
+            Feature("family", "categorical", choices=tuple(FAMILIES)),
+            Feature("degree", "integer", DEGREES[0], max(d for d in DEGREES if d <= self.max_degree)),
+            Feature("positivity", "categorical", choices=POSITIVITY),
+            Feature("basis", "categorical", choices=BASES),
+            Feature("solver", "categorical", choices=SOLVERS),
+            Feature("log10_margin", "numeric", math.log10(MARGINS[-1]), math.log10(MARGINS[0])),
+        )
+
+    def encode(self, state: tuple) -> list[float]:
+        family, degree, positivity, basis, solver, margin = state
+        return [list(FAMILIES).index(family), degree, POSITIVITY.index(positivity), BASES.index(basis),
+                SOLVERS.index(solver), math.log10(margin)]
+
+    def describe_state(self, state: tuple) -> str:
+        return ", ".join(f"{n}={v:g}" if isinstance(v, float) else f"{n}={v}" for n, v in zip(SLOTS, state)) or "(empty)"

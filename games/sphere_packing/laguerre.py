@@ -1,0 +1,79 @@
+"""Generalised Laguerre polynomials, the Fourier eigenbasis of radial Gaussians-times-polynomials.
+
+For a radial f(x) = sum_k a_k L_k^alpha(2 pi |x|^2) exp(-pi |x|^2) on R^n with alpha = n/2 - 1, the
+Fourier transform (kernel exp(-2 pi i <x, y>)) is sum_k (-1)^k a_k L_k^alpha(2 pi |y|^2) exp(-pi |y|^2).
+So in the variable t = 2 pi |x|^2 the function and its transform are the polynomials
+p(t) = sum_k a_k L_k(t) and q(t) = sum_k (-1)^k a_k L_k(t), times the same positive Gaussian.
+
+Two views of the same basis: floating-point values of the *normalised* functions (unit norm for the
+weight t^alpha e^-t, which keeps solver matrices well scaled up to high degree) for the solvers, and
+exact rational polynomials (python-flint) for the verification, which must not trust floating point.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from fractions import Fraction
+
+import flint
+import numpy as np
+
+
+def alpha_of(dimension: int) -> Fraction:
+    """The Laguerre parameter n/2 - 1 of dimension n."""
+    return Fraction(dimension, 2) - 1
+
+
+@lru_cache(maxsize=256)
+def norms(degree: int, alpha: float) -> np.ndarray:
+    """h_k with phi_k = h_k L_k of unit norm for the weight t^alpha e^-t / Gamma(alpha + 1)."""
+    k = np.arange(degree + 1)
+    log_binom = np.array([math.lgamma(i + alpha + 1) - math.lgamma(i + 1) - math.lgamma(alpha + 1) for i in k])
+    out = np.exp(-0.5 * log_binom)
+    out.flags.writeable = False  # shared by the cache
+    return out
+
+
+def values(degree: int, alpha: float, t: np.ndarray) -> np.ndarray:
+    """L_k^alpha(t) for k = 0..degree at the points t, by the (forward-stable) three-term recurrence.
+
+    Returns an array of shape (len(t), degree + 1).
+    """
+    t = np.asarray(t, dtype=float)
+    out = np.empty((t.size, degree + 1))
+    out[:, 0] = 1.0
+    if degree >= 1:
+        out[:, 1] = 1.0 + alpha - t
+    for k in range(1, degree):
+        out[:, k + 1] = ((2 * k + 1 + alpha - t) * out[:, k] - (k + alpha) * out[:, k - 1]) / (k + 1)
+    return out
+
+
+def normalised_values(degree: int, alpha: float, t: np.ndarray) -> np.ndarray:
+    """phi_k(t) = h_k L_k^alpha(t): the columns solvers see."""
+    return values(degree, alpha, t) * norms(degree, alpha)
+
+
+def exact_polynomials(degree: int, alpha: Fraction) -> list[flint.fmpq_poly]:
+    """L_0^alpha .. L_degree^alpha as exact rational polynomials in t."""
+    a = flint.fmpq(alpha.numerator, alpha.denominator)
+    t = flint.fmpq_poly([0, 1])
+    polys = [flint.fmpq_poly([1])]
+    if degree >= 1:
+        polys.append(flint.fmpq_poly([1 + a, -1]))
+    for k in range(1, degree):
+        nxt = ((2 * k + 1 + a) * polys[k] - t * polys[k] - (k + a) * polys[k - 1]) / (k + 1)
+        polys.append(nxt)
+    return polys
+
+
+def combine(coefficients, polys: list[flint.fmpq_poly], signs: bool = False) -> flint.fmpq_poly:
+    """sum_k a_k L_k (or sum_k (-1)^k a_k L_k when ``signs``), exactly, for rational a_k."""
+    total = flint.fmpq_poly([0])
+    for k, a in enumerate(coefficients):
+        a = Fraction(a)
+        if a:
+            term = flint.fmpq(a.numerator, a.denominator) * polys[k]
+            total += -term if signs and k % 2 else term
+    return total

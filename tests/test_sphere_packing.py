@@ -1,0 +1,138 @@
+"""Cohn–Elkies bounds: known values, soundness of every verified bound, and the game's protocol."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import flint
+import mpmath
+import numpy as np
+import pytest
+from scipy import integrate, special
+
+from discover.types import EvalContext, Outcome, Status
+from games.sphere_packing import (SpherePackingGame, best_known_density, cohn_elkies_bound,
+                                  verify_certificate)
+from games.sphere_packing import laguerre
+from games.testing import check_game
+
+E8 = math.pi ** 4 / 384
+HEXAGONAL = math.pi / math.sqrt(12)
+
+
+def _f(result, radius: float, fourier: bool = False) -> float:
+    """f(x) (or f^(y)) at |x| = radius, in 60-digit arithmetic from the exact coefficients."""
+    n = result.formulation.dimension
+    with mpmath.workdps(60):
+        t = 2 * mpmath.pi * mpmath.mpf(radius) ** 2
+        alpha = mpmath.mpf(n) / 2 - 1
+        total = mpmath.fsum((-1) ** (k * fourier) * mpmath.mpf(a.numerator) / a.denominator * mpmath.laguerre(k, alpha, t)
+                            for k, a in enumerate(result.coefficients))
+        return float(total * mpmath.exp(-t / 2))
+
+
+@pytest.fixture(scope="module")
+def dimension_two():
+    return cohn_elkies_bound(2, 15)
+
+
+def test_dimension_one_bound_is_one():
+    result = cohn_elkies_bound(1, 7)
+    assert result.verified, result.reason
+    assert 1.0 <= result.density < 1.0 + 1e-5
+
+
+def test_dimension_two_matches_hexagonal_packing(dimension_two):
+    assert dimension_two.verified, dimension_two.reason
+    assert HEXAGONAL <= dimension_two.density < HEXAGONAL + 1e-4
+
+
+def test_dimension_eight_approaches_e8_from_above():
+    bounds = []
+    for degree in (7, 15, 23):
+        result = cohn_elkies_bound(8, degree, radius=math.sqrt(2))
+        assert result.verified, result.reason
+        bounds.append(result.density)
+    assert all(b >= E8 for b in bounds)
+    assert bounds[0] > bounds[1] > bounds[2]  # tighter with the degree
+    assert bounds[2] - E8 < 5e-4 * E8
+
+
+@pytest.mark.parametrize("dimension", [3, 5, 12])
+def test_verified_bounds_are_never_below_the_best_known_packing(dimension):
+    result = cohn_elkies_bound(dimension, 11)
+    assert result.verified, result.reason
+    assert result.density >= best_known_density(dimension)
+
+
+def test_sign_conditions_hold_when_sampled_independently(dimension_two):
+    """f <= 0 beyond r and f^ >= 0 everywhere, checked at many points in 60-digit arithmetic."""
+    r = dimension_two.radius
+    for radius in np.linspace(r, 6 * r, 400):
+        assert _f(dimension_two, radius) <= 0
+    for radius in np.linspace(0, 6 * r, 400):
+        assert _f(dimension_two, radius, fourier=True) >= 0
+    assert _f(dimension_two, 0) > 0
+
+
+def test_laguerre_functions_are_fourier_eigenfunctions():
+    """The Fourier transform of a verified f, by numerical Hankel transform, equals the q-side series."""
+    result = cohn_elkies_bound(3, 7, radius=1.0)
+    assert result.verified
+    n, nu = 3, 0.5
+    for rho in (0.3, 0.8, 1.4):
+        def integrand(s):
+            return _f(result, s) * special.jv(nu, 2 * math.pi * rho * s) * s ** (n / 2)
+        transform, _ = integrate.quad(integrand, 0, 8, limit=400, epsabs=1e-12)
+        transform *= 2 * math.pi * rho ** (1 - n / 2)
+        assert transform == pytest.approx(_f(result, rho, fourier=True), rel=1e-7, abs=1e-10)
+
+
+def test_verifier_rejects_a_function_whose_transform_goes_negative():
+    check = verify_certificate(4, [1, 2])  # q = 1 - 2 (2 - t) is negative at 0
+    assert not check.verified and "f^(0)" in check.reason
+    # a bound that only holds numerically: push a verified certificate below the margin it needs
+    result = cohn_elkies_bound(8, 15, radius=math.sqrt(2))
+    coefficients = list(result.coefficients)
+    coefficients[0] -= Fraction(1, 10 ** 4)
+    broken = verify_certificate(8, coefficients, 2 * math.pi * result.radius ** 2)
+    assert not broken.verified and broken.violation_t is not None
+
+
+def test_exact_and_floating_point_laguerre_agree():
+    polys = laguerre.exact_polynomials(12, Fraction(5, 2))
+    t = np.array([0.0, 0.7, 5.0, 30.0])
+    floats = laguerre.values(12, 2.5, t)
+    exact = np.array([[float(p(flint.fmpq(round(10 * x), 10))) for p in polys] for x in t])
+    assert np.allclose(floats, exact, rtol=1e-10, atol=1e-10)
+
+
+def test_bad_formulations_are_refused_with_a_reason():
+    with pytest.raises(ValueError, match="odd"):
+        cohn_elkies_bound(4, 10)
+    with pytest.raises(ValueError, match="basis"):
+        cohn_elkies_bound(4, 7, basis="hermite")
+    with pytest.raises(ValueError, match="solver"):
+        cohn_elkies_bound(4, 7, solver="sdpa-gmp")
+    with pytest.raises(ValueError, match="dimension"):
+        cohn_elkies_bound(0, 7)
+
+
+def test_game_protocol_and_one_verified_evaluation():
+    game = SpherePackingGame(dimension=2, max_degree=11)
+    check_game(game, evaluate=False)
+    state = ("cohn-elkies", 7, "sampled", "laguerre", "highs", 1e-8)
+    outcome = game.evaluate(state, EvalContext())
+    assert outcome.status is Status.OK, outcome.message
+    assert -outcome.value >= HEXAGONAL
+    assert "density <=" in outcome.artifacts["summary"]
+    assert game.verify(state, outcome) is None
+    forged = Outcome.ok(-0.9, outcome.artifacts, outcome.cost_seconds)  # claims a better bound than it holds
+    assert game.verify(state, forged) is not None
+
+
+def test_a_failing_formulation_is_recorded_not_raised():
+    game = SpherePackingGame(dimension=8, max_degree=31)
+    outcome = game.evaluate(("cohn-elkies", 31, "sampled", "chebyshev", "highs", 1e-10), EvalContext())
+    assert outcome.status is Status.FAILED and outcome.message
