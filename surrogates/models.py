@@ -6,7 +6,8 @@
 * Feasibility: least-squares GP classification of ok vs. not-ok (see :class:`FeasibilityModel`).
 
 Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` observations (at most
-``fit_seconds`` of L-BFGS, starting from the previous values) and reused (warm) in between, where
+``fit_iterations`` L-BFGS steps, starting from the previous values; a wall-clock bound ``fit_seconds``
+is available but off by default, because it makes fits, and so campaigns, depend on machine load) and reused (warm) in between, where
 conditioning on new data costs one Cholesky factorisation. Past
 ``max_points`` observations the training set is subsampled (the best quarter kept, the rest drawn at
 random), so an exact GP never factors more than ``max_points`` rows: O(max_points^3) per refit
@@ -49,7 +50,7 @@ class WarmGP:
     """A value (or log-cost) GP refitted with warm-started hyper-parameters."""
 
     fit_iterations = 60  # L-BFGS steps per full refit; warm starts converge in fewer
-    fit_seconds = 1.0  # wall-clock bound of one refit: it stops early from warm-started values
+    fit_seconds: float | None = None  # optional wall-clock bound of one refit; breaks same-seed reproducibility
 
     def __init__(self, space: Space, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
         self.space = space
@@ -77,8 +78,10 @@ class WarmGP:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.fit_iterations},
-                                                            "timeout_sec": self.fit_seconds})
+                    options = {"options": {"maxiter": self.fit_iterations}}
+                    if self.fit_seconds is not None:
+                        options["timeout_sec"] = self.fit_seconds
+                    fit_gpytorch_mll(mll, optimizer_kwargs=options)
             except (ModelFittingError, RuntimeError, ValueError) as exc:  # keep the warm/prior hypers
                 log.warning("GP hyper-parameter fit failed (%s); keeping previous values", exc)
         model.eval()
