@@ -12,9 +12,7 @@ import pytest
 from scipy import integrate, special
 
 from discover.types import EvalContext, Outcome, Status
-from games.sphere_packing import (SpherePackingGame, best_known_density, cohn_elkies_bound,
-                                  verify_certificate)
-from games.sphere_packing import laguerre
+from games.sphere_packing import SpherePackingGame, best_known_density, cohn_elkies_bound, laguerre, verify_certificate
 from games.testing import check_game
 
 E8 = math.pi ** 4 / 384
@@ -82,7 +80,7 @@ def test_laguerre_functions_are_fourier_eigenfunctions():
     assert result.verified
     n, nu = 3, 0.5
     for rho in (0.3, 0.8, 1.4):
-        def integrand(s):
+        def integrand(s, rho=rho):
             return _f(result, s) * special.jv(nu, 2 * math.pi * rho * s) * s ** (n / 2)
         transform, _ = integrate.quad(integrand, 0, 8, limit=400, epsabs=1e-12)
         transform *= 2 * math.pi * rho ** (1 - n / 2)

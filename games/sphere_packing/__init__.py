@@ -9,5 +9,13 @@ from games.sphere_packing.game import SpherePackingGame
 from games.sphere_packing.known import ball_volume, best_known_density
 from games.sphere_packing.verify import Verification, verify_certificate
 
-__all__ = ["BoundResult", "Formulation", "SpherePackingGame", "ball_volume", "best_known_density",
-           "cohn_elkies_bound", "Verification", "verify_certificate"]
+__all__ = [
+           "BoundResult",
+           "Formulation",
+           "SpherePackingGame",
+           "Verification",
+           "ball_volume",
+           "best_known_density",
+           "cohn_elkies_bound",
+           "verify_certificate",
+]

@@ -19,7 +19,6 @@ from fractions import Fraction
 
 from discover.game import Feature, Game, Param
 from discover.types import EvalContext, Outcome, Player, Resources, Status
-
 from games.sphere_packing.bases import BASES
 from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation
 from games.sphere_packing.known import best_known_density

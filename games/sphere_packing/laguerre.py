@@ -13,8 +13,8 @@ exact rational polynomials (python-flint) for the verification, which must not t
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from fractions import Fraction
+from functools import lru_cache
 
 import flint
 import numpy as np

@@ -24,7 +24,6 @@ import cvxpy as cp
 import numpy as np
 from scipy import optimize
 
-from games.sphere_packing import laguerre
 from games.sphere_packing.bases import Basis, make_basis
 from games.sphere_packing.verify import verify_certificate
 
@@ -53,7 +52,7 @@ class Candidate:
 
 def sample_range(dimension: int, degree: int) -> int:
     """Past 4d + 2 alpha + 2 every Laguerre polynomial of degree <= d is monotone: sample up to there."""
-    return int(math.ceil(4 * degree + dimension + 10))
+    return math.ceil(4 * degree + dimension + 10)
 
 
 def _scaled(rows: np.ndarray) -> np.ndarray:
@@ -252,4 +251,4 @@ def _local_minima(t: np.ndarray, values: np.ndarray, bad: np.ndarray) -> np.ndar
     return t[bad & (values <= left) & (values <= right)]
 
 
-__all__ = ["Candidate", "SolveError", "SampledLP", "SumOfSquaresSDP", "make_solver", "laguerre"]
+__all__ = ["Candidate", "SampledLP", "SolveError", "SumOfSquaresSDP", "make_solver"]
