@@ -134,3 +134,11 @@ def test_a_failing_formulation_is_recorded_not_raised():
     game = SpherePackingGame(dimension=8, max_degree=31)
     outcome = game.evaluate(("cohn-elkies", 31, "sampled", "chebyshev", "highs", 1e-10), EvalContext())
     assert outcome.status is Status.FAILED and outcome.message
+
+
+def test_time_limit_stops_the_radius_search_and_says_so():
+    result = cohn_elkies_bound(4, 11, time_limit=1e-9)
+    assert not result.verified and "time limit" in result.reason
+    quick = cohn_elkies_bound(4, 11, time_limit=0.5)  # a few radii only: still a verified bound
+    full = cohn_elkies_bound(4, 11)
+    assert quick.verified and quick.density >= full.density - 1e-12

@@ -79,7 +79,8 @@ def _density_of(dimension: int, radius_t: float, objective: float) -> float:
 
 def cohn_elkies_bound(dimension: int, degree: int, radius: float | None = None, *,
                       positivity: str = "sampled", basis: str = "laguerre", solver: str | None = None,
-                      margin: float = 1e-9, tolerance: float = 1e-10) -> BoundResult:
+                      margin: float = 1e-9, tolerance: float = 1e-10,
+                      time_limit: float | None = None) -> BoundResult:
     """The Cohn–Elkies upper bound on the sphere-packing density of R^``dimension``.
 
     ``radius`` is r (f <= 0 for |x| >= r); None optimises it (a scan, then Brent's method). The
@@ -89,24 +90,31 @@ def cohn_elkies_bound(dimension: int, degree: int, radius: float | None = None, 
     form = Formulation(dimension, degree, positivity, basis, solver, margin, tolerance)
     if radius is not None and not radius > 0:
         raise ValueError(f"radius must be positive, got {radius!r}")
-    return solve_formulation(form, None if radius is None else 2 * math.pi * radius ** 2)
+    return solve_formulation(form, None if radius is None else 2 * math.pi * radius ** 2, time_limit)
 
 
-def solve_formulation(form: Formulation, radius_t: float | None = None) -> BoundResult:
-    """Solve, optimise R = 2 pi r^2 when not given, then verify the best candidate exactly."""
+def solve_formulation(form: Formulation, radius_t: float | None = None,
+                      time_limit: float | None = None) -> BoundResult:
+    """Solve, optimise R = 2 pi r^2 when not given, then verify the best candidate exactly.
+
+    Past ``time_limit`` seconds no new radius is tried: the best candidate so far is verified and
+    reported (still a sound bound, just a less optimised radius).
+    """
     start = time.perf_counter()
     with warnings.catch_warnings():  # solvers warn about inaccuracy; verification is the judge
         warnings.simplefilter("ignore")
-        return _solve(form, radius_t, start)
+        return _solve(form, radius_t, start, math.inf if time_limit is None else start + time_limit)
 
 
-def _solve(form: Formulation, radius_t: float | None, start: float) -> BoundResult:
+def _solve(form: Formulation, radius_t: float | None, start: float, deadline: float) -> BoundResult:
     solver = make_solver(form.dimension, form.degree, form.positivity, basis=form.basis,
                          solver=form.solver, margin=form.margin, tolerance=form.tolerance)
     candidates: dict[float, Any] = {}
     errors: list[str] = []
 
     def objective(t: float) -> float:
+        if time.perf_counter() > deadline:  # out of time: try no further radius
+            return UNSOLVED
         try:
             candidates[t] = solver.solve(t)
         except SolveError as exc:
@@ -121,7 +129,7 @@ def _solve(form: Formulation, radius_t: float | None, start: float) -> BoundResu
     seconds = time.perf_counter() - start
     if not candidates:
         return BoundResult(form, False, None, None, None, seconds=seconds, solves=len(errors),
-                           reason=errors[-1] if errors else "no solve")
+                           reason=errors[0] if errors else "the time limit ran out before any solve")
     best_t = min(candidates, key=lambda t: _density_of(form.dimension, t, candidates[t].objective))
     best = candidates[best_t]
     claimed = _density_of(form.dimension, best_t, best.objective)

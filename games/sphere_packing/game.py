@@ -76,14 +76,18 @@ class SpherePackingGame(Game):
     params = (
         Param("dimension", "int", 4, "dimension n of the packing problem"),
         Param("max_degree", "int", 31, "largest polynomial degree the search may choose"),
+        Param("solve_seconds", "float", 30.0, "time for the radius search of one formulation; the best "
+                                              "radius found by then is verified and reported"),
     )
 
-    def __init__(self, dimension: int = 4, max_degree: int = 31) -> None:
+    def __init__(self, dimension: int = 4, max_degree: int = 31, solve_seconds: float = 30.0) -> None:
         if dimension < 1:
             raise ValueError(f"dimension must be a positive integer, got {dimension}")
         if max_degree < DEGREES[0]:
             raise ValueError(f"max_degree must be at least {DEGREES[0]}, got {max_degree}")
-        self.dimension, self.max_degree = dimension, max_degree
+        if solve_seconds <= 0:
+            raise ValueError(f"solve_seconds must be positive, got {solve_seconds}")
+        self.dimension, self.max_degree, self.solve_seconds = dimension, max_degree, solve_seconds
 
     def initial_state(self) -> tuple:
         return ()
@@ -106,7 +110,7 @@ class SpherePackingGame(Game):
 
     def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
         start = time.perf_counter()
-        result = solve_formulation(self.formulation(state))
+        result = solve_formulation(self.formulation(state), time_limit=self.solve_seconds)
         cost = time.perf_counter() - start
         artifacts = {**result.artifacts(), "summary": describe_bound(result)}
         if not result.verified:
