@@ -18,14 +18,9 @@ import flint
 import numpy as np
 
 from games.sphere_packing import laguerre
+from games.sphere_packing.laguerre import fmpq
 
 BASES = ("laguerre", "chebyshev", "monomial")
-
-
-def fmpq(value) -> flint.fmpq:
-    """An exact flint rational from a float, int or Fraction."""
-    value = Fraction(value)
-    return flint.fmpq(value.numerator, value.denominator)
 
 
 def _to_float(mat: flint.fmpq_mat) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import optimize
 
 from games.sphere_packing.known import ball_volume
-from games.sphere_packing.solve import LP_SOLVERS, SDP_SOLVERS, SolveError, make_solver
+from games.sphere_packing.solve import LP_SOLVERS, SDP_SOLVERS, Candidate, SolveError, make_solver
 from games.sphere_packing.verify import verify_certificate
 
 DEFAULT_SOLVER = {"sampled": "highs", "sos": "clarabel"}
@@ -109,33 +109,33 @@ def solve_formulation(form: Formulation, radius_t: float | None = None,
 def _solve(form: Formulation, radius_t: float | None, start: float, deadline: float) -> BoundResult:
     solver = make_solver(form.dimension, form.degree, form.positivity, basis=form.basis,
                          solver=form.solver, margin=form.margin, tolerance=form.tolerance)
-    candidates: dict[float, Any] = {}
+    claims: dict[Candidate, float] = {}  # density each candidate claims, before verification
     errors: list[str] = []
 
     def objective(t: float) -> float:
         if time.perf_counter() > deadline:  # out of time: try no further radius
             return UNSOLVED
         try:
-            candidates[t] = solver.solve(t)
+            candidate = solver.solve(t)
         except SolveError as exc:
             errors.append(str(exc))
             return UNSOLVED  # finite, so Brent's method stays well defined
-        return _density_of(form.dimension, t, candidates[t].objective)
+        claims[candidate] = _density_of(form.dimension, t, candidate.objective)
+        return claims[candidate]
 
     if radius_t is None:
         _optimise_radius(form.dimension, objective)
     else:
         objective(radius_t)
     seconds = time.perf_counter() - start
-    if not candidates:
+    if not claims:
         return BoundResult(form, False, None, None, None, seconds=seconds, solves=len(errors),
                            reason=errors[0] if errors else "the time limit ran out before any solve")
-    best_t = min(candidates, key=lambda t: _density_of(form.dimension, t, candidates[t].objective))
-    best = candidates[best_t]
-    claimed = _density_of(form.dimension, best_t, best.objective)
-    check = verify_certificate(form.dimension, best.coefficients, best_t)
+    best = min(claims, key=claims.get)
+    claimed = claims[best]
+    check = verify_certificate(form.dimension, best.coefficients, best.radius_t)
     seconds = time.perf_counter() - start
-    solves = len(candidates) + len(errors)
+    solves = len(claims) + len(errors)
     if not check.verified:
         return BoundResult(form, False, None, None, None, best.coefficients, seconds, solves,
                            f"the solution does not verify: {check.reason}", claimed)

@@ -57,7 +57,7 @@ def normalised_values(degree: int, alpha: float, t: np.ndarray) -> np.ndarray:
 
 def exact_polynomials(degree: int, alpha: Fraction) -> list[flint.fmpq_poly]:
     """L_0^alpha .. L_degree^alpha as exact rational polynomials in t."""
-    a = flint.fmpq(alpha.numerator, alpha.denominator)
+    a = fmpq(alpha)
     t = flint.fmpq_poly([0, 1])
     polys = [flint.fmpq_poly([1])]
     if degree >= 1:
@@ -68,12 +68,17 @@ def exact_polynomials(degree: int, alpha: Fraction) -> list[flint.fmpq_poly]:
     return polys
 
 
+def fmpq(value) -> flint.fmpq:
+    """An exact flint rational from a float (its exact binary value), int or Fraction."""
+    value = Fraction(value)
+    return flint.fmpq(value.numerator, value.denominator)
+
+
 def combine(coefficients, polys: list[flint.fmpq_poly], signs: bool = False) -> flint.fmpq_poly:
     """sum_k a_k L_k (or sum_k (-1)^k a_k L_k when ``signs``), exactly, for rational a_k."""
     total = flint.fmpq_poly([0])
     for k, a in enumerate(coefficients):
-        a = Fraction(a)
         if a:
-            term = flint.fmpq(a.numerator, a.denominator) * polys[k]
+            term = fmpq(a) * polys[k]
             total += -term if signs and k % 2 else term
     return total

@@ -47,7 +47,6 @@ class Candidate:
     coefficients: tuple[Fraction, ...]  # exact Laguerre coefficients of the function the solver gave
     objective: float  # p(0) with q(0) = 1, as the solver saw it
     radius_t: float
-    rounds: int = 1
 
 
 def sample_range(dimension: int, degree: int) -> int:
@@ -63,9 +62,7 @@ def _scaled(rows: np.ndarray) -> np.ndarray:
 def _solve_cvxpy(problem: cp.Problem, solver: str, options: dict) -> None:
     try:
         problem.solve(solver=solver, **options)
-    except cp.error.SolverError as exc:
-        raise SolveError(f"{solver} failed: {exc}") from None
-    except (ValueError, ArithmeticError) as exc:
+    except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
         raise SolveError(f"{solver} failed: {exc}") from None
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         raise SolveError(f"{solver} reports {problem.status}")
@@ -97,6 +94,13 @@ class SampledLP:
         self.p_points = np.empty(0)  # exchange points beyond earlier radii, reused where still >= R
         self.grid = np.concatenate([np.linspace(0.0, self.top, 60 * (degree + 1)),
                                     self.top * np.geomspace(1.01, 16.0, 200)])
+        # radius-independent rows, computed once: the grid is searched for violations every round
+        self.grid_rows = {True: self._signed_rows(self.grid, fourier=True),
+                          False: self._signed_rows(self.grid, fourier=False)}
+        lead = np.array([float(self.basis.to_laguerre[degree, j]) for j in range(degree + 1)])
+        self.lead = lead / np.abs(lead).max()
+        self.cost = self.basis.evaluate(np.zeros(1))[0]  # p(0)
+        self.normal = self._q_rows(np.zeros(1))  # q(0) = 1
 
     def _q_rows(self, t: np.ndarray) -> np.ndarray:
         return self.basis.evaluate(t) @ self.basis.fourier
@@ -104,22 +108,19 @@ class SampledLP:
     def solve(self, radius_t: float) -> Candidate:
         p_points = np.union1d(_nodes(radius_t, self.top, INITIAL_POINTS * (self.degree + 1)),
                               self.p_points[self.p_points >= radius_t])
-        lead = np.array([float(v) for v in _row(self.basis.to_laguerre, self.degree)])
-        cost = self.basis.evaluate(np.zeros(1))[0]
-        normal = self._q_rows(np.zeros(1))  # q(0) = 1
-        for rounds in range(1, MAX_EXCHANGE_ROUNDS + 1):
+        for _ in range(MAX_EXCHANGE_ROUNDS):
             # rows: -q(t_i) <= -margin, p(t_j) <= -margin, -a_d <= 0 (q >= 0, p <= 0 at infinity; d odd)
-            upper = np.vstack([-_scaled(self._q_rows(self.q_points)), _scaled(self.basis.evaluate(p_points)),
-                               -lead / np.abs(lead).max()])
+            upper = np.vstack([-self._signed_rows(self.q_points, fourier=True),
+                               -self._signed_rows(p_points, fourier=False), -self.lead])
             bound = np.concatenate([np.full(len(self.q_points) + len(p_points), -self.margin), [0.0]])
-            values, objective = self._solve_lp(cost, upper, bound, normal, np.ones(1))
+            values, objective = self._solve_lp(self.cost, upper, bound, self.normal, np.ones(1))
             new_q, new_p = self._violations(values, radius_t)
             if len(new_q) == 0 and len(new_p) == 0:
                 certificate = self.basis.laguerre_coefficients(values)
                 check = verify_certificate(self.dimension, certificate, radius_t)
                 if check.verified:
                     self.p_points = p_points
-                    return Candidate(tuple(certificate), objective, radius_t, rounds)
+                    return Candidate(tuple(certificate), objective, radius_t)
                 if check.violation_t is None:
                     raise SolveError(f"solution does not verify: {check.reason}")
                 if check.reason.startswith("f^"):
@@ -148,11 +149,14 @@ class SampledLP:
         _solve_cvxpy(problem, self.solver, self.options)
         return np.asarray(x.value, dtype=float), float(problem.value)
 
-    def _signed(self, x: np.ndarray, t: np.ndarray, fourier: bool) -> np.ndarray:
-        """Scaled q (``fourier``) or scaled -p at t: both must stay >= margin."""
+    def _signed_rows(self, t: np.ndarray, fourier: bool) -> np.ndarray:
+        """Rows giving scaled q (``fourier``) or scaled -p at t: both must stay >= margin."""
         if fourier:
-            return _scaled(self._q_rows(t)) @ x
-        return -(_scaled(self.basis.evaluate(t)) @ x)
+            return _scaled(self._q_rows(t))
+        return -_scaled(self.basis.evaluate(t))
+
+    def _signed(self, x: np.ndarray, t: np.ndarray, fourier: bool) -> np.ndarray:
+        return self._signed_rows(t, fourier) @ x
 
     def _refine(self, x: np.ndarray, starts: np.ndarray, fourier: bool, low: float = 0.0) -> np.ndarray:
         """Polish grid minima of the scaled condition by zooming in (vectorised, 4 levels of 33 points);
@@ -169,12 +173,12 @@ class SampledLP:
         return np.array(out)
 
     def _violations(self, x: np.ndarray, radius_t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Local minima of the scaled q below the part of the margin allowed to be used and local maxima of scaled p above it."""
-        tail = self.grid[self.grid >= radius_t]
+        """Where scaled q (on [0, inf)) or scaled -p (on [R, inf)) uses more of the margin than allowed."""
         found = []
-        for t, fourier, low in ((self.grid, True, 0.0), (tail, False, radius_t)):
-            values = self._signed(x, t, fourier)
-            near = _local_minima(t, values, values < NEAR_TOUCH)  # a dip may hide between grid points
+        for fourier, low in ((True, 0.0), (False, radius_t)):
+            keep = self.grid >= low
+            values = self.grid_rows[fourier][keep] @ x
+            near = _local_minima(self.grid[keep], values, values < NEAR_TOUCH)  # a dip may hide between grid points
             found.append(self._refine(x, near, fourier, low))
         return found[0], found[1]
 
@@ -195,29 +199,32 @@ class SumOfSquaresSDP:
         self.solver = SDP_SOLVERS[solver]
         self.options = _tolerance_options(self.solver, tolerance)
         self.nodes = _nodes(0.0, self.top, degree + 1)
+        self.rows = self.basis.evaluate(self.nodes)
+        half = self.half.evaluate(self.nodes)
+        self.gram_size = half.shape[1]
+        self.outer = np.einsum("ni,nj->nij", half, half).reshape(len(self.nodes), self.gram_size ** 2)
+        self.scale = 1.0 / np.maximum(np.abs(self.rows).max(axis=1), np.abs(half).max(axis=1) ** 2)
+        self.cost = self.basis.evaluate(np.zeros(1))[0]  # p(0)
 
     def _gram_terms(self, shift: float) -> tuple[list, list]:
         """b(t)^T Q b(t) and (t - shift) b(t)^T Q b(t) at the nodes, as cvxpy expressions."""
-        b = self.half.evaluate(self.nodes)
-        m = b.shape[1]
+        m, outer = self.gram_size, self.outer
         grams = [cp.Variable((m, m), PSD=True), cp.Variable((m, m), PSD=True)]
-        outer = np.einsum("ni,nj->nij", b, b).reshape(len(self.nodes), m * m)
         terms = [outer @ cp.vec(grams[0], order="C"), cp.multiply(self.nodes - shift, outer @ cp.vec(grams[1], order="C"))]
         return grams, terms
 
     def solve(self, radius_t: float) -> Candidate:
         x = cp.Variable(self.degree + 1)
-        rows = self.basis.evaluate(self.nodes)
-        scale = 1.0 / np.maximum(np.abs(rows).max(axis=1), np.abs(self.half.evaluate(self.nodes)).max(axis=1) ** 2)
+        rows, scale = self.rows, self.scale
         q_grams, q_terms = self._gram_terms(0.0)
         p_grams, p_terms = self._gram_terms(radius_t)
         eye = np.eye(q_grams[0].shape[0])
         constraints = [
             cp.multiply(scale, rows @ self.basis.fourier @ x) == cp.multiply(scale, q_terms[0] + q_terms[1]),
             cp.multiply(scale, -(rows @ x)) == cp.multiply(scale, p_terms[0] + p_terms[1]),
-            self.basis.evaluate(np.zeros(1))[0] @ self.basis.fourier @ x == 1.0,
+            self.cost @ self.basis.fourier @ x == 1.0,  # q(0) = 1
         ] + [g >> self.margin * eye for g in (*q_grams, *p_grams)]
-        problem = cp.Problem(cp.Minimize(self.basis.evaluate(np.zeros(1))[0] @ x), constraints)
+        problem = cp.Problem(cp.Minimize(self.cost @ x), constraints)
         _solve_cvxpy(problem, self.solver, self.options)
         values = np.asarray(x.value, dtype=float)
         certificate = self.basis.laguerre_coefficients(values)
@@ -236,10 +243,6 @@ def make_solver(dimension: int, degree: int, positivity: str = "sampled", **comp
 def _nodes(low: float, high: float, count: int) -> np.ndarray:
     """Chebyshev points of the second kind on [low, high]: dense near the ends, where roots crowd."""
     return low + (high - low) * (1 - np.cos(np.pi * np.arange(count) / (count - 1))) / 2
-
-
-def _row(mat, index: int) -> list:
-    return [mat[index, j] for j in range(mat.ncols())]
 
 
 def _local_minima(t: np.ndarray, values: np.ndarray, bad: np.ndarray) -> np.ndarray:

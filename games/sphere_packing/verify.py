@@ -50,8 +50,9 @@ def _odd_real_roots(poly: flint.fmpq_poly) -> list[tuple[flint.arb, int]]:
     return out
 
 
-def _radius(t: flint.arb) -> float:
-    return math.sqrt(float(t.mid()) / (2 * math.pi))
+def _radius(t: float) -> float:
+    """|x| from t = 2 pi |x|^2 (for messages)."""
+    return math.sqrt(max(t, 0.0) / (2 * math.pi))
 
 
 def verify_certificate(dimension: int, coefficients, radius_t: float | None = None) -> Verification:
@@ -85,8 +86,8 @@ def _verify(dimension: int, coefficients: list[Fraction], radius_t: float | None
         return Verification(False, reason="f is positive for large |x| (leading coefficient of p > 0)")
     for root, multiplicity in _odd_real_roots(q):
         if root.upper() > 0:
-            where = math.sqrt(max(float(root.mid()), 0.0) / (2 * math.pi))
-            return Verification(False, reason=f"f^ changes sign at |y| = {where:.6g} (root of multiplicity {multiplicity})",
+            return Verification(False, reason=f"f^ changes sign at |y| = {_radius(float(root.mid())):.6g} "
+                                              f"(root of multiplicity {multiplicity})",
                                 violation_t=float(root.mid()))
     odd = _odd_real_roots(p)
     if not odd:
@@ -97,7 +98,7 @@ def _verify(dimension: int, coefficients: list[Fraction], radius_t: float | None
             last = root.upper()
     if radius_t is not None and last > flint.arb(radius_t):
         return Verification(False, reason=f"f > 0 beyond the claimed radius: its last sign change is at "
-                                          f"|x| = {_radius(last):.6g} > r = {math.sqrt(radius_t / (2 * math.pi)):.6g}",
+                                          f"|x| = {_radius(float(last.mid())):.6g} > r = {_radius(radius_t):.6g}",
                             violation_t=float(last.mid()))
     half = flint.fmpq(dimension, 2)
     ratio = flint.arb(p0 / q0)
