@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import discover
+from discover.types import Player
 from games.sphere_packing import SpherePackingGame, best_known_density, cohn_elkies_bound
 from games.sphere_packing.known import PUBLISHED_BOUND
 
@@ -61,7 +62,7 @@ def convergence(dimensions: list[int], start_degree: int, max_degree: int, margi
 def grid_versus_campaign(dimension: int, max_degree: int, budget: int, timeout: float, seed: int) -> dict:
     game = SpherePackingGame(dimension=dimension, max_degree=max_degree)
     terminals = [()]
-    while terminals and game.to_move(terminals[0]).value != "terminal":
+    while terminals and game.to_move(terminals[0]) is not Player.TERMINAL:
         terminals = [game.apply(s, a) for s in terminals for a in game.actions(s)]
     work = RESULTS / "sphere_grid"
     work.mkdir(parents=True, exist_ok=True)
