@@ -1,0 +1,264 @@
+"""The Small-Gain Nash certificate: a weighted metric, a contraction rate and safe step sizes.
+
+Derivation. Write the field G (the pseudo-gradient in the chart, see :mod:`.geometry`), blocks
+z = (z_1, ..., z_N), and for two points x, y of a convex region R let d = x - y and
+z_i = ||d_i||. Then G(x) - G(y) = Jbar d with Jbar = int_0^1 J(y + s d) ds, an average of Jacobians
+on R, so its blocks inherit the bounds of :mod:`.constants`: the symmetric part of Jbar_ii is at
+least mu_i and ||Jbar_ij|| <= L_ij. With W the block-diagonal matrix carrying w_i on block i,
+
+    <G(x) - G(y), W d> = sum_i w_i d_i^T Jbar_ii d_i + sum_{i != j} w_i d_i^T Jbar_ij d_j
+                       >= sum_i w_i mu_i z_i^2 - sum_{i != j} w_i L_ij z_i z_j = z^T S(w) z,
+
+S(w) as in :mod:`.weights`. If S(w) >= m diag(w) (m the margin) then z^T S(w) z >= m sum_i w_i z_i^2
+= m ||d||_w^2: the field is m-strongly monotone in the metric ||.||_w on R.
+
+* Flow. For two solutions of z' = -G(z) in R, d/dt (1/2)||x - y||_w^2 = -<G(x) - G(y), W(x - y)>
+  <= -m ||x - y||_w^2, so ||x(t) - y(t)||_w <= exp(-m t) ||x(0) - y(0)||_w: contraction at rate m.
+* Lipschitz constant. ||(G(x) - G(y))_i|| <= sum_j L_ij z_j (L_ii the own-block norm), so
+  ||G(x) - G(y)||_w <= ||W^1/2 L W^-1/2||_2 ||d||_w =: L_w ||d||_w; with a constant Jacobian J the
+  exact ||W^1/2 J W^-1/2||_2 is used instead.
+* Projected Euler, z <- P(z - eta G(z)). The projection onto a product of convex sets is blockwise,
+  hence non-expansive in any block-weighted metric, and
+  ||d - eta (G(x) - G(y))||_w^2 <= (1 - 2 eta m + eta^2 L_w^2) ||d||_w^2. Every step eta < 2 m / L_w^2
+  contracts; eta* = m / L_w^2 gives the factor q = sqrt(1 - m^2 / L_w^2) per step.
+* Projected RK4, z <- P(z - eta (k1 + 2 k2 + 2 k3 + k4) / 6), stages k_j = G(z - c_j eta k_{j-1}),
+  c = (0, 1/2, 1/2, 1). With Delta_j the difference of stage j between x and y and e_j the difference of
+  its arguments: ||Delta_j|| <= a_j ||d|| with a_1 = L_w, a_j = L_w (1 + c_j eta a_{j-1}); and
+  <d, W Delta_j> = <e_j, W Delta_j> + <d - e_j, W Delta_j> >= m ||e_j||^2 - c_j eta a_{j-1} a_j ||d||^2
+  >= b_j ||d||^2, b_j = m (1 - c_j eta a_{j-1})^2 - c_j eta a_{j-1} a_j (while c_j eta a_{j-1} < 1).
+  With beta = (1, 2, 2, 1)/6, b = sum beta_j b_j and a = sum beta_j a_j the step contracts by
+  q(eta) = sqrt(1 - 2 eta b + eta^2 a^2). Only m and L_w enter; the bound is conservative but exact
+  to first order (q ~ 1 - eta m). Its fixed point is the equilibrium only when G vanishes there
+  (an interior equilibrium), so an RK4 step is certified only then.
+* Where it holds. The bounds need both points, and for RK4 the stage points, in R. Comparing with the
+  equilibrium z* itself: if the w-ball B of radius rho around z* lies in the box R, an Euler step from
+  B stays in B, so every Euler trajectory from B converges to z* at factor q; the stages of RK4 from
+  a point at distance r stay within (1 + eta a_3) r, so RK4 is certified on the ball of radius
+  rho / (1 + eta a_3).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.optimize import brentq, minimize_scalar
+
+from games.small_gain_nash.constants import Constants, Region, estimate_constants
+from games.small_gain_nash.geometry import Chart, block_norms
+from games.small_gain_nash.model import DifferentiableGame
+from games.small_gain_nash.weights import (WeightSearch, bo_weights, convex_weights, gain_radius, margin,
+                                           timescale_band)
+
+WEIGHT_METHODS = ("convex", "bo")
+RK4_C = (0.0, 0.5, 0.5, 1.0)
+RK4_BETA = (1 / 6, 2 / 6, 2 / 6, 1 / 6)
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """A step size for one integrator, its certified per-step contraction factor, and the largest safe step."""
+
+    step: float
+    factor: float
+    max_step: float
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """What :func:`certify` proves (``certified``) or why it could not (``reason``).
+
+    Without a certificate the metric, rate and steps are ``None``; ``margin`` then holds the best
+    (non-positive) margin found, for diagnosis.
+    """
+
+    certified: bool
+    reason: str
+    geometry: str
+    blocks: tuple[tuple[int, ...], ...]
+    region: Region
+    constants: Constants
+    margin: float
+    gain: float  # spectral radius of the gain matrix; certifiable iff < 1
+    weight_search: str
+    euclidean_monotone: bool  # the symmetrised Jacobian is positive definite on the region (samples)
+    equal_weights_margin: float  # the small-gain margin with all weights equal
+    band: tuple[float, float] | None = None  # two blocks: the ratios w_2 / w_1 that certify
+    weights: np.ndarray | None = None
+    rate: float | None = None  # flow contraction rate, exp(-rate t)
+    lipschitz: float | None = None  # L_w
+    euler: StepRule | None = None
+    rk4: StepRule | None = None
+    equilibrium: np.ndarray | None = None  # in the chart's coordinates
+    basin: float | None = None  # w-radius around the equilibrium where Euler is certified
+    rk4_basin: float | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> str:
+        if not self.certified:
+            return f"not certified: {self.reason}"
+        w = ", ".join(f"{v:.4g}" for v in self.weights)
+        parts = [f"margin {self.margin:.6g} (flow contracts like exp(-{self.rate:.4g} t)) in the {self.geometry} "
+                 f"metric with weights [{w}]",
+                 f"Euler step {self.euler.step:.4g} (factor {self.euler.factor:.6f}, safe below {self.euler.max_step:.4g})"]
+        if self.rk4 is not None:
+            parts.append(f"RK4 step {self.rk4.step:.4g} (factor {self.rk4.factor:.6f}, safe below {self.rk4.max_step:.4g})")
+        if self.band is not None:
+            parts.append(f"timescale band w2/w1 in ({self.band[0]:.4g}, {self.band[1]:.4g})")
+        parts.append(f"region radius {self.region.radius:g}, gain {self.gain:.4g}, Euclidean-monotone: "
+                     f"{'yes' if self.euclidean_monotone else 'no'}, constants {self.constants.describe()}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: what a third party needs to re-check the margin and the steps."""
+        def rule(r: StepRule | None) -> dict | None:
+            return None if r is None else {"step": r.step, "factor": r.factor, "max_step": r.max_step}
+        return {
+            "certified": self.certified, "reason": self.reason, "geometry": self.geometry,
+            "blocks": [list(b) for b in self.blocks], "region": {"centre": list(self.region.centre),
+                                                                   "radius": self.region.radius},
+            "constants": self.constants.to_dict(), "margin": self.margin, "gain": self.gain,
+            "weight_search": self.weight_search, "euclidean_monotone": self.euclidean_monotone,
+            "equal_weights_margin": self.equal_weights_margin, "band": None if self.band is None else list(self.band),
+            "weights": None if self.weights is None else self.weights.tolist(), "rate": self.rate,
+            "lipschitz": self.lipschitz, "euler": rule(self.euler), "rk4": rule(self.rk4),
+            "equilibrium": None if self.equilibrium is None else self.equilibrium.tolist(),
+            "basin": self.basin, "rk4_basin": self.rk4_basin, "notes": list(self.notes), "summary": self.summary(),
+        }
+
+
+def weighted_lipschitz(w: np.ndarray, constants: Constants, blocks: tuple[tuple[int, ...], ...]) -> float:
+    """L_w: exact ||W^1/2 J W^-1/2|| for a constant Jacobian, else the block bound ||W^1/2 L W^-1/2||."""
+    if constants.jacobian is not None:
+        s = np.empty(sum(len(b) for b in blocks))
+        for wb, idx in zip(w, blocks):
+            s[list(idx)] = np.sqrt(wb)
+        return float(np.linalg.norm(s[:, None] * constants.jacobian / s[None, :], 2))
+    s = np.sqrt(w)
+    return float(np.linalg.norm(s[:, None] * constants.L / s[None, :], 2))
+
+
+def euler_rule(m: float, lipschitz: float) -> StepRule:
+    kappa = min(m / lipschitz, 1.0)
+    return StepRule(m / lipschitz ** 2, math.sqrt(1 - kappa ** 2), 2 * m / lipschitz ** 2)
+
+
+def _rk4_q2(eta: float, m: float, lipschitz: float) -> float:
+    """The certified bound on the squared RK4 contraction factor at step eta (inf where the stage bound breaks)."""
+    a_prev, b, a = 0.0, 0.0, 0.0
+    for c, beta in zip(RK4_C, RK4_BETA):
+        shrink = c * eta * a_prev
+        if shrink >= 1:
+            return math.inf
+        a_j = lipschitz * (1 + shrink)
+        b += beta * (m * (1 - shrink) ** 2 - shrink * a_j)
+        a += beta * a_j
+        a_prev = a_j
+    return 1 - 2 * eta * b + (eta * a) ** 2
+
+
+def rk4_factor(eta: float, m: float, lipschitz: float) -> float:
+    """The certified per-step contraction factor of RK4 at step eta (inf where the bound says nothing)."""
+    q2 = _rk4_q2(eta, m, lipschitz)
+    return math.sqrt(max(q2, 0.0)) if q2 < 1 else math.inf
+
+
+def rk4_rule(m: float, lipschitz: float) -> StepRule:
+    """The step minimising the certified RK4 factor, and the largest step that still contracts."""
+    top = 4 * m / lipschitz ** 2  # twice Euler's largest step; the RK4 bound agrees with Euler's to first order
+    def capped(e: float) -> float:
+        return min(_rk4_q2(e, m, lipschitz), 2.0)
+    step = float(minimize_scalar(capped, bounds=(0, top), method="bounded", options={"xatol": 1e-12 * top}).x)
+    limit = float(brentq(lambda e: capped(e) - 1, step, top)) if capped(top) >= 1 else top
+    return StepRule(step, rk4_factor(step, m, lipschitz), limit)
+
+
+def find_equilibrium(chart: Chart, start: torch.Tensor, rule: StepRule, w: np.ndarray,
+                     blocks: tuple[tuple[int, ...], ...], tol: float = 1e-11, max_steps: int = 100_000) -> torch.Tensor | None:
+    """Run the certified Euler iteration to its fixed point; ``None`` if it has not converged."""
+    z = chart.project(start.clone())
+    contraction = max(1 - rule.factor, 1e-16)
+    for _ in range(max_steps):
+        z_next = chart.project(z - rule.step * chart.field(z))
+        gap = float(block_norms(z_next - z, w, blocks))
+        z = z_next
+        if gap / contraction <= tol * (1 + float(block_norms(z, w, blocks))):  # a posteriori error bound
+            return z
+    return None
+
+
+def basin_radius(region: Region, z: torch.Tensor, w: np.ndarray, blocks: tuple[tuple[int, ...], ...]) -> float:
+    """The largest w-ball around z inside the region's box (non-positive when z is outside)."""
+    slack = region.radius - np.abs(z.numpy() - np.asarray(region.centre))
+    return float(min(math.sqrt(wb) * slack[list(idx)].min() for wb, idx in zip(w, blocks)))
+
+
+def certify(game: DifferentiableGame, region: Region | float | None = None, geometry: str = "euclidean",
+            partition: str = "players", constants: str = "auto", samples: int = 256, safety: float = 0.1,
+            weights: str = "convex", seed: int = 0, bo_budget: int = 30) -> Certificate:
+    """Certify contraction of the game's learning dynamics to its Nash equilibrium on a region.
+
+    ``region``: a :class:`Region` in the geometry's coordinates, or a radius around the game's
+    equilibrium (or its sets' centres), default 1. ``constants``: ``auto`` (exact when the Jacobian is
+    constant), ``exact`` or ``sampled`` (with ``samples`` and ``safety``). ``weights``: ``convex``
+    (bisection on a generalised-eigenvalue SDP) or ``bo`` (BoTorch over log-weights, ``bo_budget``
+    margin evaluations before a local polish).
+    """
+    if weights not in WEIGHT_METHODS:
+        raise ValueError(f"unknown weight search {weights!r}; choose one of {', '.join(WEIGHT_METHODS)}")
+    chart = Chart(game, geometry)
+    blocks = chart.blocks(partition)
+    if region is None or isinstance(region, (int, float)):
+        region = Region.around(chart, game.start(), 1.0 if region is None else float(region))
+    found = estimate_constants(chart, region, blocks, constants, samples, safety, seed)
+    mu, L = found.mu, found.L
+    search: WeightSearch = convex_weights(mu, L) if weights == "convex" else bo_weights(mu, L, bo_budget, seed=seed)
+    gain = gain_radius(mu, L)
+    common = dict(geometry=geometry, blocks=blocks, region=region, constants=found, margin=search.margin, gain=gain,
+                  weight_search=f"{search.method} ({search.evaluations} evaluations)",
+                  euclidean_monotone=found.euclidean_modulus > 0,
+                  equal_weights_margin=margin(np.ones(len(blocks)), mu, L),
+                  band=timescale_band(mu, L) if len(blocks) == 2 else None)
+    if search.margin <= 0:
+        if np.any(mu <= 0):
+            i = int(np.argmin(mu))
+            reason = (f"block {i + 1}'s curvature mu = {mu[i]:.4g} is not positive on the region: no weights can "
+                      "make S(w) positive definite")
+        elif len(blocks) == 2:
+            reason = (f"small-gain product L12 L21 / (mu1 mu2) = {gain ** 2:.4g} >= 1: no block weights make S(w) "
+                      f"positive definite (best margin {search.margin:.4g})")
+        else:
+            reason = (f"gain matrix spectral radius {gain:.4g} >= 1: no block weights make S(w) positive definite "
+                      f"(best margin {search.margin:.4g})")
+        return Certificate(False, reason, **common)
+    w = search.weights
+    lipschitz = weighted_lipschitz(w, found, blocks)
+    euler = euler_rule(search.margin, lipschitz)
+    notes = []
+    known = None if game.equilibrium is None else chart.from_primal(game.equilibrium)
+    start = known if known is not None and basin_radius(region, known, w, blocks) > 0 else \
+        torch.tensor(region.centre, dtype=torch.float64)
+    equilibrium = find_equilibrium(chart, start, euler, w, blocks)
+    basin = rk4 = rk4_basin = None
+    if equilibrium is None:
+        notes.append("the certified Euler iteration did not reach its fixed point within the step limit")
+    else:
+        basin = basin_radius(region, equilibrium, w, blocks)
+        if basin <= 0:
+            notes.append("the equilibrium lies outside the region: the region is monotone, but no trajectory is "
+                         "certified to reach the equilibrium")
+            basin = None
+        residual = float(block_norms(chart.field(equilibrium), w, blocks))
+        if residual <= 1e-8 * max(1.0, lipschitz * float(block_norms(equilibrium, w, blocks))):
+            rk4 = rk4_rule(search.margin, lipschitz)
+            a3 = lipschitz * (1 + 0.5 * rk4.step * lipschitz * (1 + 0.5 * rk4.step * lipschitz))
+            rk4_basin = None if basin is None else basin / (1 + rk4.step * a3)
+        else:
+            notes.append("the field does not vanish at the equilibrium (the players' sets hold it there): projected "
+                         "RK4 does not fix such a point, so no RK4 step is certified")
+    return Certificate(True, "", weights=w, rate=search.margin, lipschitz=lipschitz, euler=euler, rk4=rk4,
+                       equilibrium=None if equilibrium is None else equilibrium.numpy(), basin=basin,
+                       rk4_basin=rk4_basin, notes=tuple(notes), **common)

@@ -1,0 +1,153 @@
+"""The Small-Gain Nash game: assemble a certification (region, blocks, geometry, estimator, weights).
+
+Moves, in order: the geometry (euclidean, or entropic when a player is on a simplex), the block
+partition (one block per player, or per coordinate where the sets allow it), the region's radius
+from a ladder around the example's natural scale, the region's centre (the candidate equilibrium,
+or shifted by half the radius along the diagonal), how the constants are obtained (exact when the
+Jacobian is constant; sampled at 64 or 512 points), and how the weights are optimised (convex or BO).
+
+Value (parameter ``objective``): the certified margin (the flow's contraction rate) or the radius of
+the certified region. A formulation that certifies nothing is recorded as infeasible with the reason;
+one that cannot be evaluated (losses undefined on the region) as failed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from discover.game import Feature, Game, Param
+from discover.types import EvalContext, Outcome, Player, Resources, Status
+from games.small_gain_nash.certificate import WEIGHT_METHODS, certify
+from games.small_gain_nash.constants import Region
+from games.small_gain_nash.examples import EXAMPLES, load_example
+from games.small_gain_nash.geometry import GEOMETRIES, PARTITIONS, Chart
+from games.small_gain_nash.weights import margin
+
+SLOTS = ("geometry", "partition", "radius", "offset", "estimator", "weights")
+RADIUS_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+OFFSETS = (0.0, 0.5)
+ESTIMATORS = {"exact": ("exact", 0), "sampled-64": ("sampled", 64), "sampled-512": ("sampled", 512)}
+OBJECTIVES = ("margin", "region")
+
+
+class SmallGainNashGame(Game):
+    """Certify contraction to a Nash equilibrium of a built-in example game; maximise margin or region."""
+
+    name = "small-gain-nash"
+    expensive = True
+    params = (
+        Param("game", "str", "coupled-quadratic", "the example game to certify", choices=tuple(EXAMPLES)),
+        Param("objective", "str", "margin", "what to maximise: the certified margin, or the certified region's radius",
+              choices=OBJECTIVES),
+        Param("safety", "float", 0.1, "relative safety margin applied to sampled constants"),
+        Param("bo_budget", "int", 30, "margin evaluations of one BO weight search (before its local polish)"),
+    )
+
+    def __init__(self, game: str = "coupled-quadratic", objective: str = "margin", safety: float = 0.1,
+                 bo_budget: int = 30) -> None:
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        if not 0 <= safety < 1:
+            raise ValueError(f"safety must be in [0, 1), got {safety}")
+        if bo_budget < 2:
+            raise ValueError(f"bo_budget must be at least 2, got {bo_budget}")
+        self.game, self.objective, self.safety, self.bo_budget = game, objective, safety, bo_budget
+        self.model, example = load_example(game)
+        self.radii = tuple(example.scale * f for f in RADIUS_FACTORS)
+        self.geometries = tuple(g for g in GEOMETRIES if g == "euclidean" or self._valid_chart(g))
+
+    def __reduce__(self) -> tuple:
+        # the example's losses are closures; workers rebuild the game from its parameters instead
+        return (type(self), (self.game, self.objective, self.safety, self.bo_budget))
+
+    def _valid_chart(self, geometry: str) -> bool:
+        try:
+            Chart(self.model, geometry)
+            return True
+        except ValueError:
+            return False
+
+    def initial_state(self) -> tuple:
+        return ()
+
+    def to_move(self, state: tuple) -> Player:
+        return Player.TERMINAL if len(state) == len(SLOTS) else Player.SEARCHER
+
+    def actions(self, state: tuple) -> tuple:
+        slot = SLOTS[len(state)]
+        if slot == "geometry":
+            return self.geometries
+        if slot == "partition":
+            return Chart(self.model, state[0]).partitions()
+        if slot == "radius":
+            return self.radii
+        if slot == "offset":
+            return OFFSETS
+        if slot == "estimator":
+            exact = Chart(self.model, state[0]).exact_jacobian() is not None
+            return tuple(e for e in ESTIMATORS if exact or e != "exact")
+        return WEIGHT_METHODS
+
+    def apply(self, state: tuple, action) -> tuple:
+        return (*state, action)
+
+    def region(self, state: tuple) -> Region:
+        """The box of the chosen radius around the candidate equilibrium, shifted by the chosen offset."""
+        geometry, _, radius, offset = state[:4]
+        chart = Chart(self.model, geometry)
+        centre = chart.from_primal(self.model.start()) + offset * radius
+        return Region(tuple(float(c) for c in centre), float(radius))
+
+    def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
+        geometry, partition, radius, _, estimator, weights = state
+        method, samples = ESTIMATORS[estimator]
+        start = time.perf_counter()
+        try:
+            certificate = certify(self.model, self.region(state), geometry, partition, method, samples, self.safety,
+                                  weights, seed=context.seed, bo_budget=self.bo_budget)
+        except ValueError as error:
+            return Outcome.failure(Status.FAILED, str(error), time.perf_counter() - start)
+        cost = time.perf_counter() - start
+        artifacts = certificate.to_dict()
+        if not certificate.certified:
+            return Outcome.failure(Status.INFEASIBLE, certificate.reason, cost, artifacts)
+        value = certificate.margin if self.objective == "margin" else radius
+        return Outcome.ok(value, artifacts, cost)
+
+    def verify(self, state: tuple, outcome: Outcome) -> str | None:
+        """Recompute the margin of the stored weights from the stored constants; it must be positive and match."""
+        a = outcome.artifacts
+        mu, L, w = np.asarray(a["constants"]["mu"]), np.asarray(a["constants"]["L"]), np.asarray(a["weights"])
+        recomputed = margin(w, mu, L)
+        if not recomputed > 0:
+            return f"the stored weights give margin {recomputed:.6g}, not positive"
+        if not math.isclose(recomputed, a["margin"], rel_tol=1e-9, abs_tol=1e-12):
+            return f"the stored weights give margin {recomputed:.12g}, not the reported {a['margin']:.12g}"
+        reported = a["margin"] if self.objective == "margin" else a["region"]["radius"]
+        if not math.isclose(reported, outcome.value, rel_tol=1e-12):
+            return f"value {outcome.value} does not match the certificate's {reported}"
+        return None
+
+    def resources(self, state: tuple) -> Resources:
+        return Resources(cpus=1, memory_gb=0.5)
+
+    def features(self) -> tuple[Feature, ...]:
+        return (
+            Feature("geometry", "categorical", choices=GEOMETRIES),
+            Feature("partition", "categorical", choices=PARTITIONS),
+            Feature("log2_radius", "numeric", math.log2(self.radii[0]), math.log2(self.radii[-1])),
+            Feature("offset", "numeric", OFFSETS[0], OFFSETS[-1]),
+            Feature("estimator", "categorical", choices=tuple(ESTIMATORS)),
+            Feature("weights", "categorical", choices=WEIGHT_METHODS),
+        )
+
+    def encode(self, state: tuple) -> list[float]:
+        geometry, partition, radius, offset, estimator, weights = state
+        return [GEOMETRIES.index(geometry), PARTITIONS.index(partition), math.log2(radius), offset,
+                list(ESTIMATORS).index(estimator), WEIGHT_METHODS.index(weights)]
+
+    def describe_state(self, state: tuple) -> str:
+        return ", ".join(f"{n}={v:g}" if isinstance(v, float) else f"{n}={v}" for n, v in zip(SLOTS, state)) or "(empty)"
