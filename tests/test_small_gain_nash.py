@@ -196,3 +196,18 @@ def test_game_evaluates_verifies_and_pickles():
     clone = pickle.loads(pickle.dumps(game))
     assert clone.evaluate(state, EvalContext()).artifacts["margin"] == outcome.artifacts["margin"]
     assert Simplex(3).project(torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)).sum().item() == pytest.approx(1)
+
+
+def test_equilibria_are_found_without_a_hint_interior_or_held_by_the_sets():
+    # the unconstrained solution (-10, 3) lies outside the boxes: the equilibrium sits on x1's lower bound
+    game = quadratic_game(Q2, q=np.array([1.0, -1.0]), sets=(Box(1, -2.0, 2.0), Box(1, -2.0, 2.0)))
+    cert = certify(game, 3.0)
+    x = cert.equilibrium
+    F = Q2 @ x + np.array([1.0, -1.0])
+    assert x[0] == pytest.approx(-2.0) and F[0] > 0 and F[1] == pytest.approx(0.0, abs=1e-9)  # KKT conditions
+    assert cert.rk4 is None and "RK4" in cert.notes[0]
+    assert simulate(game, cert, "euler", starts=32, steps=30).contracts
+    tanh = EXAMPLES["tanh-coupled"].build()
+    tanh.equilibrium = None
+    found = certify(tanh, 0.2, partition="coordinates")
+    assert np.abs(found.equilibrium).max() < 1e-12

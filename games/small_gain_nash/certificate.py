@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.optimize import brentq, minimize_scalar
+from scipy.optimize import root as scipy_root
 
 from games.small_gain_nash.constants import Constants, Region, estimate_constants
 from games.small_gain_nash.geometry import Chart, block_norms
@@ -178,15 +179,33 @@ def rk4_rule(m: float, lipschitz: float) -> StepRule:
 
 def find_equilibrium(chart: Chart, start: torch.Tensor, rule: StepRule, w: np.ndarray,
                      blocks: tuple[tuple[int, ...], ...], tol: float = 1e-11, max_steps: int = 100_000) -> torch.Tensor | None:
-    """Run the certified Euler iteration to its fixed point; ``None`` if it has not converged."""
-    z = chart.project(start.clone())
+    """The fixed point of the certified Euler step T, to ``tol`` by the a posteriori bound
+    ||z - z*||_w <= ||T(z) - z||_w / (1 - q); ``None`` if it was not reached.
+
+    A Newton solve of G(z) = 0 is tried first (an interior equilibrium, found in a few steps however
+    slowly T contracts); then T is iterated, which also finds equilibria held by the constraints.
+    """
     contraction = max(1 - rule.factor, 1e-16)
-    for _ in range(max_steps):
-        z_next = chart.project(z - rule.step * chart.field(z))
-        gap = float(block_norms(z_next - z, w, blocks))
-        z = z_next
-        if gap / contraction <= tol * (1 + float(block_norms(z, w, blocks))):  # a posteriori error bound
+
+    def step(z: torch.Tensor) -> torch.Tensor:
+        return chart.project(z - rule.step * chart.field(z))
+
+    def accurate(z: torch.Tensor, z_next: torch.Tensor) -> bool:
+        return float(block_norms(z_next - z, w, blocks)) / contraction <= tol * (1 + float(block_norms(z, w, blocks)))
+
+    jacobian = torch.func.jacrev(chart.field)
+    root = scipy_root(lambda v: chart.field(torch.as_tensor(v)).numpy(), start.numpy(),
+                      jac=lambda v: jacobian(torch.as_tensor(v)).numpy())
+    if root.success and np.all(np.isfinite(root.x)):
+        z = torch.as_tensor(root.x)
+        if accurate(z, step(z)):
             return z
+    z = chart.project(start.clone())
+    for _ in range(max_steps):
+        z_next = step(z)
+        if accurate(z, z_next):
+            return z_next
+        z = z_next
     return None
 
 
