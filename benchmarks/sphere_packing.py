@@ -16,16 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from pathlib import Path
 
-import discover
-from discover.types import Player
+from grid import RESULTS, grid_versus_campaign
+
 from games.sphere_packing import SpherePackingGame, best_known_density, cohn_elkies_bound
 from games.sphere_packing.known import PUBLISHED_BOUND
-
-RESULTS = Path(__file__).parent / "results"
-
 
 def convergence(dimensions: list[int], start_degree: int, max_degree: int, margin: float,
                 time_limit: float) -> list[dict]:
@@ -59,47 +54,6 @@ def convergence(dimensions: list[int], start_degree: int, max_degree: int, margi
     return rows
 
 
-def grid_versus_campaign(dimension: int, max_degree: int, budget: int, timeout: float, seed: int) -> dict:
-    game = SpherePackingGame(dimension=dimension, max_degree=max_degree)
-    terminals = [()]
-    while terminals and game.to_move(terminals[0]) is not Player.TERMINAL:
-        terminals = [game.apply(s, a) for s in terminals for a in game.actions(s)]
-    work = RESULTS / "sphere_grid"
-    work.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    grid_db = work / f"grid_n{dimension}.db"
-    grid_db.unlink(missing_ok=True)
-    # the grid as a campaign of the random method with a budget equal to the grid: every terminal once
-    discover.Campaign(game, method="random", surrogate="none", budget=len(terminals), db=grid_db,
-                      workers=2, timeout=timeout, seed=seed).run()
-    grid_seconds = time.perf_counter() - start
-    with discover.open(grid_db) as store:
-        grid = store.evaluations(order="best", status="ok")
-        grid_count = len(store.history())
-    grid_best = grid[0].value if grid else None
-    start = time.perf_counter()
-    camp_db = work / f"campaign_n{dimension}.db"
-    camp_db.unlink(missing_ok=True)
-    discover.Campaign(game, surrogate="gp", budget=budget, db=camp_db, workers=2, timeout=timeout, seed=seed).run()
-    camp_seconds = time.perf_counter() - start
-    with discover.open(camp_db) as store:
-        history = store.history()
-    best, reached = None, None
-    for i, e in enumerate(history, 1):
-        if e.value is not None and (best is None or e.value > best):
-            best = e.value
-        if reached is None and best is not None and grid_best is not None and best >= grid_best * (1 + 1e-7):
-            reached = i
-    out = {"dimension": dimension, "max_degree": max_degree, "grid_size": len(terminals),
-           "grid_evaluated": grid_count, "grid_ok": len(grid), "grid_best_bound": -grid_best if grid_best else None,
-           "grid_seconds": round(grid_seconds, 1), "campaign_budget": budget,
-           "campaign_best_bound": -best if best else None, "campaign_evaluations_to_grid_best": reached,
-           "campaign_seconds": round(camp_seconds, 1),
-           "grid_best_formulation": grid[0].label if grid else None}
-    print(json.dumps(out, indent=1))
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dimensions", type=int, nargs="+", default=[*range(3, 17), 24])
@@ -117,7 +71,8 @@ def main() -> None:
     report = {"convergence": convergence(args.dimensions, args.start_degree, args.max_degree, args.margin,
                                          args.time_limit) if args.dimensions else []}
     if args.grid:
-        report["grid_vs_campaign"] = grid_versus_campaign(args.grid_dimension, args.grid_max_degree, args.budget,
+        game = SpherePackingGame(dimension=args.grid_dimension, max_degree=args.grid_max_degree)
+        report["grid_vs_campaign"] = grid_versus_campaign(game, f"sphere_n{args.grid_dimension}", args.budget,
                                                           args.timeout, seed=0)
     path = RESULTS / "sphere_packing.json"
     path.write_text(json.dumps(report, indent=1))
