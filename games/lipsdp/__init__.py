@@ -1,0 +1,12 @@
+"""LipSDP: verified l2 Lipschitz bounds of feed-forward networks, assembled formulation by formulation.
+
+``lipschitz_bound(model)`` solves one formulation and verifies it; ``lower_bound(model)`` finds
+slopes the network really has; :class:`LipSDPGame` lets the engine search over formulations.
+"""
+
+from games.lipsdp.api import LipschitzResult, lipschitz_bound, lower_bound
+from games.lipsdp.bounds import naive_bound
+from games.lipsdp.network import GroupSort, MaxMin, Network, load_network, random_network
+
+__all__ = ["GroupSort", "LipschitzResult", "MaxMin", "Network", "lipschitz_bound", "load_network", "lower_bound",
+           "naive_bound", "random_network"]
