@@ -41,26 +41,31 @@ def grid_versus_campaign(game: Game, tag: str, budget: int, timeout: float, seed
     discover.Campaign(game, method="random", surrogate="none", budget=len(terminals), db=grid_db,
                       workers=2, timeout=timeout, seed=seed).run()
     grid_seconds = time.perf_counter() - start
-    with discover.open(grid_db) as store:
-        grid = store.evaluations(order="best", status="ok")
-        grid_count = len(store.history())
-    grid_best = grid[0].value if grid else None
     start = time.perf_counter()
     camp_db = work / f"campaign_{tag}.db"
     camp_db.unlink(missing_ok=True)
     discover.Campaign(game, surrogate="gp", budget=budget, db=camp_db, workers=2, timeout=timeout, seed=seed).run()
     camp_seconds = time.perf_counter() - start
-    with discover.open(camp_db) as store:
-        history = store.history()
-    best, reached = None, None
-    for i, e in enumerate(history, 1):
-        if e.value is not None and (best is None or e.value > best):
-            best = e.value
-        if reached is None and best is not None and grid_best is not None and best >= grid_best - 1e-7 * abs(grid_best):
-            reached = i
-    out = {"game": tag, "grid_size": len(terminals), "grid_evaluated": grid_count, "grid_ok": len(grid),
-           "grid_best": grid_best, "grid_seconds": round(grid_seconds, 1), "campaign_budget": budget,
-           "campaign_best": best, "campaign_evaluations_to_grid_best": reached,
-           "campaign_seconds": round(camp_seconds, 1), "grid_best_formulation": grid[0].label if grid else None}
+    out = {"game": tag, "grid_size": len(terminals), "grid_seconds": round(grid_seconds, 1),
+           "campaign_budget": budget, "campaign_seconds": round(camp_seconds, 1), **summarise(grid_db, camp_db)}
     print(json.dumps(out, indent=1))
     return out
+
+
+def summarise(grid_db: Path, campaign_db: Path) -> dict:
+    """The grid's best, and when (if ever) the campaign's best-so-far reached it."""
+    with discover.open(grid_db) as store:
+        grid = store.evaluations(order="best", status="ok")
+        grid_count = len(store.history())
+    grid_best = grid[0].value if grid else None
+    with discover.open(campaign_db) as store:
+        history = store.history()
+    best, reached = None, None
+    for i, (_, outcome) in enumerate(history, 1):
+        if outcome.value is not None and (best is None or outcome.value > best):
+            best = outcome.value
+        if reached is None and best is not None and grid_best is not None and best >= grid_best - 1e-7 * abs(grid_best):
+            reached = i
+    return {"grid_evaluated": grid_count, "grid_ok": len(grid), "grid_best": grid_best,
+            "grid_best_formulation": grid[0].label if grid else None, "campaign_evaluations": len(history),
+            "campaign_best": best, "campaign_evaluations_to_grid_best": reached}
