@@ -6,7 +6,8 @@ slopes the network really has; :class:`LipSDPGame` lets the engine search over f
 
 from games.lipsdp.api import LipschitzResult, lipschitz_bound, lower_bound
 from games.lipsdp.bounds import naive_bound
+from games.lipsdp.game import LipSDPGame
 from games.lipsdp.network import GroupSort, MaxMin, Network, load_network, random_network
 
-__all__ = ["GroupSort", "LipschitzResult", "MaxMin", "Network", "lipschitz_bound", "load_network", "lower_bound",
+__all__ = ["GroupSort", "LipSDPGame", "LipschitzResult", "MaxMin", "Network", "lipschitz_bound", "load_network", "lower_bound",
            "naive_bound", "random_network"]

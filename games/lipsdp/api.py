@@ -51,7 +51,7 @@ class LipschitzResult:
 def lipschitz_bound(model: nn.Module | Network | str, formulation: str = "neuron", norm: str = "l2",
                     solver: str | None = None, *, cuts: tuple[int, ...] = (), chordal: bool = False,
                     encoding: str = "sum-preserving", tolerance: float = 1e-6, fallback: bool = True,
-                    lower: bool = True) -> LipschitzResult:
+                    strictness: float | None = None, lower: bool = True) -> LipschitzResult:
     """The verified LipSDP bound of a network in the l2 norm.
 
     ``formulation``: ``neuron`` (LipSDP-Neuron) or ``layer`` (LipSDP-Layer). ``cuts``: hidden-layer
@@ -69,7 +69,7 @@ def lipschitz_bound(model: nn.Module | Network | str, formulation: str = "neuron
         raise ValueError(f"solver {solver!r} is not installed; available: {', '.join(SOLVERS)}")
     network = load_network(model)
     start = time.perf_counter()
-    parts = [solve_segment(s, formulation, chordal, solver, tolerance, fallback)
+    parts = [solve_segment(s, formulation, chordal, solver, tolerance, fallback, strictness)
              for s in segments(network, tuple(cuts), encoding)]
     seconds = time.perf_counter() - start
     failed = [p for p in parts if p.verified.bound is None]

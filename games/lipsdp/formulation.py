@@ -35,6 +35,10 @@ Exact reduction: only W_1 x enters the network, so x can be replaced by its comp
 space. With Q an orthonormal basis of that space, T_1 <- T_1 Q leaves the optimum unchanged and
 shrinks the first block from the input width to rank(W_1).
 
+Scaling: the QCs are homogeneous in (dv, dy) layer by layer, so scaling T_h by c_h scales the
+optimal rho by c_h^2 (substitute y_h -> (c_1 ... c_h) y_h). Each segment's maps are divided by their
+spectral norms before solving, which keeps the solver's numbers near 1, and the bound multiplied back.
+
 Splitting: a network cut into consecutive segments f = g_S o ... o g_1 has Lip(f) <= prod Lip(g_s). A
 segment that ends inside the network outputs its last layer's true activations (T_out = the layer's
 decoding, e.g. H^T).
@@ -111,6 +115,7 @@ class Segment:
     out: np.ndarray
     layers: tuple[int, int]  # hidden layers [start, stop) of the network
     input_width: int  # before the row-space reduction
+    scale: float = 1.0  # the maps are divided by their spectral norms; the bound is multiplied back by this
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -130,6 +135,9 @@ def segments(network: Network, cuts: tuple[int, ...] = (), encoding: str = "sum-
              reduce: bool = True) -> list[Segment]:
     """The network cut before each hidden layer index in ``cuts`` (1 .. depth-1), encoded."""
     depth = network.depth
+    if depth == 0:
+        raise ValueError("the network has no hidden layer: it is linear, and its Lipschitz constant is the spectral "
+                         "norm of its weight (no SDP needed)")
     bad = [c for c in cuts if not 0 < c < depth]
     if bad:
         raise ValueError(f"cuts must lie between hidden layers 1 and {depth - 1}; got {bad}")
@@ -147,7 +155,10 @@ def segments(network: Network, cuts: tuple[int, ...] = (), encoding: str = "sum-
         width = maps[0].shape[1]
         if reduce:
             maps[0] = row_space_reduction(maps[0])
-        out.append(Segment(tuple(maps), tuple(channels[start:stop]), tail, (start, stop), width))
+        norms = [float(np.linalg.norm(T, 2)) or 1.0 for T in (*maps, tail)]
+        maps = [T / n for T, n in zip(maps, norms)]
+        out.append(Segment(tuple(maps), tuple(channels[start:stop]), tail / norms[-1], (start, stop), width,
+                           float(np.prod(norms))))
     return out
 
 

@@ -30,7 +30,7 @@ SOLVERS = tuple(s for s in ("SCS", "CLARABEL", "MOSEK") if s in cp.installed_sol
 
 def solver_options(solver: str, tolerance: float) -> dict:
     if solver == "SCS":
-        return {"eps_abs": tolerance, "eps_rel": tolerance, "max_iters": 100_000}
+        return {"eps_abs": tolerance, "eps_rel": tolerance, "max_iters": 20_000}
     if solver == "CLARABEL":
         return {"tol_gap_abs": tolerance, "tol_gap_rel": tolerance, "tol_feas": tolerance}
     if solver == "MOSEK":
@@ -123,8 +123,8 @@ class SegmentProblem:
             constraints.append((local + local.T) / 2 << 0)
         return constraints
 
-    def solve(self, solver: str, tolerance: float) -> tuple[float | None, list[np.ndarray], str]:
-        self.strictness.value = 10 * tolerance  # above what the solver may violate
+    def solve(self, solver: str, tolerance: float, strictness: float | None = None) -> tuple[float | None, list[np.ndarray], str]:
+        self.strictness.value = 10 * tolerance if strictness is None else strictness  # above what the solver may violate
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -134,12 +134,16 @@ class SegmentProblem:
         status = self.problem.status
         if self.rho.value is None or any(t.value is None for t in self.thetas):
             return None, [], f"{solver} returned no solution ({status})"
-        return float(np.sqrt(max(self.rho.value, 0.0))), [np.asarray(t.value) for t in self.thetas], status
+        claimed = float(np.sqrt(max(self.rho.value, 0.0))) * self.segment.scale
+        return claimed, [np.asarray(t.value) for t in self.thetas], status
 
 
 def solve_segment(segment: Segment, structure: str = "neuron", chordal: bool = False, solver: str = "SCS",
-                  tolerance: float = 1e-6, fallback: bool = True) -> SegmentSolve:
-    """Solve, verify, and on failure tighten the tolerance and then switch to an interior-point solver."""
+                  tolerance: float = 1e-6, fallback: bool = True, strictness: float | None = None) -> SegmentSolve:
+    """Solve, verify, and on failure tighten the tolerance and then switch to an interior-point solver.
+
+    ``strictness``: the margin asked of the hidden block (default ten times the tolerance).
+    """
     problem = SegmentProblem(segment, structure, chordal)
     plan = [(solver, tolerance)]
     if fallback:
@@ -150,7 +154,7 @@ def solve_segment(segment: Segment, structure: str = "neuron", chordal: bool = F
     verified = Verified(None, "not solved")
     start = time.perf_counter()
     for name, tol in plan:
-        claimed, thetas, status = problem.solve(name, tol)
+        claimed, thetas, status = problem.solve(name, tol, strictness)
         if not thetas:
             attempts.append(status)
             continue

@@ -25,7 +25,7 @@ from games.lipsdp.formulation import Multipliers, Segment, blocks
 
 @dataclass(frozen=True)
 class Verified:
-    bound: float | None  # sqrt of the smallest certified rho, None when nothing is certified
+    bound: float | None  # sqrt of the smallest certified rho times the segment's scale; None if nothing is certified
     reason: str = ""
 
 
@@ -75,4 +75,4 @@ def certified_bound(segment: Segment, thetas: list[np.ndarray], mults: list[Mult
     except LinAlgError:
         return Verified(None, "the Schur-complement bound did not survive a Cholesky check of the whole matrix "
                               "(ill-conditioned multipliers)")
-    return Verified(math.sqrt(rho))
+    return Verified(math.sqrt(rho) * segment.scale)
