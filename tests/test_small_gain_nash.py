@@ -10,7 +10,7 @@ from scipy.linalg import expm
 from scipy.optimize import brentq
 
 from discover.types import EvalContext, Outcome, Status
-from games.small_gain_nash import (Ball, Box, Chart, Region, Simplex, bo_weights, certify, convex_weights,
+from games.small_gain_nash import (Ball, Box, Chart, Region, Simplex, certify, convex_weights,
                                    entropic_matrix_game, gain_radius, margin, quadratic_game, simulate,
                                    timescale_band)
 from games.small_gain_nash.examples import EXAMPLES
@@ -34,7 +34,7 @@ def test_band_matches_closed_form_and_the_sign_of_the_small_gain_matrix():
         assert lo == pytest.approx(closed[0], rel=1e-12) and hi == pytest.approx(closed[1], rel=1e-12)
 
         # independently: the band's ends are where lambda_min(S(1, r)) changes sign
-        def smallest(r):
+        def smallest(r, mu=mu, L=L):
             return margin(np.array([1.0, r]), mu, L)
         peak = math.sqrt(lo * hi)
         assert smallest(peak) > 0

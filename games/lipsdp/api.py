@@ -51,12 +51,14 @@ class LipschitzResult:
 def lipschitz_bound(model: nn.Module | Network | str, formulation: str = "neuron", norm: str = "l2",
                     solver: str | None = None, *, cuts: tuple[int, ...] = (), chordal: bool = False,
                     encoding: str = "sum-preserving", tolerance: float = 1e-6, fallback: bool = True,
-                    strictness: float | None = None, lower: bool = True) -> LipschitzResult:
+                    strictness: float | None = None, time_limit: float | None = None,
+                    lower: bool = True) -> LipschitzResult:
     """The verified LipSDP bound of a network in the l2 norm.
 
     ``formulation``: ``neuron`` (LipSDP-Neuron) or ``layer`` (LipSDP-Layer). ``cuts``: hidden-layer
     indices where the network is split (the bound is the product). ``chordal``: decompose the LMI by
     cliques of consecutive layers. ``solver``: SCS (default), CLARABEL or MOSEK when installed.
+    ``time_limit``: seconds per solver call (the iterate reached is verified; the bound stays sound).
     """
     if norm != "l2":
         raise ValueError(f"only the l2 norm is implemented, got {norm!r}")
@@ -69,7 +71,7 @@ def lipschitz_bound(model: nn.Module | Network | str, formulation: str = "neuron
         raise ValueError(f"solver {solver!r} is not installed; available: {', '.join(SOLVERS)}")
     network = load_network(model)
     start = time.perf_counter()
-    parts = [solve_segment(s, formulation, chordal, solver, tolerance, fallback, strictness)
+    parts = [solve_segment(s, formulation, chordal, solver, tolerance, fallback, strictness, time_limit)
              for s in segments(network, tuple(cuts), encoding)]
     seconds = time.perf_counter() - start
     failed = [p for p in parts if p.verified.bound is None]
@@ -77,7 +79,7 @@ def lipschitz_bound(model: nn.Module | Network | str, formulation: str = "neuron
     claimed = None if any(p.claimed is None for p in parts) else float(np.prod([p.claimed for p in parts]))
     reason = "" if not failed else f"hidden layers {list(failed[0].segment.layers)}: {failed[0].verified.reason}"
     description = {"structure": formulation, "cuts": list(cuts), "chordal": chordal, "encoding": encoding,
-                   "solver": solver, "tolerance": tolerance}
+                   "solver": solver, "tolerance": tolerance, "time_limit": time_limit}
     return LipschitzResult(bound, naive_bound(network), sampled_lower_bound(network) if lower else None, seconds,
                            description, claimed, reason, parts)
 

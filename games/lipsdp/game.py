@@ -48,17 +48,20 @@ class LipSDPGame(Game):
     params = (
         Param("model", "path", "demo", "a torch.save file of an nn.Sequential, an .npz of weights, or a built-in "
                                        "network: demo (ReLU), demo-maxmin"),
+        Param("solve_seconds", "float", 300.0, "time limit of one solver call; the iterate reached is verified"),
     )
 
-    def __init__(self, model: str = "demo") -> None:
-        self.model = model
+    def __init__(self, model: str = "demo", solve_seconds: float = 300.0) -> None:
+        if solve_seconds <= 0:
+            raise ValueError(f"solve_seconds must be positive, got {solve_seconds}")
+        self.model, self.solve_seconds = model, solve_seconds
         self.network = demo_network(model)
         self.grouped = any(a.group_size for a in self.network.activations)
         self.slots = (("encoding",) if self.grouped else ()) + tuple(
             f"cut{c}" for c in range(1, self.network.depth)) + ("structure", "decomposition", "solver", "tolerance")
 
     def __reduce__(self) -> tuple:
-        return (type(self), (self.model,))
+        return (type(self), (self.model, self.solve_seconds))
 
     @cached_property
     def lower(self) -> float:
@@ -91,7 +94,7 @@ class LipSDPGame(Game):
 
     def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
         start = time.perf_counter()
-        result = lipschitz_bound(self.network, lower=False, **self.formulation(state))
+        result = lipschitz_bound(self.network, lower=False, time_limit=self.solve_seconds, **self.formulation(state))
         cost = time.perf_counter() - start
         artifacts = {**result.certificate(), "lower": self.lower, "summary": result.summary()}
         if not result.verified:

@@ -9,7 +9,7 @@ largest PSD cone shrinks from the whole network to two consecutive layers.
 
 The problem is built once per (segment, structure, decomposition), with the strictness margin a
 cvxpy parameter, and re-solved when a solve does not verify: first at a 100x tighter tolerance, then
-with an interior-point solver.
+with an interior-point solver if its PSD blocks are small enough for one.
 """
 
 from __future__ import annotations
@@ -28,13 +28,19 @@ from games.lipsdp.verify import Verified, certified_bound
 SOLVERS = tuple(s for s in ("SCS", "CLARABEL", "MOSEK") if s in cp.installed_solvers())
 
 
-def solver_options(solver: str, tolerance: float) -> dict:
+INTERIOR_POINT_LIMIT = 200  # largest PSD block handed to an interior-point fallback (their cost grows like n^6)
+
+
+def solver_options(solver: str, tolerance: float, time_limit: float | None = None) -> dict:
     if solver == "SCS":
-        return {"eps_abs": tolerance, "eps_rel": tolerance, "max_iters": 20_000}
+        return {"eps_abs": tolerance, "eps_rel": tolerance, "max_iters": 20_000,
+                **({"time_limit_secs": time_limit} if time_limit else {})}
     if solver == "CLARABEL":
-        return {"tol_gap_abs": tolerance, "tol_gap_rel": tolerance, "tol_feas": tolerance}
+        return {"tol_gap_abs": tolerance, "tol_gap_rel": tolerance, "tol_feas": tolerance,
+                **({"time_limit": time_limit} if time_limit else {})}
     if solver == "MOSEK":
-        return {"mosek_params": {"MSK_DPAR_INTPNT_CO_TOL_REL_GAP": tolerance}}
+        return {"mosek_params": {"MSK_DPAR_INTPNT_CO_TOL_REL_GAP": tolerance,
+                                 **({"MSK_DPAR_OPTIMIZER_MAX_TIME": time_limit} if time_limit else {})}}
     raise ValueError(f"unknown solver {solver!r}; installed: {', '.join(SOLVERS)}")
 
 
@@ -123,12 +129,13 @@ class SegmentProblem:
             constraints.append((local + local.T) / 2 << 0)
         return constraints
 
-    def solve(self, solver: str, tolerance: float, strictness: float | None = None) -> tuple[float | None, list[np.ndarray], str]:
+    def solve(self, solver: str, tolerance: float, strictness: float | None = None,
+              time_limit: float | None = None) -> tuple[float | None, list[np.ndarray], str]:
         self.strictness.value = 10 * tolerance if strictness is None else strictness  # above what the solver may violate
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                self.problem.solve(solver=solver, **solver_options(solver, tolerance))
+                self.problem.solve(solver=solver, **solver_options(solver, tolerance, time_limit))
             except cp.error.SolverError as error:
                 return None, [], f"{solver} failed: {error}"
         status = self.problem.status
@@ -139,22 +146,27 @@ class SegmentProblem:
 
 
 def solve_segment(segment: Segment, structure: str = "neuron", chordal: bool = False, solver: str = "SCS",
-                  tolerance: float = 1e-6, fallback: bool = True, strictness: float | None = None) -> SegmentSolve:
+                  tolerance: float = 1e-6, fallback: bool = True, strictness: float | None = None,
+                  time_limit: float | None = None) -> SegmentSolve:
     """Solve, verify, and on failure tighten the tolerance and then switch to an interior-point solver.
 
     ``strictness``: the margin asked of the hidden block (default ten times the tolerance).
+    ``time_limit``: seconds per solver call; a solver stopped by it still returns its iterate, which
+    is verified like any other (the bound is then looser, never wrong).
     """
     problem = SegmentProblem(segment, structure, chordal)
     plan = [(solver, tolerance)]
     if fallback:
         if solver == "SCS":
             plan.append(("SCS", tolerance / 100))
-        plan += [(s, 1e-8) for s in ("CLARABEL", "MOSEK") if s in SOLVERS and s != solver]
+        largest = max(a + b for a, b in zip(segment.sizes[:-1], segment.sizes[1:])) if chordal else sum(segment.sizes)
+        if largest <= INTERIOR_POINT_LIMIT:
+            plan += [(s, 1e-8) for s in ("CLARABEL", "MOSEK") if s in SOLVERS and s != solver]
     attempts, claimed, thetas = [], None, []
     verified = Verified(None, "not solved")
     start = time.perf_counter()
     for name, tol in plan:
-        claimed, thetas, status = problem.solve(name, tol, strictness)
+        claimed, thetas, status = problem.solve(name, tol, strictness, time_limit)
         if not thetas:
             attempts.append(status)
             continue
