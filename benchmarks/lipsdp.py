@@ -22,29 +22,12 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 import discover
 from games.lipsdp import lipschitz_bound, load_network, lower_bound, naive_bound, random_network
+from games.lipsdp.digits import digits_mlp
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def digits_network(depth: int, width: int) -> nn.Sequential:
-    from sklearn.datasets import load_digits
-    X, y = load_digits(return_X_y=True)
-    X, y = torch.as_tensor(X / 16.0, dtype=torch.float32), torch.as_tensor(y)
-    torch.manual_seed(0)
-    layers: list[nn.Module] = []
-    for k in range(depth):
-        layers += [nn.Linear(64 if k == 0 else width, width), nn.ReLU()]
-    model = nn.Sequential(*layers, nn.Linear(width, 10))
-    optimiser = torch.optim.Adam(model.parameters(), lr=0.003)
-    for _ in range(100):
-        optimiser.zero_grad()
-        nn.functional.cross_entropy(model(X), y).backward()
-        optimiser.step()
-    return model
 
 
 def timed(**kwargs) -> tuple[float | None, float]:
@@ -91,7 +74,7 @@ def main() -> None:
     for kind in args.kinds:
         for depth in args.depths:
             for width in args.widths:
-                model = digits_network(depth, width) if kind == "digits" else None
+                model = digits_mlp(depth, width, epochs=100, lr=0.003)[0] if kind == "digits" else None
                 network = load_network(model) if model is not None else random_network([64] + [width] * depth + [10], seed=0)
                 rows_in_lmi = min(64, width) + depth * width
                 row = {"kind": kind, "depth": depth, "width": width, "lmi_rows": rows_in_lmi,

@@ -8,6 +8,7 @@ from torch import nn
 
 from discover.types import EvalContext, Outcome, Status
 from games.lipsdp import LipSDPGame, MaxMin, lipschitz_bound, load_network, lower_bound, naive_bound, random_network
+from games.lipsdp.digits import digits_mlp
 from games.lipsdp.formulation import segments
 from games.lipsdp.network import ACTIVATION_NAMES, Network
 from games.lipsdp.solve import solve_segment
@@ -16,23 +17,6 @@ from games.lipsdp.solve import solve_segment
 def orthogonal_maxmin(width=8, depth=3):
     weights = tuple(ortho_group.rvs(width, random_state=k) for k in range(depth + 1))
     return Network(weights, tuple(np.zeros(width) for _ in weights), (ACTIVATION_NAMES["maxmin"],) * depth)
-
-
-def digits_mlp():
-    """A small MLP trained (briefly, full batch) on scikit-learn's digits."""
-    from sklearn.datasets import load_digits
-    X, y = load_digits(return_X_y=True)
-    X = torch.as_tensor(X / 16.0, dtype=torch.float32)
-    y = torch.as_tensor(y)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
-    optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(150):
-        optimiser.zero_grad()
-        nn.functional.cross_entropy(model(X), y).backward()
-        optimiser.step()
-    accuracy = float((model(X).argmax(1) == y).float().mean())
-    return model, accuracy
 
 
 NETWORKS = {

@@ -36,7 +36,8 @@ class LipschitzResult:
         """JSON-ready: per segment the hidden layers it covers, its bound and its (projected) multipliers."""
         return {"formulation": self.formulation, "bound": self.bound, "naive": self.naive, "lower": self.lower,
                 "segments": [{"layers": list(p.segment.layers), "bound": p.verified.bound, "claimed": p.claimed,
-                              "multipliers": [t.tolist() for t in p.thetas], "attempts": p.attempts}
+                              "multipliers": [t.tolist() for t in p.thetas], "attempts": p.attempts,
+                              "build_seconds": round(p.build_seconds, 3), "solve_seconds": round(p.solve_seconds, 3)}
                              for p in self.parts]}
 
     def summary(self) -> str:
