@@ -10,7 +10,7 @@ verified, so a bound cut short by the limit is looser, never wrong); Clarabel on
 problem where the LMI has at most ``--clarabel-max`` rows; the sampled lower bound; and, with
 ``--game-budget`` > 0, a GP-guided campaign of the lipsdp game: its best verified bound, the
 evaluations it took to match the best LipSDP-Neuron bound above, and its time.
-Writes benchmarks/results/lipsdp.json.
+Writes benchmarks/results/lipsdp.json (or ``--output``).
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--skip-monolithic-above", type=int, default=1100,
                         help="LMI rows above which the monolithic solve is not attempted")
     parser.add_argument("--game-budget", type=int, default=0)
+    parser.add_argument("--output", default="lipsdp.json", help="file name under benchmarks/results/")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     rows = []
@@ -100,8 +101,8 @@ def main() -> None:
                       f"{show('monolithic_seconds', '7.1f'):>7} {show('chordal', '9.5g'):>9} {show('chordal_seconds', '7.1f'):>7} "
                       f"{show('clarabel_seconds', '10.1f'):>10} {row['lower']:>8.4g} {show('game_best', '9.5g'):>9} "
                       f"{show('game_evaluations_to_neuron', '5d'):>5} {show('game_seconds', '7.1f'):>7}", flush=True)
-                (RESULTS / "lipsdp.json").write_text(json.dumps(rows, indent=1))
-    print(f"wrote {RESULTS / 'lipsdp.json'}")
+                (RESULTS / args.output).write_text(json.dumps(rows, indent=1))
+    print(f"wrote {RESULTS / args.output}")
 
 
 if __name__ == "__main__":
