@@ -49,23 +49,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import helmert
 
 from games.lipsdp.network import Activation, Network
 
 STRUCTURES = ("layer", "neuron")
 ENCODINGS = ("sum-preserving", "residual-relu")
 SLOPE, IDENTITY, GROUP = 0, 1, 2
-
-
-def helmert(g: int) -> np.ndarray:
-    """An orthogonal g x g matrix whose first row is 1/sqrt(g) (the others sum to zero)."""
-    H = np.zeros((g, g))
-    H[0] = 1 / np.sqrt(g)
-    for k in range(1, g):
-        H[k, :k] = 1.0
-        H[k, k] = -k
-        H[k] /= np.sqrt(k * (k + 1))
-    return H
 
 
 @dataclass(frozen=True)
@@ -100,7 +90,7 @@ def encode(activation: Activation, width: int, encoding: str = "sum-preserving")
         post = np.kron(np.eye(groups), np.array([[0.0, 1.0, 1.0], [1.0, 0.0, -1.0]]))
         kind = np.tile([IDENTITY, IDENTITY, SLOPE], groups)
         return Channels(pre, post, kind, np.zeros(3 * groups), np.ones(3 * groups), np.full(3 * groups, -1))
-    H = np.kron(np.eye(groups), helmert(g))
+    H = np.kron(np.eye(groups), helmert(g, full=True))  # first row 1/sqrt(g), the others sum to zero
     kind = np.tile([IDENTITY] + [GROUP] * (g - 1), groups)
     group = np.where(kind == GROUP, np.repeat(np.arange(groups), g), -1)
     return Channels(H, H.T, kind, np.zeros(width), np.ones(width), group)

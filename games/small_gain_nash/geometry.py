@@ -3,7 +3,7 @@
 * ``euclidean``: coordinates are the players' own x_i; a step is x <- P_X(x - eta F(x)) (projected
   gradient play).
 * ``entropic`` (mirror geometry on simplices): a simplex player is written in centred logits
-  z_i in R^{m-1}, x_i = softmax(U_i z_i) with U_i an orthonormal basis of {v : sum v = 0}. The step
+  z_i in R^{m-1}, x_i = softmax(U_i z_i) with U_i an orthonormal basis of {v : sum v = 0} (Helmert's). The step
   z_i <- z_i - eta U_i^T F_i(x) is exactly entropic mirror descent (multiplicative weights),
   x_i <- x_i * exp(-eta F_i(x)) / normaliser, because U_i U_i^T only removes the constant part of the
   logits, which softmax ignores. The dynamics are unconstrained in z, so no projection is needed, and
@@ -18,22 +18,13 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from scipy.linalg import helmert
 
 from games.small_gain_nash.model import DifferentiableGame
 from games.small_gain_nash.sets import Simplex
 
 GEOMETRIES = ("euclidean", "entropic")
 PARTITIONS = ("players", "coordinates")
-
-
-def sum_zero_basis(m: int) -> torch.Tensor:
-    """An orthonormal m x (m-1) basis of the vectors summing to zero (Helmert's)."""
-    U = torch.zeros(m, m - 1, dtype=torch.float64)
-    for k in range(1, m):
-        U[:k, k - 1] = 1.0
-        U[k, k - 1] = -float(k)
-        U[:, k - 1] /= np.sqrt(k * (k + 1))
-    return U
 
 
 class Chart:
@@ -47,7 +38,7 @@ class Chart:
             raise ValueError("the entropic geometry needs at least one player on a simplex; "
                              f"players' sets are {[type(s).__name__ for s in game.sets]}")
         self.game, self.geometry, self.mirrored = game, geometry, tuple(mirrored)
-        self.bases = tuple(sum_zero_basis(s.dim) if mir else None for s, mir in zip(game.sets, mirrored))
+        self.bases = tuple(torch.as_tensor(helmert(s.dim).T) if mir else None for s, mir in zip(game.sets, mirrored))
         self.dims = tuple(d - 1 if mir else d for d, mir in zip(game.dims, mirrored))
         self.offsets = tuple(int(o) for o in np.cumsum((0, *self.dims)))
         self.dim = self.offsets[-1]
