@@ -15,7 +15,7 @@ from games.small_gain_nash import (Ball, Box, Chart, Region, Simplex, certify, c
                                    timescale_band)
 from games.small_gain_nash.examples import EXAMPLES
 from games.small_gain_nash.game import SmallGainNashGame
-from games.small_gain_nash.geometry import block_norms
+from games.small_gain_nash.geometry import block_norms, coordinate_weights
 
 # Two scalar players: unit curvatures, couplings 3 and 0.2. Product 0.6 < 1, but the symmetrised
 # Jacobian [[1, 1.6], [1.6, 1]] is indefinite: Euclidean monotonicity fails.
@@ -61,7 +61,7 @@ def test_flow_contracts_at_the_certified_rate():
     """For F = Q x + q the flow is x(t) - x* = expm(-Q t)(x0 - x*): its gain in the metric is checked exactly."""
     for Q, dims in [(Q2, (1, 1)), (EXAMPLES["coupled-quadratic"].build().jacobian, (2, 2))]:
         cert = certify(quadratic_game(Q, dims=dims), 1.0)
-        s = np.concatenate([np.full(len(b), math.sqrt(w)) for w, b in zip(cert.weights, cert.blocks)])
+        s = np.sqrt(coordinate_weights(cert.weights, cert.blocks))
         for t in (0.1, 0.5, 1.0, 3.0, 10.0):
             gain = np.linalg.norm(s[:, None] * expm(-Q * t) / s[None, :], 2)
             assert gain <= math.exp(-cert.rate * t) * (1 + 1e-9)
@@ -100,7 +100,7 @@ def test_sampled_certificate_holds_on_random_pairs():
     y = c + cert.region.radius * (2 * torch.rand(2000, 4, generator=generator, dtype=torch.float64) - 1)
     field = torch.func.vmap(chart.field)
     d, dG = x - y, field(x) - field(y)
-    w = torch.tensor(np.concatenate([np.full(len(b), wb) for wb, b in zip(cert.weights, cert.blocks)]))
+    w = torch.as_tensor(coordinate_weights(cert.weights, cert.blocks))
     inner = (dG * w * d).sum(-1)
     assert bool((inner >= cert.margin * block_norms(d, cert.weights, cert.blocks) ** 2).all())
     assert bool((block_norms(dG, cert.weights, cert.blocks) <= cert.lipschitz * block_norms(d, cert.weights, cert.blocks)).all())

@@ -49,7 +49,7 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.optimize import root as scipy_root
 
 from games.small_gain_nash.constants import Constants, Region, estimate_constants
-from games.small_gain_nash.geometry import Chart, block_norms
+from games.small_gain_nash.geometry import Chart, block_norms, coordinate_weights
 from games.small_gain_nash.model import DifferentiableGame
 from games.small_gain_nash.weights import (WeightSearch, bo_weights, convex_weights, gain_radius, margin,
                                            timescale_band)
@@ -134,9 +134,7 @@ class Certificate:
 def weighted_lipschitz(w: np.ndarray, constants: Constants, blocks: tuple[tuple[int, ...], ...]) -> float:
     """L_w: exact ||W^1/2 J W^-1/2|| for a constant Jacobian, else the block bound ||W^1/2 L W^-1/2||."""
     if constants.jacobian is not None:
-        s = np.empty(sum(len(b) for b in blocks))
-        for wb, idx in zip(w, blocks):
-            s[list(idx)] = np.sqrt(wb)
+        s = np.sqrt(coordinate_weights(w, blocks))
         return float(np.linalg.norm(s[:, None] * constants.jacobian / s[None, :], 2))
     s = np.sqrt(w)
     return float(np.linalg.norm(s[:, None] * constants.L / s[None, :], 2))

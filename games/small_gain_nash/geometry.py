@@ -111,9 +111,14 @@ class Chart:
         return tuple(out)
 
 
+def coordinate_weights(w: Sequence[float], blocks: Sequence[Sequence[int]]) -> np.ndarray:
+    """The weight of each coordinate: w_b on every coordinate of block b (W's diagonal)."""
+    out = np.empty(sum(len(b) for b in blocks))
+    for wb, idx in zip(w, blocks):
+        out[list(idx)] = wb
+    return out
+
+
 def block_norms(z: torch.Tensor, w: Sequence[float], blocks: Sequence[Sequence[int]]) -> torch.Tensor:
     """||z||_w = sqrt(sum_b w_b ||z_b||^2) for a batch of vectors (last axis)."""
-    total = torch.zeros(z.shape[:-1], dtype=z.dtype)
-    for wb, idx in zip(w, blocks):
-        total = total + float(wb) * (z[..., list(idx)] ** 2).sum(-1)
-    return total.sqrt()
+    return (torch.as_tensor(coordinate_weights(w, blocks), dtype=z.dtype) * z ** 2).sum(-1).sqrt()
