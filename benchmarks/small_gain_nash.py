@@ -20,7 +20,7 @@ import time
 from grid import RESULTS, grid_versus_campaign
 
 from games.small_gain_nash import EXAMPLES, SmallGainNashGame, certify, simulate
-from games.small_gain_nash.geometry import Chart
+from games.small_gain_nash.geometry import charts
 
 
 def certificates(names: list[str]) -> list[dict]:
@@ -31,9 +31,8 @@ def certificates(names: list[str]) -> list[dict]:
     for name in names:
         example = EXAMPLES[name]
         game = example.build()
-        geometries = ["euclidean"] + (["entropic"] if any(type(s).__name__ == "Simplex" for s in game.sets) else [])
-        for geometry in geometries:
-            for partition in Chart(game, geometry).partitions():
+        for geometry, chart in charts(game).items():
+            for partition in chart.partitions():
                 radius = example.scale if geometry == "entropic" or name != "entropic-matrix" else example.scale / 4
                 try:
                     start = time.perf_counter()

@@ -23,7 +23,7 @@ from discover.types import EvalContext, Outcome, Player, Resources, Status
 from games.small_gain_nash.certificate import WEIGHT_METHODS, certify
 from games.small_gain_nash.constants import Region
 from games.small_gain_nash.examples import EXAMPLES, load_example
-from games.small_gain_nash.geometry import GEOMETRIES, PARTITIONS, Chart
+from games.small_gain_nash.geometry import GEOMETRIES, PARTITIONS, charts
 from games.small_gain_nash.weights import margin
 
 SLOTS = ("geometry", "partition", "radius", "offset", "estimator", "weights")
@@ -57,18 +57,13 @@ class SmallGainNashGame(Game):
         self.game, self.objective, self.safety, self.bo_budget = game, objective, safety, bo_budget
         self.model, example = load_example(game)
         self.radii = tuple(example.scale * f for f in RADIUS_FACTORS)
-        self.geometries = tuple(g for g in GEOMETRIES if g == "euclidean" or self._valid_chart(g))
+        # built once: the planner asks for moves at every visit
+        self.charts = charts(self.model)
+        self.partitions = {g: chart.partitions() for g, chart in self.charts.items()}
 
     def __reduce__(self) -> tuple:
         # the example's losses are closures; workers rebuild the game from its parameters instead
         return (type(self), (self.game, self.objective, self.safety, self.bo_budget))
-
-    def _valid_chart(self, geometry: str) -> bool:
-        try:
-            Chart(self.model, geometry)
-            return True
-        except ValueError:
-            return False
 
     def initial_state(self) -> tuple:
         return ()
@@ -79,15 +74,15 @@ class SmallGainNashGame(Game):
     def actions(self, state: tuple) -> tuple:
         slot = SLOTS[len(state)]
         if slot == "geometry":
-            return self.geometries
+            return tuple(self.charts)
         if slot == "partition":
-            return Chart(self.model, state[0]).partitions()
+            return self.partitions[state[0]]
         if slot == "radius":
             return self.radii
         if slot == "offset":
             return OFFSETS
         if slot == "estimator":
-            exact = Chart(self.model, state[0]).exact_jacobian() is not None
+            exact = self.charts[state[0]].exact_jacobian() is not None
             return tuple(e for e in ESTIMATORS if exact or e != "exact")
         return WEIGHT_METHODS
 
@@ -97,8 +92,7 @@ class SmallGainNashGame(Game):
     def region(self, state: tuple) -> Region:
         """The box of the chosen radius around the candidate equilibrium, shifted by the chosen offset."""
         geometry, _, radius, offset = state[:4]
-        chart = Chart(self.model, geometry)
-        centre = chart.from_primal(self.model.start()) + offset * radius
+        centre = self.charts[geometry].from_primal(self.model.start()) + offset * radius
         return Region(tuple(float(c) for c in centre), float(radius))
 
     def evaluate(self, state: tuple, context: EvalContext) -> Outcome:

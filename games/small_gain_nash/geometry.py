@@ -111,6 +111,17 @@ class Chart:
         return tuple(out)
 
 
+def charts(game: DifferentiableGame) -> dict[str, Chart]:
+    """The game in every geometry that applies to it (entropic needs a simplex player)."""
+    out = {}
+    for geometry in GEOMETRIES:
+        try:
+            out[geometry] = Chart(game, geometry)
+        except ValueError:
+            pass
+    return out
+
+
 def coordinate_weights(w: Sequence[float], blocks: Sequence[Sequence[int]]) -> np.ndarray:
     """The weight of each coordinate: w_b on every coordinate of block b (W's diagonal)."""
     out = np.empty(sum(len(b) for b in blocks))
