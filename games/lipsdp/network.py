@@ -62,20 +62,24 @@ class Activation:
             nn.LeakyReLU(self.parameter) if self.name == "leaky_relu" else nn.ELU(self.parameter))
 
 
+ACTIVATION_NAMES = {"relu": Activation("relu"), "tanh": Activation("tanh"), "sigmoid": Activation("sigmoid", 0.0, 0.25),
+                    "elu": Activation("elu", parameter=1.0), "maxmin": Activation("maxmin", group_size=2)}
+
+
 def activation_of(module: nn.Module, where: str) -> Activation:
     """The slope bounds of a supported activation module."""
     if isinstance(module, GroupSort):
         return Activation("maxmin" if module.group_size == 2 else f"groupsort{module.group_size}",
                           group_size=module.group_size)
     if isinstance(module, nn.ReLU):
-        return Activation("relu", 0.0, 1.0)
+        return ACTIVATION_NAMES["relu"]
     if isinstance(module, nn.LeakyReLU):
         s = float(module.negative_slope)
         return Activation("leaky_relu", min(s, 1.0), max(s, 1.0), parameter=s)
     if isinstance(module, nn.Tanh):
-        return Activation("tanh", 0.0, 1.0)
+        return ACTIVATION_NAMES["tanh"]
     if isinstance(module, nn.Sigmoid):
-        return Activation("sigmoid", 0.0, 0.25)
+        return ACTIVATION_NAMES["sigmoid"]
     if isinstance(module, nn.ELU):
         a = float(module.alpha)
         if a < 0:
@@ -83,10 +87,6 @@ def activation_of(module: nn.Module, where: str) -> Activation:
         return Activation("elu", 0.0, max(1.0, a), parameter=a)
     raise ValueError(f"{where}: {type(module).__name__} is not a supported activation (ReLU, LeakyReLU, Tanh, "
                      "Sigmoid, ELU, MaxMin, GroupSort)")
-
-
-ACTIVATION_NAMES = {"relu": Activation("relu"), "tanh": Activation("tanh"), "sigmoid": Activation("sigmoid", 0.0, 0.25),
-                    "elu": Activation("elu", parameter=1.0), "maxmin": Activation("maxmin", group_size=2)}
 
 
 @dataclass(frozen=True)

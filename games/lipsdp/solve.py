@@ -89,12 +89,10 @@ class SegmentProblem:
     @staticmethod
     def _block(parts: dict, i: int, j: int, sizes: tuple[int, ...]):
         if (i, j) in parts:
-            value = parts[(i, j)]
-        elif (j, i) in parts:
-            value = parts[(j, i)].T
-        else:
-            return np.zeros((sizes[i], sizes[j]))
-        return value if not isinstance(value, (int, float)) else np.full((sizes[i], sizes[j]), float(value))
+            return parts[(i, j)]
+        if (j, i) in parts:
+            return parts[(j, i)].T
+        return np.zeros((sizes[i], sizes[j]))
 
     def _chordal(self, parts: dict, sizes: tuple[int, ...]) -> list:
         graph = nx.Graph()
