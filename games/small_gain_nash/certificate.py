@@ -45,38 +45,33 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.optimize import brentq, minimize_scalar
 from scipy.optimize import root as scipy_root
 
-from games.small_gain_nash.constants import Constants, Region, estimate_constants
+from games.small_gain_nash.constants import Constants, Region, region_constants
 from games.small_gain_nash.geometry import Chart, block_norms, coordinate_weights
 from games.small_gain_nash.model import DifferentiableGame
+from games.small_gain_nash.rational import margin_lower, weighted_norm_upper
+from games.small_gain_nash.steps import StepRule, euler_rule, rk4_rule
 from games.small_gain_nash.weights import (WeightSearch, bo_weights, convex_weights, gain_radius, margin,
                                            timescale_band)
 
 WEIGHT_METHODS = ("convex", "bo")
-RK4_C = (0.0, 0.5, 0.5, 1.0)
-RK4_BETA = (1 / 6, 2 / 6, 2 / 6, 1 / 6)
-
-
-@dataclass(frozen=True)
-class StepRule:
-    """A step size for one integrator, its certified per-step contraction factor, and the largest safe step."""
-
-    step: float
-    factor: float
-    max_step: float
 
 
 @dataclass(frozen=True)
 class Certificate:
-    """What :func:`certify` proves (``certified``) or why it could not (``reason``).
+    """What :func:`certify` proves (``certified``), estimates (``estimated``) or why neither (``reason``).
 
-    Without a certificate the metric, rate and steps are ``None``; ``margin`` then holds the best
+    ``certified`` is True only when the constants are proven bounds (exact or interval) and every
+    number derived from them is proven too (:mod:`.rational`, :mod:`.steps`). On sampled constants the
+    same numbers are computed but ``certified`` is False and ``estimated`` True: they are what the
+    certificate would be if the samples had seen the worst of the Jacobian, which nothing guarantees.
+    Without either, the metric, rate and steps are ``None``; ``margin`` then holds the best
     (non-positive) margin found, for diagnosis.
     """
 
     certified: bool
+    estimated: bool
     reason: str
     geometry: str
     blocks: tuple[tuple[int, ...], ...]
@@ -85,7 +80,7 @@ class Certificate:
     margin: float
     gain: float  # spectral radius of the gain matrix; certifiable iff < 1
     weight_search: str
-    euclidean_monotone: bool  # the symmetrised Jacobian is positive definite on the region (samples)
+    euclidean_monotone: bool  # the symmetrised Jacobian is positive definite on the region (proven if certified)
     equal_weights_margin: float  # the small-gain margin with all weights equal
     band: tuple[float, float] | None = None  # two blocks: the ratios w_2 / w_1 that certify
     weights: np.ndarray | None = None
@@ -98,12 +93,17 @@ class Certificate:
     rk4_basin: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def status(self) -> str:
+        return "certified" if self.certified else "estimated" if self.estimated else "not certified"
+
     def summary(self) -> str:
-        if not self.certified:
+        if not (self.certified or self.estimated):
             return f"not certified: {self.reason}"
         w = ", ".join(f"{v:.4g}" for v in self.weights)
-        parts = [f"margin {self.margin:.6g} (flow contracts like exp(-{self.rate:.4g} t)) in the {self.geometry} "
-                 f"metric with weights [{w}]",
+        head = "certified" if self.certified else "ESTIMATED (sampled constants, not a proof)"
+        parts = [f"{head}: margin {self.margin:.6g} (flow contracts like exp(-{self.rate:.4g} t)) in the "
+                 f"{self.geometry} metric with weights [{w}]",
                  f"Euler step {self.euler.step:.4g} (factor {self.euler.factor:.6f}, safe below {self.euler.max_step:.4g})"]
         if self.rk4 is not None:
             parts.append(f"RK4 step {self.rk4.step:.4g} (factor {self.rk4.factor:.6f}, safe below {self.rk4.max_step:.4g})")
@@ -118,9 +118,9 @@ class Certificate:
         def rule(r: StepRule | None) -> dict | None:
             return None if r is None else {"step": r.step, "factor": r.factor, "max_step": r.max_step}
         return {
-            "certified": self.certified, "reason": self.reason, "geometry": self.geometry,
-            "blocks": [list(b) for b in self.blocks], "region": {"centre": list(self.region.centre),
-                                                                   "radius": self.region.radius},
+            "status": self.status, "certified": self.certified, "estimated": self.estimated, "reason": self.reason,
+            "geometry": self.geometry, "blocks": [list(b) for b in self.blocks],
+            "region": {"centre": list(self.region.centre), "radius": self.region.radius},
             "constants": self.constants.to_dict(), "margin": self.margin, "gain": self.gain,
             "weight_search": self.weight_search, "euclidean_monotone": self.euclidean_monotone,
             "equal_weights_margin": self.equal_weights_margin, "band": None if self.band is None else list(self.band),
@@ -132,79 +132,58 @@ class Certificate:
 
 
 def weighted_lipschitz(w: np.ndarray, constants: Constants, blocks: tuple[tuple[int, ...], ...]) -> float:
-    """L_w: exact ||W^1/2 J W^-1/2|| for a constant Jacobian, else the block bound ||W^1/2 L W^-1/2||."""
+    """A proven L_w >= ||W^1/2 J W^-1/2|| for a constant Jacobian, else >= the block bound ||W^1/2 L W^-1/2||."""
     if constants.jacobian is not None:
-        s = np.sqrt(coordinate_weights(w, blocks))
-        return float(np.linalg.norm(s[:, None] * constants.jacobian / s[None, :], 2))
-    s = np.sqrt(w)
-    return float(np.linalg.norm(s[:, None] * constants.L / s[None, :], 2))
+        return weighted_norm_upper(constants.jacobian, coordinate_weights(w, blocks))
+    return weighted_norm_upper(constants.L, np.asarray(w, dtype=float))
 
 
-def euler_rule(m: float, lipschitz: float) -> StepRule:
-    kappa = min(m / lipschitz, 1.0)
-    return StepRule(m / lipschitz ** 2, math.sqrt(1 - kappa ** 2), 2 * m / lipschitz ** 2)
+def equilibrium_error(chart: Chart, z: torch.Tensor, rule: StepRule, w: np.ndarray,
+                      blocks: tuple[tuple[int, ...], ...]) -> float:
+    """A bound on ||z - z*||_w, z* the fixed point of the Euler step T: ||T(z) - z||_w / (1 - q).
 
-
-def _rk4_q2(eta: float, m: float, lipschitz: float) -> float:
-    """The certified bound on the squared RK4 contraction factor at step eta (inf where the stage bound breaks)."""
-    a_prev, b, a = 0.0, 0.0, 0.0
-    for c, beta in zip(RK4_C, RK4_BETA):
-        shrink = c * eta * a_prev
-        if shrink >= 1:
-            return math.inf
-        a_j = lipschitz * (1 + shrink)
-        b += beta * (m * (1 - shrink) ** 2 - shrink * a_j)
-        a += beta * a_j
-        a_prev = a_j
-    return 1 - 2 * eta * b + (eta * a) ** 2
-
-
-def rk4_factor(eta: float, m: float, lipschitz: float) -> float:
-    """The certified per-step contraction factor of RK4 at step eta (inf where the bound says nothing)."""
-    q2 = _rk4_q2(eta, m, lipschitz)
-    return math.sqrt(max(q2, 0.0)) if q2 < 1 else math.inf
-
-
-def rk4_rule(m: float, lipschitz: float) -> StepRule:
-    """The step minimising the certified RK4 factor, and the largest step that still contracts."""
-    top = 4 * m / lipschitz ** 2  # twice Euler's largest step; the RK4 bound agrees with Euler's to first order
-    def capped(e: float) -> float:
-        return min(_rk4_q2(e, m, lipschitz), 2.0)
-    step = float(minimize_scalar(capped, bounds=(0, top), method="bounded", options={"xatol": 1e-12 * top}).x)
-    limit = float(brentq(lambda e: capped(e) - 1, step, top)) if capped(top) >= 1 else top
-    return StepRule(step, rk4_factor(step, m, lipschitz), limit)
+    That bound holds because T contracts by q on the region; it is doubled, with 1e-12 (1 + ||z||_w)
+    added, to cover the rounding of T(z) in floating point (inf when q >= 1).
+    """
+    if not rule.factor < 1:
+        return math.inf
+    moved = chart.project(z - rule.step * chart.field(z)) - z
+    scale = 1 + float(block_norms(z, w, blocks))
+    return 2 * float(block_norms(moved, w, blocks)) / (1 - rule.factor) + 1e-12 * scale
 
 
 def find_equilibrium(chart: Chart, start: torch.Tensor, rule: StepRule, w: np.ndarray,
-                     blocks: tuple[tuple[int, ...], ...], tol: float = 1e-11, max_steps: int = 100_000) -> torch.Tensor | None:
-    """The fixed point of the certified Euler step T, to ``tol`` by the a posteriori bound
-    ||z - z*||_w <= ||T(z) - z||_w / (1 - q); ``None`` if it was not reached.
+                     blocks: tuple[tuple[int, ...], ...], tol: float = 1e-11,
+                     max_steps: int = 100_000) -> tuple[torch.Tensor, float] | None:
+    """A point z near the fixed point z* of the certified Euler step, with :func:`equilibrium_error`'s bound
+    on ||z - z*||_w; ``None`` if that bound did not reach ``tol`` (relative) within ``max_steps``.
 
     A Newton solve of G(z) = 0 is tried first (an interior equilibrium, found in a few steps however
     slowly T contracts); then T is iterated, which also finds equilibria held by the constraints.
     """
-    contraction = max(1 - rule.factor, 1e-16)
-
-    def step(z: torch.Tensor) -> torch.Tensor:
-        return chart.project(z - rule.step * chart.field(z))
-
-    def accurate(z: torch.Tensor, z_next: torch.Tensor) -> bool:
-        return float(block_norms(z_next - z, w, blocks)) / contraction <= tol * (1 + float(block_norms(z, w, blocks)))
+    def accurate(z: torch.Tensor) -> float | None:
+        error = equilibrium_error(chart, z, rule, w, blocks)
+        return error if error <= tol * (1 + float(block_norms(z, w, blocks))) else None
 
     jacobian = torch.func.jacrev(chart.field)
     root = scipy_root(lambda v: chart.field(torch.as_tensor(v)).numpy(), start.numpy(),
                       jac=lambda v: jacobian(torch.as_tensor(v)).numpy())
     if root.success and np.all(np.isfinite(root.x)):
         z = torch.as_tensor(root.x)
-        if accurate(z, step(z)):
-            return z
+        if (error := accurate(z)) is not None:
+            return z, error
     z = chart.project(start.clone())
     for _ in range(max_steps):
-        z_next = step(z)
-        if accurate(z, z_next):
-            return z_next
-        z = z_next
+        z = chart.project(z - rule.step * chart.field(z))
+        if (error := accurate(z)) is not None:
+            return z, error
     return None
+
+
+def rk4_basin_radius(basin: float, rule: StepRule, lipschitz: float) -> float:
+    """RK4's stages from distance r stay within (1 + eta a_3) r: the basin shrunk so that they stay in the region."""
+    a3 = lipschitz * (1 + 0.5 * rule.step * lipschitz * (1 + 0.5 * rule.step * lipschitz))
+    return basin / (1 + rule.step * a3) * (1 - 1e-12)
 
 
 def basin_radius(region: Region, z: torch.Tensor, w: np.ndarray, blocks: tuple[tuple[int, ...], ...]) -> float:
@@ -213,16 +192,30 @@ def basin_radius(region: Region, z: torch.Tensor, w: np.ndarray, blocks: tuple[t
     return float(min(math.sqrt(wb) * slack[list(idx)].min() for wb, idx in zip(w, blocks)))
 
 
+def _failure(mu: np.ndarray, gain: float, best: float, blocks: int) -> str:
+    if np.any(mu <= 0):
+        i = int(np.argmin(mu))
+        return (f"block {i + 1}'s curvature mu = {mu[i]:.4g} is not positive on the region: no weights can "
+                "make S(w) positive definite")
+    if blocks == 2:
+        return (f"small-gain product L12 L21 / (mu1 mu2) = {gain ** 2:.4g} >= 1: no block weights make S(w) "
+                f"positive definite (best margin {best:.4g})")
+    return (f"gain matrix spectral radius {gain:.4g} >= 1: no block weights make S(w) positive definite "
+            f"(best margin {best:.4g})")
+
+
 def certify(game: DifferentiableGame, region: Region | float | None = None, geometry: str = "euclidean",
             partition: str = "players", constants: str = "auto", samples: int = 256, safety: float = 0.1,
-            weights: str = "convex", seed: int = 0, bo_budget: int = 30) -> Certificate:
+            weights: str = "convex", seed: int = 0, bo_budget: int = 30, tol: float = 0.01,
+            max_boxes: int = 4096) -> Certificate:
     """Certify contraction of the game's learning dynamics to its Nash equilibrium on a region.
 
     ``region``: a :class:`Region` in the geometry's coordinates, or a radius around the game's
     equilibrium (or its sets' centres), default 1. ``constants``: ``auto`` (exact when the Jacobian is
-    constant), ``exact`` or ``sampled`` (with ``samples`` and ``safety``). ``weights``: ``convex``
-    (bisection on a generalised-eigenvalue SDP) or ``bo`` (BoTorch over log-weights, ``bo_budget``
-    margin evaluations before a local polish).
+    constant, else interval enclosures, else sampled when the losses cannot be enclosed), ``exact``,
+    ``interval`` (``tol``, ``max_boxes``) or ``sampled`` (``samples``, ``safety``: an estimate, never
+    certified). ``weights``: ``convex`` (bisection on a generalised-eigenvalue SDP) or ``bo`` (BoTorch
+    over log-weights, ``bo_budget`` margin evaluations before a local polish).
     """
     if weights not in WEIGHT_METHODS:
         raise ValueError(f"unknown weight search {weights!r}; choose one of {', '.join(WEIGHT_METHODS)}")
@@ -230,52 +223,50 @@ def certify(game: DifferentiableGame, region: Region | float | None = None, geom
     blocks = chart.blocks(partition)
     if region is None or isinstance(region, (int, float)):
         region = Region.around(chart, game.start(), 1.0 if region is None else float(region))
-    found = estimate_constants(chart, region, blocks, constants, samples, safety, seed)
+    found = region_constants(chart, region, blocks, constants, samples, safety, seed, tol, max_boxes)
     mu, L = found.mu, found.L
     search: WeightSearch = convex_weights(mu, L) if weights == "convex" else bo_weights(mu, L, bo_budget, seed=seed)
     gain = gain_radius(mu, L)
-    common = dict(geometry=geometry, blocks=blocks, region=region, constants=found, margin=search.margin, gain=gain,
+    common = dict(geometry=geometry, blocks=blocks, region=region, constants=found, gain=gain,
                   weight_search=f"{search.method} ({search.evaluations} evaluations)",
                   euclidean_monotone=found.euclidean_modulus > 0,
                   equal_weights_margin=margin(np.ones(len(blocks)), mu, L),
                   band=timescale_band(mu, L) if len(blocks) == 2 else None)
-    if search.margin <= 0:
-        if np.any(mu <= 0):
-            i = int(np.argmin(mu))
-            reason = (f"block {i + 1}'s curvature mu = {mu[i]:.4g} is not positive on the region: no weights can "
-                      "make S(w) positive definite")
-        elif len(blocks) == 2:
-            reason = (f"small-gain product L12 L21 / (mu1 mu2) = {gain ** 2:.4g} >= 1: no block weights make S(w) "
-                      f"positive definite (best margin {search.margin:.4g})")
-        else:
-            reason = (f"gain matrix spectral radius {gain:.4g} >= 1: no block weights make S(w) positive definite "
-                      f"(best margin {search.margin:.4g})")
-        return Certificate(False, reason, **common)
+    m = margin_lower(search.weights, mu, L) if search.margin > 0 else search.margin
+    if m <= 0:
+        reason = _failure(mu, gain, search.margin, len(blocks))
+        if not found.rigorous:
+            reason += " (on sampled constants)"
+        return Certificate(False, False, reason, margin=search.margin, **common)
     w = search.weights
     lipschitz = weighted_lipschitz(w, found, blocks)
-    euler = euler_rule(search.margin, lipschitz)
-    notes = []
+    euler = euler_rule(m, lipschitz)
+    notes = [] if found.rigorous else [f"constants are sampled estimates ({found.describe()}): nothing here is proven"]
     known = None if game.equilibrium is None else chart.from_primal(game.equilibrium)
     start = known if known is not None and basin_radius(region, known, w, blocks) > 0 else \
         torch.tensor(region.centre, dtype=torch.float64)
-    equilibrium = find_equilibrium(chart, start, euler, w, blocks)
-    basin = rk4 = rk4_basin = None
-    if equilibrium is None:
+    located = find_equilibrium(chart, start, euler, w, blocks)
+    equilibrium = basin = rk4 = rk4_basin = None
+    if located is None:
         notes.append("the certified Euler iteration did not reach its fixed point within the step limit")
     else:
-        basin = basin_radius(region, equilibrium, w, blocks)
+        equilibrium, error = located
+        basin = basin_radius(region, equilibrium, w, blocks) - error  # a ball around z* itself
         if basin <= 0:
             notes.append("the equilibrium lies outside the region: the region is monotone, but no trajectory is "
                          "certified to reach the equilibrium")
             basin = None
         residual = float(block_norms(chart.field(equilibrium), w, blocks))
         if residual <= 1e-8 * max(1.0, lipschitz * float(block_norms(equilibrium, w, blocks))):
-            rk4 = rk4_rule(search.margin, lipschitz)
-            a3 = lipschitz * (1 + 0.5 * rk4.step * lipschitz * (1 + 0.5 * rk4.step * lipschitz))
-            rk4_basin = None if basin is None else basin / (1 + rk4.step * a3)
+            rk4 = rk4_rule(m, lipschitz)
+            if rk4 is None:
+                notes.append("no RK4 step contracts by the stage bound")
+            elif basin is not None:
+                rk4_basin = rk4_basin_radius(basin, rk4, lipschitz)
         else:
             notes.append("the field does not vanish at the equilibrium (the players' sets hold it there): projected "
                          "RK4 does not fix such a point, so no RK4 step is certified")
-    return Certificate(True, "", weights=w, rate=search.margin, lipschitz=lipschitz, euler=euler, rk4=rk4,
+    return Certificate(found.rigorous, not found.rigorous, "" if found.rigorous else "constants are sampled estimates",
+                       margin=m, weights=w, rate=m, lipschitz=lipschitz, euler=euler, rk4=rk4,
                        equilibrium=None if equilibrium is None else equilibrium.numpy(), basin=basin,
                        rk4_basin=rk4_basin, notes=tuple(notes), **common)

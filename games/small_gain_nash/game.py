@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import time
 
-import numpy as np
 
 from discover.game import Feature, Game, Param
 from discover.types import EvalContext, Outcome, Player, Resources, Status
@@ -24,12 +23,12 @@ from games.small_gain_nash.certificate import WEIGHT_METHODS, certify
 from games.small_gain_nash.constants import Region
 from games.small_gain_nash.examples import EXAMPLES, load_example
 from games.small_gain_nash.geometry import GEOMETRIES, PARTITIONS, charts
-from games.small_gain_nash.weights import margin
+from games.small_gain_nash.verify import recheck
 
 SLOTS = ("geometry", "partition", "radius", "offset", "estimator", "weights")
 RADIUS_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 OFFSETS = (0.0, 0.5)
-ESTIMATORS = {"exact": ("exact", 0), "sampled-64": ("sampled", 64), "sampled-512": ("sampled", 512)}
+ESTIMATORS = {"exact": ("exact", 0), "interval": ("interval", 0), "sampled-512": ("sampled", 512)}
 OBJECTIVES = ("margin", "region")
 
 
@@ -82,8 +81,9 @@ class SmallGainNashGame(Game):
         if slot == "offset":
             return OFFSETS
         if slot == "estimator":
-            exact = self.charts[state[0]].exact_jacobian() is not None
-            return tuple(e for e in ESTIMATORS if exact or e != "exact")
+            chart = self.charts[state[0]]
+            usable = {"exact": chart.exact_jacobian() is not None, "interval": chart.geometry == "euclidean"}
+            return tuple(e for e in ESTIMATORS if usable.get(e, True))
         return WEIGHT_METHODS
 
     def apply(self, state: tuple, action) -> tuple:
@@ -106,23 +106,26 @@ class SmallGainNashGame(Game):
             return Outcome.failure(Status.FAILED, str(error), time.perf_counter() - start)
         cost = time.perf_counter() - start
         artifacts = certificate.to_dict()
+        if certificate.estimated:
+            return Outcome.failure(Status.INFEASIBLE, f"estimated, not certified: {certificate.summary()}", cost,
+                                   artifacts)
         if not certificate.certified:
             return Outcome.failure(Status.INFEASIBLE, certificate.reason, cost, artifacts)
         value = certificate.margin if self.objective == "margin" else radius
         return Outcome.ok(value, artifacts, cost)
 
     def verify(self, state: tuple, outcome: Outcome) -> str | None:
-        """Recompute the margin of the stored weights from the stored constants; it must be positive and match."""
+        """Re-derive the certificate from the game (:func:`.verify.recheck`); the value must be what it proves."""
         a = outcome.artifacts
-        mu, L, w = np.asarray(a["constants"]["mu"]), np.asarray(a["constants"]["L"]), np.asarray(a["weights"])
-        recomputed = margin(w, mu, L)
-        if not recomputed > 0:
-            return f"the stored weights give margin {recomputed:.6g}, not positive"
-        if not math.isclose(recomputed, a["margin"], rel_tol=1e-9, abs_tol=1e-12):
-            return f"the stored weights give margin {recomputed:.12g}, not the reported {a['margin']:.12g}"
-        reported = a["margin"] if self.objective == "margin" else a["region"]["radius"]
-        if not math.isclose(reported, outcome.value, rel_tol=1e-12):
-            return f"value {outcome.value} does not match the certificate's {reported}"
+        problem = recheck(self.model, a)
+        if problem:
+            return problem
+        region = self.region(state)
+        if a["geometry"] != state[0] or a["region"] != {"centre": list(region.centre), "radius": region.radius}:
+            return "the certificate is for another geometry or region than this state's"
+        proven = a["margin"] if self.objective == "margin" else a["region"]["radius"]
+        if not outcome.value <= proven:
+            return f"value {outcome.value} exceeds the certificate's {proven}"
         return None
 
     def resources(self, state: tuple) -> Resources:

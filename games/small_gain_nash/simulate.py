@@ -52,10 +52,10 @@ def _rk4_direction(field, z: torch.Tensor, eta: float) -> torch.Tensor:
 
 def simulate(game: DifferentiableGame, certificate: Certificate, method: str = "euler", starts: int = 32,
              steps: int = 50, seed: int = 0) -> Simulation:
-    """Projected Euler or RK4 at the certified step from random starts in the certified basin."""
+    """Projected Euler or RK4 at the certified (or, for an estimate, estimated) step from random starts in the basin."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if not certificate.certified:
+    if not (certificate.certified or certificate.estimated):
         raise ValueError(f"the certificate does not certify anything: {certificate.reason}")
     rule = certificate.euler if method == "euler" else certificate.rk4
     radius = certificate.basin if method == "euler" else certificate.rk4_basin
