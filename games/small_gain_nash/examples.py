@@ -1,6 +1,7 @@
 """Built-in games, selectable by name (``discover run small-gain-nash --param game=NAME``).
 
-Each is chosen to show one thing; all but the last are non-monotone in the Euclidean sense.
+Each is chosen to show one thing; the first four are non-monotone in the Euclidean sense,
+``uncertifiable-quadratic`` fails the small-gain test, and ``two-equilibria`` defeats sampled constants.
 """
 
 from __future__ import annotations
@@ -76,12 +77,37 @@ def uncertifiable_quadratic() -> DifferentiableGame:
                           sets=(Box(1, -5.0, 5.0), Box(1, -5.0, 5.0)), name="uncertifiable-quadratic")
 
 
+def two_equilibria(c: float = 0.5, t: float = 0.5, width: float = 0.003) -> DifferentiableGame:
+    """Looks contracting everywhere but in a narrow bump that holds a second equilibrium p = (t, c t).
+
+    l_1 = x^2/2 + x y (c + B g(x, y)), l_2 = y^2/2 - c x y, with g(z) = exp(-|z - p|^2 / (2 width^2)) and
+    B = -1/c - c. Then F_2 = y - c x vanishes on y = c x, and F_1 = x + y (c + B g) + x y B dg/dx is 0
+    at the origin and at p (where g = 1 and dg/dx = 0): two Nash equilibria. Away from the bump the
+    game is the quadratic one with couplings c, so samples that miss the bump see product c^2 < 1;
+    inside it J_11 dips to about -B c t^2 / width^2. A referee's construction against sampled constants.
+    """
+    B, p = -1 / c - c, (t, c * t)
+
+    def first(blocks: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        x, y = blocks[0][0], blocks[1][0]
+        bump = torch.exp(-((x - p[0]) ** 2 + (y - p[1]) ** 2) / (2 * width ** 2))
+        return 0.5 * x ** 2 + x * y * (c + B * bump)
+
+    def second(blocks: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        x, y = blocks[0][0], blocks[1][0]
+        return 0.5 * y ** 2 - c * x * y
+
+    return DifferentiableGame([first, second], [Reals(1), Reals(1)], ("first", "second"), equilibrium=np.zeros(2),
+                              name="two-equilibria")
+
+
 EXAMPLES: dict[str, Example] = {
     "coupled-quadratic": Example(coupled_quadratic, 1.0, coupled_quadratic.__doc__),
     "cyclic-quadratic": Example(cyclic_quadratic, 1.0, cyclic_quadratic.__doc__),
     "tanh-coupled": Example(tanh_coupled, 0.25, tanh_coupled.__doc__.splitlines()[0]),
     "entropic-matrix": Example(entropic_matrix, 0.5, entropic_matrix.__doc__),
     "uncertifiable-quadratic": Example(uncertifiable_quadratic, 1.0, uncertifiable_quadratic.__doc__),
+    "two-equilibria": Example(two_equilibria, 1.0, two_equilibria.__doc__.splitlines()[0]),
 }
 
 
