@@ -12,41 +12,55 @@ from games.lipsdp.bounds import lower_bound as sampled_lower_bound
 from games.lipsdp.bounds import naive_bound
 from games.lipsdp.formulation import ENCODINGS, STRUCTURES, segments
 from games.lipsdp.network import Network, load_network
+from games.lipsdp.rigorous import mul_up
 from games.lipsdp.solve import SOLVERS, SegmentSolve, solve_segment
 
 
 @dataclass
 class LipschitzResult:
-    """A verified l2 Lipschitz upper bound (``None`` if the formulation certified nothing), with context."""
+    """A certified l2 Lipschitz upper bound, with context.
 
-    bound: float | None
+    ``bound`` is the smaller of two rigorous bounds, and ``method`` says which: ``lipsdp`` (the product
+    of the segments' verified bounds) or ``naive`` (the product of proven spectral-norm bounds and slope
+    bounds; also the answer when the formulation certifies nothing, with ``reason`` saying why).
+    ``lipsdp`` is LipSDP's own verified bound (None if it certified nothing).
+    """
+
+    bound: float
+    method: str
+    lipsdp: float | None
     naive: float
     lower: float | None
     seconds: float
     formulation: dict
-    claimed: float | None  # the product of the solvers' own values, for comparison only
+    claimed: float | None  # the product of the solvers' own values, for comparison only (not verified)
     reason: str = ""
     parts: list[SegmentSolve] = field(default_factory=list, repr=False)
 
     @property
     def verified(self) -> bool:
-        return self.bound is not None
+        """Whether the LipSDP formulation itself certified a bound (``bound`` is rigorous either way)."""
+        return self.lipsdp is not None
 
     def certificate(self) -> dict:
         """JSON-ready: per segment the hidden layers it covers, its bound and its (projected) multipliers."""
-        return {"formulation": self.formulation, "bound": self.bound, "naive": self.naive, "lower": self.lower,
+        return {"formulation": self.formulation, "bound": self.bound, "method": self.method, "lipsdp": self.lipsdp,
+                "naive": self.naive, "lower": self.lower,
                 "segments": [{"layers": list(p.segment.layers), "bound": p.verified.bound, "claimed": p.claimed,
                               "multipliers": [t.tolist() for t in p.thetas], "attempts": p.attempts,
                               "build_seconds": round(p.build_seconds, 3), "solve_seconds": round(p.solve_seconds, 3)}
                              for p in self.parts]}
 
     def summary(self) -> str:
-        if self.bound is None:
-            return f"not verified: {self.reason}"
         low = f", lower bound {self.lower:.6g}" if self.lower is not None else ""
-        return (f"Lipschitz <= {self.bound:.6g} (naive {self.naive:.6g}{low}); {self.formulation['structure']} "
-                f"multipliers, {len(self.parts)} segment(s), {'chordal' if self.formulation['chordal'] else 'monolithic'}, "
-                f"{self.formulation['solver']}, {self.seconds:.1f} s")
+        setup = (f"{self.formulation['structure']} multipliers, {len(self.parts)} segment(s), "
+                 f"{'chordal' if self.formulation['chordal'] else 'monolithic'}, {self.formulation['solver']}, "
+                 f"{self.seconds:.1f} s")
+        if self.lipsdp is None:
+            return f"Lipschitz <= {self.bound:.6g} (naive product of norms; LipSDP certified nothing: {self.reason}{low})"
+        which = (f"LipSDP, verified; naive {self.naive:.6g}" if self.method == "lipsdp" else
+                 f"naive product of norms, smaller than LipSDP's verified {self.lipsdp:.6g}")
+        return f"Lipschitz <= {self.bound:.6g} ({which}{low}); {setup}"
 
 
 def lipschitz_bound(model: nn.Module | Network | str, formulation: str = "neuron", norm: str = "l2",
@@ -54,7 +68,7 @@ def lipschitz_bound(model: nn.Module | Network | str, formulation: str = "neuron
                     encoding: str = "sum-preserving", tolerance: float = 1e-6, fallback: bool = True,
                     strictness: float | None = None, time_limit: float | None = None,
                     lower: bool = True) -> LipschitzResult:
-    """The verified LipSDP bound of a network in the l2 norm.
+    """A certified l2 Lipschitz bound: LipSDP's verified bound or the naive product, whichever is smaller.
 
     ``formulation``: ``neuron`` (LipSDP-Neuron) or ``layer`` (LipSDP-Layer). ``cuts``: hidden-layer
     indices where the network is split (the bound is the product). ``chordal``: decompose the LMI by
@@ -76,13 +90,20 @@ def lipschitz_bound(model: nn.Module | Network | str, formulation: str = "neuron
              for s in segments(network, tuple(cuts), encoding)]
     seconds = time.perf_counter() - start
     failed = [p for p in parts if p.verified.bound is None]
-    bound = None if failed else float(np.prod([p.verified.bound for p in parts]))
+    lipsdp = None if failed else mul_up(*(p.verified.bound for p in parts))
     claimed = None if any(p.claimed is None for p in parts) else float(np.prod([p.claimed for p in parts]))
     reason = "" if not failed else f"hidden layers {list(failed[0].segment.layers)}: {failed[0].verified.reason}"
     description = {"structure": formulation, "cuts": list(cuts), "chordal": chordal, "encoding": encoding,
                    "solver": solver, "tolerance": tolerance, "time_limit": time_limit}
-    return LipschitzResult(bound, naive_bound(network), sampled_lower_bound(network) if lower else None, seconds,
+    naive = naive_bound(network)
+    bound, method = best_bound(lipsdp, naive)
+    return LipschitzResult(bound, method, lipsdp, naive, sampled_lower_bound(network) if lower else None, seconds,
                            description, claimed, reason, parts)
+
+
+def best_bound(lipsdp: float | None, naive: float) -> tuple[float, str]:
+    """The smaller of LipSDP's verified bound and the naive one, and which it is."""
+    return (lipsdp, "lipsdp") if lipsdp is not None and lipsdp <= naive else (naive, "naive")
 
 
 def lower_bound(model: nn.Module | Network | str, **options) -> float:
@@ -90,4 +111,4 @@ def lower_bound(model: nn.Module | Network | str, **options) -> float:
     return sampled_lower_bound(load_network(model), **options)
 
 
-__all__ = ["LipschitzResult", "lipschitz_bound", "lower_bound"]
+__all__ = ["LipschitzResult", "best_bound", "lipschitz_bound", "lower_bound"]

@@ -67,20 +67,21 @@ ACTIVATION_NAMES = {"relu": Activation("relu"), "tanh": Activation("tanh"), "sig
 
 
 def activation_of(module: nn.Module, where: str) -> Activation:
-    """The slope bounds of a supported activation module."""
-    if isinstance(module, GroupSort):
+    """The slope bounds of a supported activation module (its class exactly, never a subclass)."""
+    kind = type(module)
+    if kind in (GroupSort, MaxMin):
         return Activation("maxmin" if module.group_size == 2 else f"groupsort{module.group_size}",
                           group_size=module.group_size)
-    if isinstance(module, nn.ReLU):
+    if kind is nn.ReLU:
         return ACTIVATION_NAMES["relu"]
-    if isinstance(module, nn.LeakyReLU):
+    if kind is nn.LeakyReLU:
         s = float(module.negative_slope)
         return Activation("leaky_relu", min(s, 1.0), max(s, 1.0), parameter=s)
-    if isinstance(module, nn.Tanh):
+    if kind is nn.Tanh:
         return ACTIVATION_NAMES["tanh"]
-    if isinstance(module, nn.Sigmoid):
+    if kind is nn.Sigmoid:
         return ACTIVATION_NAMES["sigmoid"]
-    if isinstance(module, nn.ELU):
+    if kind is nn.ELU:
         a = float(module.alpha)
         if a < 0:
             raise ValueError(f"{where}: ELU with negative alpha {a} is not monotone; not supported")
@@ -137,15 +138,48 @@ class Network:
         return nn.Sequential(*layers)
 
 
+SKIPPED = (nn.Flatten, nn.Identity, nn.Dropout)  # identities on (batch, features) inputs; Dropout only in eval mode
+SUPPORTED = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, GroupSort, MaxMin, *SKIPPED)
+
+
+def check_plain(module: nn.Module, where: str) -> None:
+    """Refuse what makes a module compute something other than its type says: hooks, subclasses, training Dropout."""
+    hooks = [name for name in ("_forward_hooks", "_forward_pre_hooks") if getattr(module, name, None)]
+    if hooks:
+        raise ValueError(f"{where} has forward hooks ({', '.join(hooks)}), which may change what it computes; "
+                         "remove them (handle.remove()) first")
+    if type(module) not in (nn.Sequential, *SUPPORTED):
+        name = type(module).__name__
+        base = next((b.__name__ for b in type(module).__mro__[1:] if b in (nn.Sequential, *SUPPORTED)), None)
+        raise ValueError(f"{where}: {name} is a subclass of {base}, whose forward may differ; use {base} itself"
+                         if base else f"{where}: {name} is not a supported layer (Linear, ReLU, LeakyReLU, Tanh, "
+                                      "Sigmoid, ELU, MaxMin, GroupSort, Flatten, Identity, Dropout)")
+    if type(module) is nn.Dropout and module.training:
+        raise ValueError(f"{where}: Dropout in training mode scales and zeroes activations at random; call model.eval()")
+
+
+def global_hooks() -> list[str]:
+    """Names of torch's process-wide module hooks that are set (they run on every module's forward)."""
+    from torch.nn.modules import module as torch_module
+    return [name for name in ("_global_forward_hooks", "_global_forward_pre_hooks") if getattr(torch_module, name, None)]
+
+
 def from_module(model: nn.Module) -> Network:
     if not isinstance(model, nn.Sequential):
         raise ValueError(f"the model is a {type(model).__name__}, not an nn.Sequential: only feed-forward chains "
                          "of Linear layers and activations are supported")
+    if global_hooks():
+        raise ValueError(f"torch has global module hooks set ({', '.join(global_hooks())}), which may change what "
+                         "the model computes; remove them first")
+    check_plain(model, "the model")
     weights, biases, activations = [], [], []
     expect_linear = True
     for index, layer in enumerate(model):
         where = f"layer {index} ({type(layer).__name__})"
-        if isinstance(layer, (nn.Flatten, nn.Identity, nn.Dropout)):
+        if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            raise ValueError(f"{where}: convolutions are not supported; unroll it into a Linear layer first")
+        check_plain(layer, where)
+        if isinstance(layer, SKIPPED):
             continue
         if isinstance(layer, nn.Linear):
             if not expect_linear:
@@ -155,8 +189,6 @@ def from_module(model: nn.Module) -> Network:
             weights.append(W)
             biases.append(b)
             expect_linear = False
-        elif isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            raise ValueError(f"{where}: convolutions are not supported; unroll it into a Linear layer first")
         elif expect_linear:
             raise ValueError(f"{where}: an activation must follow a Linear layer")
         else:
@@ -166,7 +198,29 @@ def from_module(model: nn.Module) -> Network:
         raise ValueError("the model has no Linear layer")
     if expect_linear:
         raise ValueError("the model must end with a Linear layer (the output map)")
-    return Network(tuple(weights), tuple(biases), tuple(activations))
+    network = Network(tuple(weights), tuple(biases), tuple(activations))
+    check_same_function(model, network)
+    return network
+
+
+def check_same_function(model: nn.Module, network: Network, samples: int = 64, seed: int = 0) -> None:
+    """The network read back must compute what the module computes, on random inputs (a backstop for
+    whatever the type checks miss); agreement to the module's own precision, relative to the output size."""
+    parameter = next(model.parameters())
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    x = torch.randn(samples, network.widths[0], generator=generator, dtype=torch.float64)
+    try:
+        with torch.no_grad():
+            expected = model(x.to(parameter.device, parameter.dtype)).double().cpu()
+    except Exception as error:  # noqa: BLE001 - any failure of the user's forward gets one clear line
+        raise ValueError(f"the model fails on a batch of {network.widths[0]}-wide inputs: {error}") from None
+    with torch.no_grad():
+        got = network.module()(x)
+    tolerance = 1e4 * torch.finfo(parameter.dtype).eps
+    if expected.shape != got.shape or not torch.allclose(expected, got, rtol=tolerance,
+                                                         atol=tolerance * float(got.abs().max().clamp_min(1e-30))):
+        raise ValueError("the model does not compute what its layers' types and weights say (checked on random "
+                         "inputs): it has custom behaviour LipSDP cannot see; rebuild it from standard layers")
 
 
 def from_npz(path: Path) -> Network:

@@ -69,7 +69,9 @@ class SegmentProblem:
         self.rho = cp.Variable(nonneg=True)
         constraints = [t[:m.signed] >= 0 for t, m in zip(self.thetas, self.mults) if m.signed]
         coeffs = [(t @ m.Ka.T if m.Ka.any() else None, t @ m.Kb.T, t @ m.Kc.T) for t, m in zip(self.thetas, self.mults)]
-        parts = blocks(segment, coeffs, cp.diag, lambda T, a: T.T @ cp.diag(a) @ T, lambda T, b: T.T @ cp.diag(b) / 2)
+        maps = segment.maps
+        parts = blocks(len(maps), coeffs, cp.diag, lambda h, a: maps[h].T @ cp.diag(a) @ maps[h],
+                       lambda h, b: maps[h].T @ cp.diag(b) / 2, lambda: segment.out.T @ segment.out)
         sizes = segment.sizes
         parts[(0, 0)] = parts[(0, 0)] - self.rho * np.eye(sizes[0])
         # The hidden block must come out negative definite, not just semidefinite, for the Schur
