@@ -4,13 +4,16 @@ Each sub-box gets an enclosure of the Jacobian (:mod:`.enclosure`), and from it 
 
 * mu_i >= Gershgorin's lower bound of the symmetrised interval block (J_ii + J_ii^T)/2: every
   eigenvalue of every symmetric matrix in it is at least min_k (lo S_kk - sum_{l != k} max |S_kl|);
+  for two-coordinate blocks also the closed-form eigenvalue of the 2 x 2 interval matrix, if better;
 * ||J_ij||_2 <= ||M||_2 <= min(sqrt(||M||_1 ||M||_inf), ||M||_F) for M_kl = max |J_ij,kl| over the box
-  (|A| <= M entrywise gives ||A||_2 <= ||M||_2);
+  (|A| <= M entrywise gives ||A||_2 <= ||M||_2), or, when a side has at most 2 coordinates, the square
+  root of the closed-form largest eigenvalue of the interval Gram matrix, if better;
 
 all with outward rounding. The region's constants are the worst of the per-box bounds, which is a
 proof whatever the boxes are. Branch and bound only makes them tight: the Jacobian is also evaluated
 (autograd) at every box's centre, which gives attained values; a box whose bound is worse than the
-attained extreme by more than ``tol`` times the constants' scale is bisected along its widest side,
+attained extreme by more than ``tol`` times that extreme (plus 5% of the largest constant, for
+constants near 0) is bisected along its widest side,
 until every box is within tolerance or the box budget is spent (then the bound is simply looser).
 A narrow feature that samples miss, such as a bump of the Jacobian, shows up in the enclosure of the
 box that contains it, so it is found, not averaged away.
@@ -63,13 +66,45 @@ def gershgorin_lower(S: Interval) -> np.ndarray:
     return (diag - Interval(radius)).lo.min(-1)
 
 
+def _sqrt(x: Interval) -> Interval:
+    """sqrt of an interval known to be >= 0 in exact arithmetic (a rounded-down 0 may be slightly below)."""
+    return Interval(np.maximum(x.lo, 0.0), np.maximum(x.hi, 0.0)).monotone("sqrt")
+
+
+def symmetric2_eigenvalues(a: Interval, b: Interval, c: Interval) -> tuple[np.ndarray, np.ndarray]:
+    """Proven (lower bound of lambda_min, upper bound of lambda_max) of [[a, b], [b, c]] over the intervals:
+    (a + c)/2 -+ sqrt(((a - c)/2)^2 + b^2)."""
+    half = np.array(0.5)
+    mean, spread = (a + c).scale(half), (a - c).scale(half)
+    root = _sqrt(spread.power(2) + b.power(2))
+    return (mean - root).lo, (mean + root).hi
+
+
+def _gram(A: Interval) -> Interval:
+    """A^T A or A A^T, whichever is smaller ((B, k, k), k = min(p, q)): the same largest eigenvalue."""
+    if A.shape[-1] > A.shape[-2]:
+        A = Interval(np.swapaxes(A.lo, -1, -2), np.swapaxes(A.hi, -1, -2))
+    k = A.shape[-1]
+    rows = [[A[..., :, i].power(2).sum(-1) if i == j else (A[..., :, i] * A[..., :, j]).sum(-1) for j in range(k)]
+            for i in range(k)]
+    return Interval(np.stack([np.stack([g.lo for g in row], -1) for row in rows], -2),
+                    np.stack([np.stack([g.hi for g in row], -1) for row in rows], -2))
+
+
 def norm_upper(A: Interval) -> np.ndarray:
-    """(B, p, q) intervals -> (B,) proven upper bounds on the spectral norm of every matrix inside."""
+    """(B, p, q) intervals -> (B,) proven upper bounds on the spectral norm of every matrix inside.
+
+    The best of sqrt(||M||_1 ||M||_inf) and ||M||_F for M = max |A| entrywise, and, when min(p, q) <= 2,
+    the square root of the largest eigenvalue of the interval Gram matrix in closed form.
+    """
     M = Interval(A.magnitude())
     rows, cols = M.sum(-1).hi.max(-1), M.sum(-2).hi.max(-1)
-    product = (Interval(rows) * Interval(cols)).hi
-    frobenius = (M * M).sum(-1).sum(-1).hi
-    return np.minimum(Interval(product).monotone("sqrt").hi, Interval(frobenius).monotone("sqrt").hi)
+    best = np.minimum(_sqrt(Interval(rows) * Interval(cols)).hi, _sqrt((M * M).sum(-1).sum(-1)).hi)
+    if min(A.shape[-2:]) <= 2:
+        G = _gram(A)
+        top = G[..., 0, 0].hi if G.shape[-1] == 1 else symmetric2_eigenvalues(G[..., 0, 0], G[..., 0, 1], G[..., 1, 1])[1]
+        best = np.minimum(best, _sqrt(Interval(top)).hi)
+    return best
 
 
 def box_bounds(J: Interval, blocks: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,7 +114,10 @@ def box_bounds(J: Interval, blocks: tuple[tuple[int, ...], ...]) -> tuple[np.nda
     mu, L = np.empty((B, n)), np.empty((B, n, n))
     for i, bi in enumerate(blocks):
         rows = np.ix_(range(B), bi, bi)
-        mu[:, i] = gershgorin_lower(Interval(sym.lo[rows], sym.hi[rows]))
+        block = Interval(sym.lo[rows], sym.hi[rows])
+        mu[:, i] = gershgorin_lower(block)
+        if len(bi) == 2:
+            mu[:, i] = np.maximum(mu[:, i], symmetric2_eigenvalues(block[:, 0, 0], block[:, 0, 1], block[:, 1, 1])[0])
         for j, bj in enumerate(blocks):
             part = np.ix_(range(B), bi, bj)
             L[:, i, j] = norm_upper(Interval(J.lo[part], J.hi[part]))
@@ -101,8 +139,9 @@ def enclosed_constants(chart: Chart, centre: np.ndarray, radius: float, blocks: 
         seen_mu, seen_L, _ = block_statistics(chart.jacobians(centres), blocks)
         mu_seen, L_seen = np.minimum(mu_seen, seen_mu), np.maximum(L_seen, seen_L)
         evaluated += len(lo)
-        slack = tol * max(np.abs(mu_seen).max(), L_seen.max(), 1e-12)
-        excess = np.maximum((mu_seen - slack - box_mu).max(1), (box_L - L_seen - slack).max((1, 2))) / slack
+        floor = 0.05 * max(np.abs(mu_seen).max(), L_seen.max(), 1e-12)  # constants near 0 are judged at this scale
+        mu_slack, L_slack = tol * (np.abs(mu_seen) + floor), tol * (L_seen + floor)
+        excess = np.maximum(((mu_seen - mu_slack - box_mu) / mu_slack).max(1), ((box_L - L_seen - L_slack) / L_slack).max((1, 2)))
         order = np.argsort(-excess)
         room = max(0, (max_boxes - evaluated) // 2)
         split = np.zeros(len(lo), dtype=bool)
