@@ -205,17 +205,18 @@ def from_module(model: nn.Module) -> Network:
 
 def check_same_function(model: nn.Module, network: Network, samples: int = 64, seed: int = 0) -> None:
     """The network read back must compute what the module computes, on random inputs (a backstop for
-    whatever the type checks miss); agreement to the module's own precision, relative to the output size."""
+    whatever the type checks miss). Both run in the module's dtype and device, so they do the same
+    arithmetic; agreement is required to 1e4 ulps of that dtype, relative to the output size."""
     parameter = next(model.parameters())
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    x = torch.randn(samples, network.widths[0], generator=generator, dtype=torch.float64)
+    x = torch.randn(samples, network.widths[0], generator=generator).to(parameter.device, parameter.dtype)
     try:
         with torch.no_grad():
-            expected = model(x.to(parameter.device, parameter.dtype)).double().cpu()
+            expected = model(x).double().cpu()
     except Exception as error:  # noqa: BLE001 - any failure of the user's forward gets one clear line
         raise ValueError(f"the model fails on a batch of {network.widths[0]}-wide inputs: {error}") from None
     with torch.no_grad():
-        got = network.module()(x)
+        got = network.module().to(parameter.device, parameter.dtype)(x).double().cpu()
     tolerance = 1e4 * torch.finfo(parameter.dtype).eps
     if expected.shape != got.shape or not torch.allclose(expected, got, rtol=tolerance,
                                                          atol=tolerance * float(got.abs().max().clamp_min(1e-30))):
