@@ -13,19 +13,22 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 from discover.campaign import Campaign, CampaignResult, open  # noqa: E402
 from discover.dispatch import Backend, InlineBackend, ProcessBackend  # noqa: E402
 from discover.errors import (  # noqa: E402
-    DiscoverError, ParameterError, PluginError, SettingsError, StoreError, UnknownGameError,
+    DiscoverError, GameError, ParameterError, PluginError, SettingsError, StoreError, UnknownGameError,
 )
 from discover.game import Feature, Game, Param, available_games, load_game, register_game  # noqa: E402
 from discover.planner import Estimator, Planner, PlannerConfig, RolloutEstimator  # noqa: E402
-from discover.store import Evaluation, Store  # noqa: E402
+from discover.check import check_game  # noqa: E402
+from discover.store import Store  # noqa: E402
 from discover.types import (  # noqa: E402
-    EvalContext, Event, EventKind, Interval, Job, JobResult, Outcome, Player, Resources, Sampler, Status,
+    CampaignSettings, EvalContext, EvaluationRecord, Event, EventKind, Interval, Job, JobResult, Outcome, Player,
+    Resources, Sampler, Status,
 )
 
 __all__ = [
-    "Backend", "Campaign", "CampaignResult", "DiscoverError", "EvalContext", "Evaluation", "Event",
-    "EventKind", "Estimator", "Feature", "Game", "InlineBackend", "Interval", "Job", "JobResult",
-    "Outcome", "Param", "ParameterError", "Planner", "PlannerConfig", "PluginError", "Player",
+    "Backend", "Campaign", "CampaignResult", "CampaignSettings", "DiscoverError", "EvalContext",
+    "EvaluationRecord", "Event", "EventKind", "Estimator", "Feature", "Game", "GameError", "InlineBackend",
+    "Interval", "Job", "JobResult", "Outcome", "Param", "ParameterError", "Planner", "PlannerConfig",
+    "PluginError", "Player", "check_game",
     "ProcessBackend", "Resources", "RolloutEstimator", "Sampler", "SettingsError", "Status", "Store",
     "StoreError", "UnknownGameError", "__version__", "available_games", "load_game", "open",
     "register_game",

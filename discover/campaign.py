@@ -1,38 +1,47 @@
 """Campaigns: the loop that spends an evaluation budget on a game, and resumes where it stopped.
 
-``run()`` is only a loop over the planner's ask/tell: ask for formulations while workers are free,
-submit them, and as each evaluation finishes tell the planner and commit the evaluation, the tree
+``run()`` is only a loop over the proposer's ask/tell: ask for formulations while workers are free,
+submit them, and as each evaluation finishes tell the proposer and commit the evaluation, the tree
 statistics it changed and its events in one transaction, before subscribers hear of it and before
-the next evaluation is looked at. A campaign killed at any
-instant therefore resumes from its store with every finished evaluation and nothing repeated;
-evaluations that were in flight are simply proposed again.
+the next evaluation is looked at. A campaign killed at any instant therefore resumes from its store
+with every finished evaluation and nothing repeated; evaluations that were in flight are simply
+proposed again. A run that fails inside the engine is stored as ``crashed`` with its reason.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import tempfile
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from discover import __version__
+from discover.check import check_game
 from discover.dispatch import Backend, make_backend
 from discover.errors import DiscoverError, SettingsError
 from discover.game import Game, load_game
-from discover.methods import check_names, default_surrogate, make_estimator, make_proposer, surrogate_names
-from discover.planner import Estimator, PlannerConfig, Proposal
-from discover.store import CampaignInfo, Evaluation, Store
-from discover.types import Event, EventKind, Job, JobResult, Outcome, Status, to_json
+from discover.methods import (
+    TreeProposer, check_names, default_surrogate, make_estimator, make_proposer, surrogate_names,
+)
+from discover.planner import Estimator, Proposal
+from discover.store import Store
+from discover.types import (
+    DEFAULT_TIMEOUT_SECONDS, CampaignInfo, CampaignSettings, EvaluationRecord, Event, EventKind, Job, JobResult,
+    Outcome, PlannerConfig, Status, to_json,
+)
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
+_SETTING_NAMES = {f.name for f in fields(CampaignSettings)}
 
 
 @dataclass(frozen=True)
@@ -40,10 +49,11 @@ class CampaignResult:
     """What a finished (or stopped) campaign returns."""
 
     db: Path
-    best: list[Evaluation]  # the best OK evaluations, best first
-    history: list[Evaluation]  # every evaluation, in the order they finished
-    root_value: float | None  # the planner's backed-up value of the game (minimax / expectimax)
-    stopped: str  # budget | time | exhausted | no-proposals | interrupted
+    best: list[EvaluationRecord]  # the best OK evaluations, best first
+    history: list[EvaluationRecord]  # every evaluation, in the order they finished
+    root_value: float | None  # the planner's backed-up value of the game (None: nothing succeeded)
+    stopped: str  # budget | time | target | exhausted | no-proposals | stopped | failing | interrupted
+    reason: str = ""  # for ``failing``: how every evaluation failed
 
     @property
     def best_value(self) -> float | None:
@@ -51,76 +61,115 @@ class CampaignResult:
 
 
 class Campaign:
-    """Spend ``budget`` evaluations (and/or ``time_limit`` seconds) searching ``game``.
+    """Spend a budget of evaluations (and/or seconds) searching ``game``.
 
-    ``backend`` is ``"process"`` (default: a pool of ``workers`` processes with per-evaluation
-    ``timeout``), ``"inline"`` (one at a time in this process: deterministic for a seed), or a
-    :class:`~discover.dispatch.Backend`. ``batch_size`` formulations are chosen at once (virtual
-    loss spreads them over the tree); it defaults to the number of workers. ``surrogate`` guides
-    the planner (``"gp"``, ``"none"`` for random rollouts, or an Estimator; default ``"gp"`` for
-    expensive games); ``method`` is ``"mcts"`` or a baseline (``"random"``, ``"flat-bo"``, ``"tpe"``).
+    ``Campaign(game, settings)`` with a :class:`~discover.types.CampaignSettings`, or the same
+    fields as keywords: ``Campaign("toy-dice", budget=40, workers=2)``. ``backend`` may also be a
+    :class:`~discover.dispatch.Backend` and ``surrogate`` an :class:`~discover.planner.Estimator`
+    object. ``db`` is the database to create (default: a temporary folder); ``params`` are the
+    parameters of a game given by name.
     """
 
-    def __init__(self, game: Game | str, *, budget: int | None = None, time_limit: float | None = None,
-                 seed: int = 0, db: str | Path | None = None, backend: str | Backend = "process",
-                 workers: int | None = None, batch_size: int | None = None, timeout: float | None = None,
-                 planner: PlannerConfig | None = None, surrogate: str | Estimator | None = None,
-                 method: str = "mcts", params: dict[str, Any] | None = None) -> None:
-        self.game = load_game(game, **(params or {})) if isinstance(game, str) else game
+    def __init__(self, game: Game | str, settings: CampaignSettings | None = None, *,
+                 db: str | Path | None = None, params: dict[str, Any] | None = None, **options: Any) -> None:
+        unknown = sorted(set(options) - _SETTING_NAMES)
+        if unknown:
+            raise SettingsError(f"unknown campaign setting {', '.join(unknown)}; "
+                                f"settings are: {', '.join(sorted(_SETTING_NAMES))}")
+        if params is not None and not isinstance(params, dict):
+            raise SettingsError(f"params must be a mapping of game parameters, got {params!r}")
         if params and not isinstance(game, str):
             raise SettingsError("params= is for a game given by name; a game instance already has its parameters")
-        if budget is None and time_limit is None:
-            raise SettingsError("give a budget (evaluations) and/or a time_limit (seconds)")
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0):
-            raise SettingsError(f"budget must be a positive number of evaluations, got {budget!r}")
-        if time_limit is not None and not time_limit > 0:
-            raise SettingsError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-        if timeout is not None and not timeout > 0:
-            raise SettingsError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if batch_size is not None and batch_size < 1:
-            raise SettingsError(f"batch_size must be at least 1, got {batch_size}")
-        self.budget = budget
-        self.time_limit = time_limit
-        self.seed = int(seed)
+        backend, surrogate = options.pop("backend", None), options.pop("surrogate", None)
+        self._backend_object = backend if isinstance(backend, Backend) else None
+        self._estimator_object = surrogate if surrogate is not None and not isinstance(surrogate, str) else None
+        if self._backend_object is not None:
+            options.update(backend=backend.name, workers=backend.capacity)
+        elif backend is not None:
+            options["backend"] = backend
+        if self._estimator_object is not None:
+            options["surrogate"] = type(surrogate).__name__
+        elif surrogate is not None:
+            options["surrogate"] = surrogate
+        base = settings if settings is not None else None
+        self.settings = base.updated(**options) if base is not None else CampaignSettings(**options)
+        self.game = load_game(game, **(params or {})) if isinstance(game, str) else game
+        if not isinstance(self.game, Game):
+            raise SettingsError(f"game must be a discover.Game or a registered name, got {game!r}")
+        check_names(self._estimator_object or self.settings.surrogate, self.settings.method)
+        self.backend = self._backend_object or make_backend(self.settings.backend, self.settings.workers)
+        self.timeout = self._timeout()
         self.db = Path(db) if db is not None else None
-        self.backend = make_backend(backend, workers) if isinstance(backend, str) else backend
-        self.batch_size = batch_size or self.backend.capacity
-        self.timeout = timeout
-        self.surrogate = surrogate if surrogate is not None else default_surrogate(self.game)
-        self.method = method
-        check_names(self.surrogate, method)
-        guided = self.surrogate != "none"  # a surrogate's acquisition is worth following: PUCT on its priors
-        guided_config = PlannerConfig(rule="puct", value_source="prior", descend="deep", exploration=0.5)
-        self.planner_config = planner or (guided_config if guided else PlannerConfig())
         self._subscribers: list[Subscriber] = []
         self._resuming = False
+        self._stop = threading.Event()
+
+    @property
+    def surrogate(self) -> str | Estimator:
+        """The estimator guiding the planner: a name, or the object given."""
+        return self._estimator_object or self.settings.surrogate or default_surrogate(self.game)
+
+    @property
+    def planner_config(self) -> PlannerConfig:
+        if self.settings.planner is not None:
+            return self.settings.planner
+        return PlannerConfig.guided() if self.surrogate != "none" else PlannerConfig()
+
+    def _timeout(self) -> float | None:
+        """The per-evaluation limit: given, or the game's default, or one hour; none inline."""
+        if self.backend.enforces_timeouts:
+            return self.settings.timeout or self.game.default_timeout or DEFAULT_TIMEOUT_SECONDS
+        if self.settings.timeout is not None:
+            raise SettingsError(f"the {self.backend.name} backend cannot interrupt an evaluation, so it cannot "
+                                "enforce a timeout; drop --timeout or use --backend process")
+        return None
 
     # -- public API --------------------------------------------------------------------------
     @classmethod
-    def resume(cls, db: str | Path, *, budget: int | None = None, time_limit: float | None = None,
-               backend: str | Backend | None = None, workers: int | None = None,
-               game: Game | None = None, surrogate: Estimator | None = None) -> Campaign:
-        """The campaign stored in ``db``, ready to ``run()`` on; ``budget`` is a new total."""
-        with Store.open(db) as store:
-            info = store.campaign()
-        s = info.settings
-        stored = s.get("surrogate")
-        if surrogate is None and isinstance(stored, str) and stored not in surrogate_names():
-            raise SettingsError(f"{db} was run with a surrogate object ({stored}); pass it again: "
+    def resume(cls, db: str | Path, *, add: int | None = None, game: Game | None = None,
+               surrogate: Estimator | None = None, backend: str | Backend | None = None,
+               **overrides: Any) -> Campaign:
+        """The campaign stored in ``db``, ready to ``run()`` on.
+
+        ``budget`` is a new total, ``add`` a number of evaluations more; either must exceed what is
+        done. Other settings (``time_limit``, ``workers``, ``timeout``...) may be overridden too.
+        """
+        with Store.open(db, readonly=True) as store:
+            info, done = store.campaign(), store.count()
+        stored = dict(info.settings)
+        stored.setdefault("seed", info.seed)
+        name = stored.get("surrogate")
+        if surrogate is None and isinstance(name, str) and name not in surrogate_names():
+            raise SettingsError(f"{db} was run with a surrogate object ({name}); pass it again: "
                                 "Campaign.resume(db, surrogate=...)")
-        campaign = cls(
-            game if game is not None else load_game(info.game, **info.params),
-            budget=budget if budget is not None else s.get("budget"),
-            time_limit=time_limit if time_limit is not None else s.get("time_limit"),
-            seed=info.seed, db=db,
-            backend=backend if backend is not None else s.get("backend", "process"),
-            workers=workers if workers is not None else (s.get("workers") if backend is None else None),
-            batch_size=s.get("batch_size"), timeout=s.get("timeout"),
-            planner=PlannerConfig(**s["planner"]) if "planner" in s else None,
-            surrogate=surrogate if surrogate is not None else s.get("surrogate"), method=s.get("method", "mcts"),
-        )
+        fixed = sorted({"seed", "method", "surrogate", "planner"} & {k for k, v in overrides.items() if v is not None})
+        if fixed:
+            raise SettingsError(f"{', '.join(fixed)} cannot change on resume; start a new campaign instead")
+        if add is not None:
+            if overrides.get("budget") is not None:
+                raise SettingsError("give either a new total budget or a number of evaluations to add, not both")
+            if isinstance(add, bool) or not isinstance(add, int) or add < 1:
+                raise SettingsError(f"add must be a positive number of evaluations, got {add!r}")
+            overrides["budget"] = done + add
+        if backend is not None and overrides.get("workers") is None and not isinstance(backend, Backend):
+            stored["workers"] = None  # another backend: its own default number of workers
+        if isinstance(backend, str):
+            overrides["backend"] = backend
+        if overrides.get("backend") == "inline" or isinstance(backend, Backend):
+            stored["timeout"] = None  # a stored limit the new backend may not be able to enforce
+        settings = CampaignSettings.from_mapping(stored, source=f"{db}'s stored settings").updated(**overrides)
+        options: dict[str, Any] = {}
+        if isinstance(backend, Backend):
+            options["backend"] = backend
+        if surrogate is not None:
+            options["surrogate"] = surrogate
+        campaign = cls(game if game is not None else load_game(info.game, **info.params),
+                       settings, db=db, **options)
         if campaign.game.name != info.game:
             raise SettingsError(f"{db} holds a campaign of game {info.game!r}, not {campaign.game.name!r}")
+        if campaign.settings.budget is not None and campaign.settings.budget <= done:
+            raise SettingsError(f"{db} already has {done} evaluations and its budget is {campaign.settings.budget}; "
+                                "give a larger total (--budget) or a number to add (--add N)")
         campaign._resuming = True
         return campaign
 
@@ -129,35 +178,76 @@ class Campaign:
         self._subscribers.append(callback)
         return callback
 
-    def settings(self) -> dict[str, Any]:
-        return {
-            "budget": self.budget, "time_limit": self.time_limit, "batch_size": self.batch_size,
-            "workers": self.backend.capacity, "backend": self.backend.name, "timeout": self.timeout,
-            "planner": asdict(self.planner_config), "method": self.method,
-            "surrogate": self.surrogate if isinstance(self.surrogate, str) else type(self.surrogate).__name__,
-        }
+    def stop(self) -> None:
+        """Ask a running campaign to stop after the evaluations in flight are cancelled (thread-safe)."""
+        self._stop.set()
 
     def run(self) -> CampaignResult:
-        """Search until the budget, the time limit, or the game's formulations are used up."""
+        """Search until the budget, the time limit, the target, or the game's formulations are used up.
+
+        Calling ``run()`` again continues the same campaign in the same database.
+        """
+        check_game(self.game, playouts=3, evaluate=False)  # a broken game fails here, before any budget
         store = self._open_store()
+        self._stop.clear()
         try:
-            return _Run(self, store).loop()
+            run = _Run(self, store)
+            try:
+                result = run.loop()
+            except (KeyboardInterrupt, SystemExit):
+                _last_word(store, "interrupted", "")
+                raise
+            except BaseException as exc:
+                _last_word(store, "crashed", f"{type(exc).__name__}: {exc}")
+                raise
+            store.set_status("failed" if result.stopped == "failing" else "finished", reason=result.reason)
+            return result
         finally:
+            self._resuming = True  # a second run() continues this database
             store.close()
 
     # -- internals ---------------------------------------------------------------------------
+    def _stored_settings(self) -> dict[str, Any]:
+        return self.settings.to_dict()
+
     def _open_store(self) -> Store:
         if self._resuming:
             assert self.db is not None
             store = Store.open(self.db)
-            store.set_status("running", self.settings())
+            store.set_status("running", settings=self._stored_settings())
             return store
         if self.db is None:
             self.db = Path(tempfile.mkdtemp(prefix="discover-")) / f"{self.game.name}.db"
         now = time.time()
-        info = CampaignInfo(self.game.name, self.game.parameters(), self.seed, self.settings(),
+        info = CampaignInfo(self.game.name, self.game.parameters(), self.settings.seed, self._stored_settings(),
                             __version__, now, now, "running")
         return Store.create(self.db, info)
+
+
+class _FailureStreak:
+    """Whether every evaluation so far failed the same way (numbers aside): then the game is broken."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.kinds: set[tuple[str, str]] = set()
+        self.count = 0
+        self.broken = False  # a success or a second kind of failure ends the streak for good
+
+    def add(self, outcome: Outcome) -> str | None:
+        """The reason to stop, once the first ``limit`` evaluations all failed the same way."""
+        if self.broken or self.limit == 0:
+            return None
+        if outcome.status is Status.OK:
+            self.broken = True
+            return None
+        self.kinds.add((outcome.status.value, re.sub(r"\d+(\.\d+)?", "#", outcome.message)))
+        self.count += 1
+        if len(self.kinds) > 1:
+            self.broken = True
+            return None
+        if self.count >= self.limit:
+            return f"the first {self.count} evaluations all failed the same way ({outcome.status.value}: {outcome.message})"
+        return None
 
 
 class _Run:
@@ -165,25 +255,34 @@ class _Run:
 
     def __init__(self, campaign: Campaign, store: Store) -> None:
         self.c = campaign
+        self.s = campaign.settings
         self.game = campaign.game
         self.store = store
-        done = store.count()
-        seed = int(np.random.SeedSequence([campaign.seed, done]).generate_state(1)[0])
+        self.done = store.count()
+        seed = int(np.random.SeedSequence([self.s.seed, self.done]).generate_state(1)[0])
         estimator = make_estimator(campaign.surrogate, self.game, seed)
-        self.planner = make_proposer(campaign.method, self.game, estimator=estimator,
-                                     config=campaign.planner_config, seed=seed)
-        evaluated = store.evaluated()
-        if done:
-            nodes, edges = store.tree()
-            self.planner.restore(nodes, edges, evaluated, store.history())
-        self.done = done
-        self.best = max((v for v in evaluated.values() if v is not None), default=None)
+        self.proposer = make_proposer(self.s.method, self.game, estimator=estimator,
+                                      config=campaign.planner_config, seed=seed)
+        self.keeps_tree = isinstance(self.proposer, TreeProposer)
+        history = store.history() if self.done else []
+        self.streak = _FailureStreak(self.s.fail_fast)
+        for record in history:
+            self.streak.add(record.outcome())
+        if history:
+            self.proposer.replay(history)
+            if self.keeps_tree:
+                self.proposer.restore_tree(*store.tree(states=True))
+        self.best = max((r.value for r in history if r.value is not None), default=None)
+        self.any_ok = self.best is not None
         self.inflight: dict[Future[JobResult], Proposal] = {}
         self.started = time.monotonic()
+        self.reason = ""
 
-    def commit(self, events: list[Event], **changes: Any) -> None:
-        """Store events (and what caused them) first, then tell subscribers."""
-        self.store.record(events=events, **changes)
+    def commit(self, events: list[Event], evaluation: EvaluationRecord | None = None) -> None:
+        """Store events (and what caused them, with the tree changes) first, then tell subscribers."""
+        nodes, edges = self.proposer.take_dirty() if self.keeps_tree else ([], [])
+        if events or evaluation is not None or nodes:
+            self.store.record(evaluation=evaluation, nodes=nodes, edges=edges, events=events)
         for event in events:
             for callback in self.c._subscribers:
                 try:
@@ -192,31 +291,44 @@ class _Run:
                     log.exception("event subscriber failed on %s", event.kind.value)
 
     def remaining(self) -> int | None:
-        return None if self.c.budget is None else self.c.budget - self.done - len(self.inflight)
+        return None if self.s.budget is None else self.s.budget - self.done - len(self.inflight)
 
-    def time_up(self) -> bool:
-        return self.c.time_limit is not None and time.monotonic() - self.started >= self.c.time_limit
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def reason_to_stop(self) -> str | None:
+        if self.c._stop.is_set():
+            return "stopped"
+        if self.reason:
+            return "failing"
+        if self.s.target is not None and self.best is not None and self.best >= self.s.target:
+            return "target"
+        if self.s.time_limit is not None and self.elapsed() >= self.s.time_limit:
+            return "time"
+        return None
 
     def loop(self) -> CampaignResult:
-        c = self.c
+        c, s = self.c, self.s
         stopped = "budget"
-        self.commit([_event(EventKind.CAMPAIGN_STARTED, game=self.game.name, done=self.done,
-                            budget=c.budget, db=str(c.db), workers=c.backend.capacity)])
+        self.commit([_event(EventKind.CAMPAIGN_STARTED, game=self.game.name, done=self.done, budget=s.budget,
+                            db=str(c.db), workers=c.backend.capacity, timeout=c.timeout,
+                            timeout_given=s.timeout is not None, time_limit=s.time_limit)])
         c.backend.start(self.game)
         try:
             while True:
-                if self.time_up():
-                    stopped = "time"
+                if (why := self.reason_to_stop()) is not None:
+                    stopped = why
                     break
                 self.refill()
                 if not self.inflight:
                     remaining = self.remaining()
                     if remaining is not None and remaining <= 0:
                         stopped = "budget"
-                    else:  # every formulation evaluated, or the planner found nothing new to try
-                        stopped = "exhausted" if self.planner.exhausted else "no-proposals"
+                    else:  # every formulation evaluated, or the proposer found nothing new to try
+                        stopped = "exhausted" if self.proposer.exhausted else "no-proposals"
                     break
-                left = None if c.time_limit is None else max(0.0, c.time_limit - (time.monotonic() - self.started))
+                # wake at least every second, so stop() and the time limit are noticed promptly
+                left = 1.0 if s.time_limit is None else max(0.0, min(1.0, s.time_limit - self.elapsed()))
                 finished, _ = wait(list(self.inflight), timeout=left, return_when=FIRST_COMPLETED)
                 for future in sorted(finished, key=lambda f: self.inflight[f].id):
                     self.finish(future)
@@ -226,89 +338,87 @@ class _Run:
         finally:
             c.backend.cancel_all()
             for proposal in self.inflight.values():
-                self.planner.forget(proposal)
+                self.proposer.forget(proposal)
             self.inflight.clear()
             c.backend.close()
-            self.commit([_event(EventKind.CAMPAIGN_FINISHED, stopped=stopped, done=self.done, best=self.best)])
-            self.store.set_status("interrupted" if stopped == "interrupted" else "finished")
+            try:
+                self.commit([_event(EventKind.CAMPAIGN_FINISHED, stopped=stopped, done=self.done, best=self.best,
+                                    reason=self.reason)])
+            except Exception as exc:  # an error already on its way out matters more than this event
+                log.warning("could not record the end of the campaign: %s", exc)
         return CampaignResult(
             db=Path(c.db),  # type: ignore[arg-type]
             best=self.store.evaluations(order="best", status=Status.OK.value, limit=10),
             history=self.store.evaluations(),
-            root_value=self.planner.root_value(),
+            root_value=self.proposer.root_value() if self.any_ok else None,
             stopped=stopped,
+            reason=self.reason,
         )
 
     def refill(self) -> None:
-        """Ask the planner for formulations while there are free slots and budget."""
+        """Ask the proposer for formulations while there are free slots and budget."""
         c = self.c
-        slots = max(c.backend.capacity, c.batch_size) - len(self.inflight)
+        batch = self.s.batch_size or c.backend.capacity
+        slots = max(c.backend.capacity, batch) - len(self.inflight)
         remaining = self.remaining()
         if remaining is not None:
             slots = min(slots, remaining)
         if slots <= 0:
             return
-        proposals = self.planner.ask(min(slots, c.batch_size))
+        proposals = self.proposer.ask(min(slots, batch))
         events = []
         for p in proposals:
-            job = Job(p.id, p.state, self.game.resources(p.state), _job_seed(c.seed, p.key), c.timeout)
+            job = Job(p.id, p.state, self.game.resources(p.state), _job_seed(self.s.seed, p.key), c.timeout)
             self.inflight[c.backend.submit(job)] = p
             events.append(_event(EventKind.EVALUATION_STARTED, state=self.game.describe_state(p.state),
                                  key=p.key, proposal=p.id))
-        changes = self._tree_changes()  # reuses of stored values move statistics too
-        if events or changes["nodes"]:
-            self.commit(events, **changes)
+        self.commit(events)  # reuses of stored values move tree statistics too
 
     def finish(self, future: Future[JobResult]) -> None:
         proposal = self.inflight.pop(future)
         try:
             result = future.result()
         except CancelledError:
-            self.planner.forget(proposal)
+            self.proposer.forget(proposal)
             return
         outcome = result.outcome
         try:
-            artifacts = to_json(dict(outcome.artifacts))
+            artifacts = dict(outcome.artifacts)
+            to_json(artifacts)
         except (TypeError, ValueError) as exc:
             outcome = Outcome.failure(Status.FAILED, f"artifacts are not JSON-serialisable: {exc}", outcome.cost_seconds)
-            artifacts = "{}"
-        self.planner.tell(proposal, outcome)
+            artifacts = {}
+        self.proposer.tell(proposal, outcome)
         self.done += 1
         label = self.game.describe_state(proposal.state)
         data = dict(id=proposal.id, state=label, key=proposal.key, value=outcome.value,
                     status=outcome.status.value, message=outcome.message, cost=outcome.cost_seconds,
-                    done=self.done, budget=self.c.budget, worker=result.worker, device=result.device)
+                    done=self.done, budget=self.s.budget, worker=result.worker, device=result.device)
         improved = outcome.value is not None and (self.best is None or outcome.value > self.best)
         if improved:
             self.best = outcome.value
+            self.any_ok = True
         kind = EventKind.EVALUATION_FINISHED if outcome.status is Status.OK else EventKind.EVALUATION_FAILED
         events = [_event(kind, **data, best=self.best)]
         if improved:
             events.append(_event(EventKind.NEW_BEST, **data, best=self.best))
-        evaluation = dict(
-            state_key=proposal.key, state=proposal.state, label=label, encoding=self._encode(proposal.state),
-            value=outcome.value, status=outcome.status.value, message=outcome.message,
-            cost_seconds=outcome.cost_seconds, artifacts=artifacts, worker=result.worker, device=result.device,
-            started=result.started, finished=result.finished, path=proposal.path,
+        record = EvaluationRecord(
+            state_key=proposal.key, label=label, value=outcome.value, status=outcome.status.value,
+            message=outcome.message, cost_seconds=outcome.cost_seconds, artifacts=artifacts,
+            worker=result.worker, device=result.device, started=result.started, finished=result.finished,
+            encoding=self.game.checked_encoding(proposal.state) if self.game.features() else None,
+            path=list(proposal.path), state=proposal.state,
         )
-        self.commit(events, evaluation=evaluation, **self._tree_changes())
+        self.commit(events, evaluation=record)
+        self.reason = self.streak.add(outcome) or self.reason
 
-    def _tree_changes(self) -> dict[str, Any]:
-        nodes, edges = self.planner.take_dirty()
-        return {
-            "nodes": nodes,
-            "labels": {n.key: self.game.describe_state(n.state) for n in nodes},
-            "edges": [(p, ch, a, self.game.describe_action(a)) for p, ch, a in edges],
-        }
 
-    def _encode(self, state: Any) -> Sequence[float] | None:
-        if not self.game.features():
-            return None
-        try:
-            return [float(x) for x in self.game.encode(state)]
-        except Exception as exc:  # a broken encoder loses the encoding, not the evaluation
-            log.warning("encode() failed on %r: %s", state, exc)
-            return None
+def _last_word(store: Store, status: str, reason: str) -> None:
+    """Record how a run ended abnormally, without hiding the error that ended it."""
+    try:
+        store.set_status(status, reason=reason)
+    except Exception as exc:  # e.g. the lock was lost or the disk is gone: the original error matters more
+        log.warning("could not record the campaign as %s: %s", status, exc)
 
 
 def _event(kind: EventKind, **data: Any) -> Event:

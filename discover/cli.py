@@ -7,34 +7,57 @@ a budget of zero) print one line starting with ``error:`` and exit with status 2
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
 import time
 import tomllib
+import traceback
+from dataclasses import Field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
+from discover import __version__
 from discover.campaign import Campaign, CampaignResult
-from discover.dispatch import BACKENDS
+from discover.check import check_game
 from discover.errors import DiscoverError, SettingsError
-from discover.game import available_games
+from discover.game import available_games, load_game
 from discover.inspect import FORMATS, export_tree, render_tree, tree_graph
 from discover.store import Store
-from discover.types import Event, EventKind
+from discover.types import CampaignSettings, Event, EventKind
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Search over formulation games with MCTS and Bayesian surrogates.")
 out = Console()
 err = Console(stderr=True)
+_debug = False  # --debug: let unexpected errors show their traceback
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"discover {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: bool = typer.Option(False, "--debug", help="show full tracebacks of unexpected errors"),
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="print the version and exit"),
+) -> None:
+    """Search over formulation games with MCTS and Bayesian surrogates."""
+    global _debug
+    _debug = debug
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -53,7 +76,7 @@ def _read_config(path: Path | None) -> dict[str, Any]:
         return {}
     try:
         return tomllib.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise SettingsError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
@@ -96,8 +119,12 @@ class Progress:
         d = event.data
         if event.kind is EventKind.CAMPAIGN_STARTED:
             self.done, self.budget = d["done"], d["budget"]
-            if self.live is None:
-                self.console.print(f"campaign {d['game']} -> {d['db']} ({d['workers']} workers, {d['done']} done)")
+            if d["timeout"] is None:
+                limit = "no per-evaluation timeout (this backend cannot interrupt an evaluation)"
+            else:
+                limit = f"per-evaluation timeout {d['timeout']:g} s" + ("" if d["timeout_given"] else " (default; --timeout changes it)")
+            self.console.print(f"campaign {d['game']} -> {d['db']} ({d['workers']} workers, {d['done']} done); {limit}",
+                               highlight=False)
         elif event.kind is EventKind.EVALUATION_STARTED:
             self.running += 1
         elif event.kind in (EventKind.EVALUATION_FINISHED, EventKind.EVALUATION_FAILED):
@@ -124,6 +151,8 @@ def _run_with_progress(campaign: Campaign) -> CampaignResult:
         except KeyboardInterrupt:
             raise _fail(f"interrupted; continue with `discover resume {campaign.db}`", 130) from None
     _print_summary(result)
+    if result.stopped == "failing":
+        raise _fail(f"stopped: {result.reason}; fix the game (`discover check` helps), then resume {result.db}", 1)
     return result
 
 
@@ -136,16 +165,29 @@ def _print_summary(result: CampaignResult) -> None:
         out.print(f"best value {b.value:.10g}: {b.label}", highlight=False)
     if result.root_value is not None:
         out.print(f"backed-up value of the game: {result.root_value:.10g}", highlight=False)
+    elif not ok:
+        out.print("no evaluation succeeded, so the game has no value yet", highlight=False)
 
 
 def _guard(fn: Any) -> Any:
-    """Turn user errors into one line and a non-zero exit."""
+    """Turn user errors into one line and exit 2; anything else into one line and exit 1 (with
+    the traceback under --debug)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except DiscoverError as exc:
             raise _fail(str(exc)) from None
+        except (typer.Exit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _debug:
+                raise
+            where = ""
+            if exc.__traceback__ is not None:
+                frame = traceback.extract_tb(exc.__traceback__)[-1]
+                where = f" (at {Path(frame.filename).name}:{frame.lineno})"
+            raise _fail(f"unexpected {type(exc).__name__}: {exc}{where}; rerun with --debug for the traceback", 1) from None
 
     return wrapper
 
@@ -168,60 +210,89 @@ def games() -> None:
     out.print(table)
 
 
+def _option_type(f: Field) -> Any:
+    """The Python type of a settings field for Typer (``int | None`` -> ``Optional[int]``)."""
+    base = next(t for t in (int, float, str) if f.type.split(" | ")[0] == t.__name__)
+    return Optional[base]
+
+
+def _with_settings(names: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command one ``--option`` per campaign setting in ``names``, generated from
+    :class:`CampaignSettings`, so that a new setting reaches the command line with no edit here."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(fn)
+        own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        extra = []
+        for f in fields(CampaignSettings):
+            if f.name not in names or not f.metadata.get("cli", True):
+                continue
+            flags = [f"--{f.name.replace('_', '-')}", *([f.metadata["short"]] if f.metadata.get("short") else [])]
+            extra.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=_option_type(f),
+                                           default=typer.Option(None, *flags, help=f.metadata.get("help", ""))))
+        fn.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if v is not None}
+
+
 @app.command()
 @_guard
+@_with_settings(CampaignSettings.names())
 def run(
     game: str = typer.Argument(..., help="registered game name (see `discover games`)"),
     param: list[str] = typer.Option([], "--param", "-p", help="game parameter NAME=VALUE (repeatable)"),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file: [params] and campaign settings"),
-    budget: Optional[int] = typer.Option(None, "--budget", "-n", help="number of evaluations"),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="wall-clock limit in seconds"),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="parallel evaluations (process backend)"),
-    backend: Optional[str] = typer.Option(None, "--backend", help=f"one of {', '.join(BACKENDS)} (default process)"),
     db: Optional[Path] = typer.Option(None, "--db", help="campaign database to create (default GAME-TIME.db)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default 0)"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="per-evaluation limit in seconds"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="formulations chosen at once"),
-    surrogate: Optional[str] = typer.Option(None, "--surrogate", help="gp | none (default: gp for expensive games)"),
-    method: Optional[str] = typer.Option(None, "--method", help="mcts (default) or a baseline: random, flat-bo, tpe"),
+    **options: Any,
 ) -> None:
     """Start a new campaign on GAME."""
     cfg = _read_config(config)
-    params = {k: v for k, v in cfg.pop("params", {}).items()}
-    params.update(_parse_params(param))
-    known = {"budget", "time_limit", "workers", "backend", "db", "seed", "timeout", "batch_size", "surrogate", "method"}
-    unknown = sorted(set(cfg) - known)
-    if unknown:
-        raise SettingsError(f"config file has unknown keys {', '.join(unknown)}; allowed: [params] and {', '.join(sorted(known))}")
+    params = cfg.pop("params", {})
+    if not isinstance(params, dict):
+        raise SettingsError(f"config file {config}: [params] must be a table of game parameters")
+    params = {**params, **_parse_params(param)}
+    db_path = db or cfg.pop("db", None) or Path(f"{game}-{time.strftime('%Y%m%d-%H%M%S')}.db")
+    settings = CampaignSettings.from_mapping({**cfg, **_given(options)}, source=f"config file {config}")
+    _run_with_progress(Campaign(game, settings, params=params, db=Path(db_path)))
 
-    def pick(flag: Any, key: str, default: Any = None) -> Any:
-        return flag if flag is not None else cfg.get(key, default)
 
-    backend_name = pick(backend, "backend", "process")
-    db_path = pick(db, "db") or Path(f"{game}-{time.strftime('%Y%m%d-%H%M%S')}.db")
-    if pick(budget, "budget") is None and pick(time_limit, "time_limit") is None:
-        raise SettingsError("give --budget N (evaluations) and/or --time-limit SECONDS")
-    campaign = Campaign(
-        game, params=params, budget=pick(budget, "budget"), time_limit=pick(time_limit, "time_limit"),
-        workers=pick(workers, "workers"), backend=backend_name, db=Path(db_path), seed=pick(seed, "seed", 0),
-        timeout=pick(timeout, "timeout"), batch_size=pick(batch_size, "batch_size"),
-        surrogate=pick(surrogate, "surrogate"), method=pick(method, "method", "mcts"),
-    )
-    _run_with_progress(campaign)
+RESUMABLE = ("budget", "time_limit", "backend", "workers", "batch_size", "timeout", "target", "fail_fast")
 
 
 @app.command()
 @_guard
+@_with_settings(RESUMABLE)
 def resume(
     db: Path = typer.Argument(..., help="campaign database"),
-    budget: Optional[int] = typer.Option(None, "--budget", "-n", help="new total number of evaluations"),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="wall-clock limit for this run"),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w"),
-    backend: Optional[str] = typer.Option(None, "--backend"),
+    add: Optional[int] = typer.Option(None, "--add", help="evaluations to add to those done (instead of --budget)"),
+    **options: Any,
 ) -> None:
-    """Continue a stopped or killed campaign where it stopped."""
-    campaign = Campaign.resume(db, budget=budget, time_limit=time_limit, workers=workers, backend=backend)
-    _run_with_progress(campaign)
+    """Continue a stopped or killed campaign where it stopped (--budget is a new total)."""
+    _run_with_progress(Campaign.resume(db, add=add, **_given(options)))
+
+
+@app.command()
+@_guard
+def check(
+    game: str = typer.Argument(..., help="registered game name"),
+    param: list[str] = typer.Option([], "--param", "-p", help="game parameter NAME=VALUE (repeatable)"),
+    playouts: int = typer.Option(20, "--playouts", min=1, help="random games played to the end"),
+    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="also evaluate three terminal states"),
+) -> None:
+    """Check GAME against the protocol (random play, hashing, pickling, encoding, evaluation) before
+    spending a budget on it."""
+    instance = load_game(game, **_parse_params(param))
+    started = time.monotonic()
+    terminals = check_game(instance, playouts=playouts, evaluate=evaluate)
+    what = "played and evaluated" if evaluate else "played"
+    out.print(f"ok: game {instance.name!r} {what} {len(terminals)} random games to the end "
+              f"({len({instance.state_key(t) for t in terminals})} distinct) in {time.monotonic() - started:.1f} s",
+              highlight=False)
 
 
 @app.command()
@@ -237,7 +308,8 @@ def status(db: Path = typer.Argument(..., help="campaign database")) -> None:
         counts[e.status] = counts.get(e.status, 0) + 1
     table = Table.grid(padding=(0, 2))
     table.add_row("game", f"{info.game} {json.dumps(info.params)}")
-    table.add_row("status", info.status + (" (or killed: resume it)" if info.status == "running" else ""))
+    table.add_row("status", info.status + (" (or killed: resume it)" if info.status == "running" else "")
+                  + (f": {info.reason}" if info.reason else ""))
     budget = info.settings.get("budget")
     table.add_row("evaluations", f"{len(evaluations)}" + (f" / {budget}" if budget else "") + "  "
                   + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
@@ -275,6 +347,8 @@ def export(
     """Export the search tree as JSON, GraphML or DOT."""
     if fmt not in FORMATS:
         raise SettingsError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if output is not None and not output.parent.is_dir():
+        raise SettingsError(f"cannot write {output}: folder {output.parent} does not exist")
     with Store.open(db, readonly=True) as store:
         text = export_tree(tree_graph(store), fmt, output)
     if output is None:

@@ -20,6 +20,10 @@ class ParameterError(DiscoverError):
     """A game parameter is unknown, missing or of the wrong type."""
 
 
+class GameError(DiscoverError):
+    """A game broke its protocol (no moves, an unhashable state, bad probabilities...)."""
+
+
 class StoreError(DiscoverError):
     """A campaign database is missing, corrupted, or from an incompatible version."""
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import importlib.metadata
 import inspect
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Sequence, TypeVar
 
 import numpy as np
 
-from discover.errors import ParameterError, PluginError, UnknownGameError
+from discover.errors import GameError, ParameterError, PluginError, UnknownGameError
+from discover.plugins import load_plugin, plugins
 from discover.types import Action, EvalContext, Outcome, Player, Resources, Sampler, State
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ class Game(abc.ABC):
     name: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     expensive: ClassVar[bool] = False  # evaluations take long enough to be worth a surrogate
+    # the per-evaluation limit when a campaign gives none (None: the engine's one hour)
+    default_timeout: ClassVar[float | None] = None
 
     # -- rules -------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -145,6 +148,20 @@ class Game(abc.ABC):
         """A fixed-length feature vector of a terminal state (categorical slots as indices)."""
         raise NotImplementedError(f"game {self.name!r} does not define encode()")
 
+    def checked_encoding(self, state: State) -> list[float] | None:
+        """``encode(state)`` as floats, or None (logged) when it raises or is not one finite number
+        per feature: a broken encoder loses that encoding, never the evaluation or the search."""
+        try:
+            row = [float(x) for x in self.encode(state)]
+        except Exception as exc:
+            log.warning("encode() failed on %r: %s", state, exc)
+            return None
+        if len(row) != len(self.features()) or not all(map(math.isfinite, row)):
+            log.warning("encode() gave an invalid vector for %r (%d values for %d features)",
+                        state, len(row), len(self.features()))
+            return None
+        return row
+
     def decode(self, vector: Sequence[float]) -> State:
         """Optional inverse of :meth:`encode`: lets a surrogate tune continuous slots directly."""
         raise NotImplementedError(f"game {self.name!r} does not define decode()")
@@ -164,11 +181,12 @@ class Game(abc.ABC):
         """Play uniformly random moves (chance moves by their probabilities) to a terminal state."""
         while (player := self.to_move(state)) is not Player.TERMINAL:
             if player is Player.CHANCE:
-                outcomes = self.chance_outcomes(state)
-                probs = np.array([p for _, p in outcomes], dtype=float)
-                action = outcomes[int(rng.choice(len(outcomes), p=probs / probs.sum()))][0]
+                action = sample_chance(self.chance_outcomes(state), rng)
             else:
-                action = sample_action(self.actions(state), rng)
+                moves = self.actions(state)
+                if not isinstance(moves, Sampler) and len(moves) == 0:
+                    raise GameError(f"game {self.name!r}: non-terminal state {state!r} has no moves")
+                action = sample_action(moves, rng)
             state = self.apply(state, action)
         return state
 
@@ -177,12 +195,19 @@ class Game(abc.ABC):
         return {p.name: getattr(self, p.name) for p in self.params}
 
 
+def sample_chance(outcomes: Sequence[tuple[Action, float]], rng: np.random.Generator) -> Action:
+    """One chance move drawn with the (renormalised) probabilities the game gives."""
+    outcomes = list(outcomes)
+    probs = np.array([p for _, p in outcomes], dtype=float)
+    return outcomes[int(rng.choice(len(outcomes), p=probs / probs.sum()))][0]
+
+
 def sample_action(actions: Sequence[Action] | Sampler, rng: np.random.Generator) -> Action:
     """One move drawn uniformly from a finite set, or from a sampler."""
     if isinstance(actions, Sampler):
         return actions.sample(rng)
     if len(actions) == 0:
-        raise ValueError("a non-terminal state has no legal moves")
+        raise GameError("a non-terminal state has no legal moves")
     return actions[int(rng.integers(len(actions)))]
 
 
@@ -218,21 +243,12 @@ def _check_game_class(obj: Any, source: str) -> None:
         raise PluginError(f"{source}: game {obj.name!r} does not implement {missing}")
 
 
-def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def _load_entry_point(ep: importlib.metadata.EntryPoint) -> type[Game]:
-    try:
-        obj = ep.load()
-    except Exception as exc:  # a plugin may fail in any way; report it, never crash
-        raise PluginError(
-            f"game plugin {ep.name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}. "
-            "Fix the plugin or uninstall the package that provides it."
-        ) from None
-    _check_game_class(obj, source=f"game plugin {ep.name!r} ({ep.value})")
-    if obj.name != ep.name:
-        obj.name = ep.name  # the entry-point name is what users type
+def _load_entry_point(name: str) -> type[Game]:
+    obj = load_plugin(ENTRY_POINT_GROUP, name, "game plugin")
+    source = f"game plugin {name!r} ({plugins(ENTRY_POINT_GROUP)[name].value})"
+    _check_game_class(obj, source=source)
+    if obj.name != name:
+        obj.name = name  # the entry-point name is what users type
     return obj
 
 
@@ -240,10 +256,9 @@ def game_class(name: str) -> type[Game]:
     """The class of a registered game, importing its plugin if needed."""
     if name in _registered:
         return _registered[name]
-    eps = _entry_points()
-    if name in eps:
-        return _load_entry_point(eps[name])
-    known = sorted(set(_registered) | set(eps))
+    if name in plugins(ENTRY_POINT_GROUP):
+        return _load_entry_point(name)
+    known = sorted(set(_registered) | set(plugins(ENTRY_POINT_GROUP)))
     raise UnknownGameError(
         f"unknown game {name!r}; known games: {', '.join(known) or 'none'} "
         "(`discover games` lists them with their parameters)"
@@ -253,9 +268,9 @@ def game_class(name: str) -> type[Game]:
 def available_games() -> dict[str, type[Game] | PluginError]:
     """Every registered game by name; a plugin that fails to import maps to its error."""
     out: dict[str, type[Game] | PluginError] = {}
-    for name, ep in _entry_points().items():
+    for name in plugins(ENTRY_POINT_GROUP):
         try:
-            out[name] = _load_entry_point(ep)
+            out[name] = _load_entry_point(name)
         except PluginError as exc:
             out[name] = exc
     out.update(_registered)

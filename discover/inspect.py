@@ -8,27 +8,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 import networkx as nx
 
 from discover.store import Store
 
-ExportFormat = Literal["json", "graphml", "dot"]
 FORMATS: tuple[str, ...] = ("json", "graphml", "dot")
 
 
 def tree_graph(store: Store) -> nx.DiGraph:
     """The campaign's search tree (a DAG where transpositions merged) with node statistics."""
     graph = nx.DiGraph()
-    for n in store.node_rows():
+    nodes, edges = store.tree()
+    for n in nodes:
         attrs = {
             "label": n.label, "depth": n.depth, "player": n.player, "visits": n.visits,
             "mean": n.value_sum / n.visits if n.visits else None, "value": n.value, "best": n.best,
             "solved": n.solved,
         }
         graph.add_node(n.key, **{k: v for k, v in attrs.items() if v is not None})
-    for e in store.edge_rows():
+    for e in edges:
         if e.parent in graph and e.child in graph:
             graph.add_edge(e.parent, e.child, action=e.label)
     return graph

@@ -5,34 +5,54 @@ finished evaluation is committed in its own transaction, together with the tree 
 changed and its events, so a campaign killed at any instant loses nothing that finished. The
 ``UNIQUE`` state key makes a repeated evaluation impossible, not merely unlikely.
 
+One writer at a time: a writer holds the ``writer`` row (its process, host and start time, and a
+heartbeat), taken under ``BEGIN IMMEDIATE`` and checked again in every write transaction. A second
+writer is refused with one line naming the first; a writer that died (its process is gone on this
+host, or its heartbeat stopped elsewhere) is taken over. Readers open the file read-only
+(``mode=ro``, or ``immutable`` where even the WAL index cannot be created) and never write. A
+database is checked (schema, ``PRAGMA quick_check``) before anything is written to it, so a
+damaged or foreign file is refused byte-for-byte unchanged.
+
 States and actions are stored pickled (to rebuild the tree on resume) next to text labels, so
-the inspection commands need no game code.
+the inspection commands need no game code. The store knows only the records of
+:mod:`discover.types`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import math
+import os
 import pickle
+import socket
 import sqlite3
+import threading
 import time
+import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from discover.errors import StoreError
-from discover.planner import Node, NodeRecord
-from discover.types import Action, Event, Outcome, State, Status, to_json
+from discover.types import CampaignInfo, EdgeRecord, EvaluationRecord, Event, NodeRecord, to_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+HEARTBEAT_SECONDS = 15.0
+LEASE_SECONDS = 120.0  # a writer on another host whose heartbeat is older than this is gone
 
-_SCHEMA = """
+_WRITER_TABLE = """CREATE TABLE IF NOT EXISTS writer (
+    id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL, pid INTEGER NOT NULL,
+    host TEXT NOT NULL, proc_start TEXT NOT NULL, since REAL NOT NULL, heartbeat REAL NOT NULL
+)"""
+
+_SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE campaign (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     game TEXT NOT NULL, params TEXT NOT NULL, seed INTEGER NOT NULL, settings TEXT NOT NULL,
-    code_version TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL, status TEXT NOT NULL
+    code_version TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL, status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE nodes (
     key TEXT PRIMARY KEY, state BLOB NOT NULL, label TEXT NOT NULL, depth INTEGER NOT NULL,
@@ -50,79 +70,83 @@ CREATE TABLE evaluations (
     device TEXT NOT NULL, started REAL NOT NULL, finished REAL NOT NULL, path TEXT NOT NULL
 );
 CREATE TABLE events (id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+{_WRITER_TABLE};
 """
 
+# columns stored as JSON text or pickled bytes; the rest are stored as they are
+_JSON_COLUMNS = {"artifacts", "encoding", "path"}
+_PICKLED_COLUMNS = {"state", "action"}
+_NODE_COLUMNS = tuple(f.name for f in fields(NodeRecord))
+_EVALUATION_COLUMNS = tuple(f.name for f in fields(EvaluationRecord) if f.name != "id")
+_INFO_COLUMNS = tuple(f.name for f in fields(CampaignInfo))
 
-@dataclass(frozen=True)
-class CampaignInfo:
-    game: str
-    params: dict[str, Any]
-    seed: int
-    settings: dict[str, Any]
-    code_version: str
-    created: float
-    updated: float
-    status: str  # running | finished | interrupted
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """One finished evaluation as stored."""
-
-    id: int
-    state_key: str
-    label: str
-    value: float | None
-    status: str
-    message: str
-    cost_seconds: float
-    artifacts: dict[str, Any]
-    worker: str
-    device: str
-    started: float
-    finished: float
-    encoding: list[float] | None
-    path: list[str]
+def _encode(column: str, value: Any) -> Any:
+    if column in _PICKLED_COLUMNS:
+        return pickle.dumps(value, protocol=4)
+    if column in _JSON_COLUMNS:
+        return None if value is None else to_json(value)
+    return value
 
 
-@dataclass(frozen=True)
-class NodeRow:
-    """A tree node as the inspection tools see it (no game code needed)."""
-
-    key: str
-    label: str
-    depth: int
-    player: str
-    visits: int
-    value_sum: float
-    value: float | None
-    best: float | None
-    worst: float | None
-    solved: bool
+def _decode(column: str, value: Any) -> Any:
+    if column == "solved":
+        return bool(value)
+    if column in _PICKLED_COLUMNS:
+        return pickle.loads(value)
+    if column in _JSON_COLUMNS:
+        return None if value is None else json.loads(value)
+    return value
 
 
-@dataclass(frozen=True)
-class EdgeRow:
-    parent: str
-    child: str
-    label: str
+def _process_start(pid: int) -> str:
+    """When ``pid`` started (Linux /proc), so that a reused pid is not taken for a live writer."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
 
 
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
+def _alive(pid: int, proc_start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        pass
+    return not proc_start or _process_start(pid) in ("", proc_start)
 
 
-def _json_loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def _damage(method: Callable[..., T]) -> Callable[..., T]:
+    """Report a damaged database (an error SQLite finds only while reading) as one line."""
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is damaged or unreadable ({exc}); restore it from a copy") from None
+        except (pickle.UnpicklingError, AttributeError, ModuleNotFoundError) as exc:
+            raise StoreError(f"{self.path}: a stored state cannot be loaded ({type(exc).__name__}: {exc}); "
+                             "is the game's code installed, at a compatible version?") from None
+
+    return wrapper
 
 
 class Store:
-    """A campaign database. Use :meth:`create` for a new campaign, :meth:`open` for an existing one."""
+    """A campaign database. :meth:`create` a new campaign, :meth:`open` an existing one.
+
+    A store opened for writing holds the database's writer lock until :meth:`close`.
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
         self._conn = conn
         self.path = path
         self.readonly = readonly
+        self._token: str | None = None
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -133,56 +157,116 @@ class Store:
             raise StoreError(
                 f"{path} already exists; resume it with `discover resume {path}` or choose another --db"
             )
-        if not path.parent.exists():
+        if not path.parent.is_dir():
             raise StoreError(f"cannot create {path}: folder {path.parent} does not exist")
         try:
-            conn = cls._connect(path, readonly=False)
+            conn = cls._connect_rw(path)
             with cls._transaction(conn):  # schema and campaign row appear together or not at all
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                conn.execute(
-                    "INSERT INTO campaign VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (info.game, to_json(info.params), info.seed, to_json(info.settings),
-                     info.code_version, info.created, info.updated, info.status),
-                )
+                conn.execute(f"INSERT INTO campaign (id, {', '.join(_INFO_COLUMNS)}) VALUES (1, {_marks(_INFO_COLUMNS)})",
+                             [to_json(v) if k in ("params", "settings") else v
+                              for k, v in zip(_INFO_COLUMNS, _info_values(info))])
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create campaign database {path}: {exc}") from None
-        return cls(conn, path, readonly=False)
+        store = cls(conn, path, readonly=False)
+        store._acquire()
+        return store
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False) -> Store:
-        """An existing campaign database, checked for its schema version."""
+        """An existing campaign database, checked before anything is written to it.
+
+        ``readonly`` stores never write (not even the WAL switch), so they are safe beside a running
+        campaign and work in folders the user cannot write.
+        """
         path = Path(path)
-        if not path.is_file():
-            raise StoreError(f"no campaign database at {path}")
         try:
-            conn = cls._connect(path, readonly=readonly)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            conn.execute("SELECT game FROM campaign WHERE id = 1").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path} is not a discover campaign database ({exc})") from None
-        if row is None:
-            raise StoreError(f"{path} is not a discover campaign database (no schema version)")
-        version = int(row[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{path} was written by a newer discover (schema {version}, this one reads {SCHEMA_VERSION}); "
-                "upgrade discover"
-            )
-        return cls(conn, path, readonly)
+            if not path.is_file():
+                raise StoreError(f"no campaign database at {path}")
+            path.open("rb").close()
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+        conn = cls._connect_ro(path)
+        try:
+            version = cls._validate(conn, path, thorough=not readonly)
+        except BaseException:
+            conn.close()
+            raise
+        if readonly:
+            return cls(conn, path, readonly=True)
+        conn.close()
+        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
+            raise StoreError(f"cannot write {path} (the file or its folder is read-only); "
+                             "inspect it with `discover status`, or copy it somewhere writable to resume")
+        try:
+            conn = cls._connect_rw(path)
+            if version < SCHEMA_VERSION:
+                cls._migrate(conn, version)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path} for writing: {exc}") from None
+        store = cls(conn, path, readonly=False)
+        store._acquire()
+        return store
 
     @staticmethod
-    def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-        if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                   check_same_thread=False, timeout=30)
-        else:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process in WAL mode
+    def _connect_ro(path: Path) -> sqlite3.Connection:
+        """A read-only connection; ``immutable`` where the WAL index cannot be created (read-only folder)."""
+        uri = path.resolve().as_uri()
+        last: sqlite3.Error | None = None
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(f"{uri}?{flags}", uri=True, isolation_level=None,
+                                       check_same_thread=False, timeout=30)
+                conn.execute("PRAGMA busy_timeout=30000")
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return conn
+            except sqlite3.OperationalError as exc:  # e.g. cannot create -shm: try immutable
+                last = exc
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{path} is not a discover campaign database ({exc})") from None
+        raise StoreError(f"cannot read {path}: {last}")
+
+    @staticmethod
+    def _connect_rw(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process in WAL mode
         return conn
+
+    @staticmethod
+    def _validate(conn: sqlite3.Connection, path: Path, thorough: bool) -> int:
+        """The schema version, after checking that this is an intact discover database."""
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "campaign", "evaluations", "nodes", "edges", "events"} <= tables:
+                raise StoreError(f"{path} is not a discover campaign database (its tables are missing)")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if conn.execute("SELECT COUNT(*) FROM campaign").fetchone()[0] != 1 or row is None:
+                raise StoreError(f"{path} is not a discover campaign database (no campaign or schema version)")
+            if thorough:
+                problems = [r[0] for r in conn.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    raise StoreError(f"{path} is damaged ({problems[0]}); it was left unchanged: restore it from a copy")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path} is damaged or not a discover campaign database ({exc}); "
+                             "it was left unchanged") from None
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{path} was written by a newer discover (schema {version}, this one reads "
+                             f"{SCHEMA_VERSION}); upgrade discover")
+        return version
+
+    @classmethod
+    def _migrate(cls, conn: sqlite3.Connection, version: int) -> None:
+        """Bring an older schema up to date (1 -> 2: the writer lock and the stop reason)."""
+        with cls._transaction(conn):
+            if version < 2:
+                conn.execute(_WRITER_TABLE)
+                conn.execute("ALTER TABLE campaign ADD COLUMN reason TEXT NOT NULL DEFAULT ''")
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     @staticmethod
     @contextmanager
@@ -195,7 +279,73 @@ class Store:
             raise
         conn.execute("COMMIT")
 
+    # -- the writer lock ---------------------------------------------------------------------
+    def _acquire(self) -> None:
+        """Take the writer row, or refuse with one line naming the live writer that holds it."""
+        token = uuid.uuid4().hex
+        pid, host = os.getpid(), socket.gethostname()
+        try:
+            with self._transaction(self._conn):
+                row = self._conn.execute("SELECT pid, host, proc_start, since, heartbeat FROM writer").fetchone()
+                if row is not None:
+                    other_pid, other_host, other_start, since, beat = row
+                    live = (_alive(other_pid, other_start) if other_host == host
+                            else time.time() - beat < LEASE_SECONDS)
+                    if live:
+                        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+                        raise StoreError(
+                            f"{self.path} is being written by process {other_pid} on {other_host} (since {started}); "
+                            "wait for that campaign to finish or stop it, then resume"
+                        )
+                now = time.time()
+                self._conn.execute("INSERT OR REPLACE INTO writer VALUES (1, ?, ?, ?, ?, ?, ?)",
+                                   (token, pid, host, _process_start(pid), now, now))
+        except StoreError:
+            self._conn.close()
+            raise
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreError(f"cannot write {self.path}: {exc}") from None
+        self._token = token
+        self._heartbeat = threading.Thread(target=self._beat, name="discover-store-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        """Refresh the heartbeat, so writers on other hosts can tell this one is alive."""
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            while not self._stop.wait(HEARTBEAT_SECONDS):
+                conn.execute("UPDATE writer SET heartbeat = ? WHERE token = ?", (time.time(), self._token))
+        except sqlite3.Error:
+            pass  # the next write transaction checks the lock and reports
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write transaction that first checks this store still holds the writer lock."""
+        if self._token is None:
+            raise StoreError(f"{self.path} was opened read-only")
+        with self._transaction(self._conn):
+            row = self._conn.execute("SELECT token, pid, host FROM writer").fetchone()
+            if row is None or row[0] != self._token:
+                holder = "nobody" if row is None else f"process {row[1]} on {row[2]}"
+                raise StoreError(f"{self.path}: this campaign lost its writer lock (now held by {holder}); "
+                                 "it stopped so as not to write beside another campaign")
+            yield
+
     def close(self) -> None:
+        """Release the writer lock (if held) and the connection."""
+        if self._token is not None:
+            self._stop.set()
+            if self._heartbeat is not None:
+                self._heartbeat.join(timeout=5)
+            try:
+                with self._transaction(self._conn):
+                    self._conn.execute("DELETE FROM writer WHERE token = ?", (self._token,))
+            except sqlite3.Error:
+                pass  # a damaged or vanished file: the lock is stale anyway
+            self._token = None
         self._conn.close()
 
     def __enter__(self) -> Store:
@@ -205,64 +355,63 @@ class Store:
         self.close()
 
     # -- writing -----------------------------------------------------------------------------
-    def record(self, *, evaluation: dict[str, Any] | None = None, nodes: Sequence[Node] = (),
-               edges: Sequence[tuple[str, str, Action, str]] = (), labels: dict[str, str] | None = None,
-               events: Sequence[Event] = ()) -> None:
+    def record(self, *, evaluation: EvaluationRecord | None = None, nodes: Sequence[NodeRecord] = (),
+               edges: Sequence[EdgeRecord] = (), events: Sequence[Event] = ()) -> None:
         """Commit, in one transaction, an evaluation with the tree changes and events it caused."""
-        labels = labels or {}
-        now = time.time()
-        with self._transaction(self._conn):
+        with self._writing():
             if evaluation is not None:
-                e = evaluation
                 self._conn.execute(
-                    "INSERT INTO evaluations (state_key, state, label, encoding, value, status, message, "
-                    "cost_seconds, artifacts, worker, device, started, finished, path) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (e["state_key"], pickle.dumps(e["state"], protocol=4), e["label"],
-                     None if e.get("encoding") is None else to_json(list(e["encoding"])),
-                     e["value"], e["status"], e["message"], e["cost_seconds"], e["artifacts"],
-                     e["worker"], e["device"], e["started"], e["finished"], to_json(list(e["path"]))),
+                    f"INSERT INTO evaluations ({', '.join(_EVALUATION_COLUMNS)}) VALUES ({_marks(_EVALUATION_COLUMNS)})",
+                    [_encode(c, getattr(evaluation, c)) for c in _EVALUATION_COLUMNS],
                 )
+            updates = ", ".join(f"{c} = excluded.{c}" for c in _NODE_COLUMNS if c not in ("key", "state", "label", "depth", "player"))
             self._conn.executemany(
-                "INSERT INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
-                "visits = excluded.visits, value_sum = excluded.value_sum, value = excluded.value, "
-                "best = excluded.best, worst = excluded.worst, frontier_best = excluded.frontier_best, "
-                "frontier_worst = excluded.frontier_worst, solved = excluded.solved",
-                [(n.key, pickle.dumps(n.state, protocol=4), labels.get(n.key, ""), n.depth, n.player.value,
-                  n.visits, n.value_sum, _finite(n.value), _finite(n.best), _finite(n.worst),
-                  _finite(n.frontier_best), _finite(n.frontier_worst), int(n.solved))
-                 for n in nodes],
+                f"INSERT INTO nodes ({', '.join(_NODE_COLUMNS)}) VALUES ({_marks(_NODE_COLUMNS)}) "
+                f"ON CONFLICT(key) DO UPDATE SET {updates}",
+                [[_encode(c, getattr(n, c)) for c in _NODE_COLUMNS] for n in nodes],
             )
             self._conn.executemany(
-                "INSERT OR IGNORE INTO edges VALUES (?, ?, ?, ?)",
-                [(p, c, pickle.dumps(a, protocol=4), label) for p, c, a, label in edges],
+                "INSERT OR IGNORE INTO edges (parent, child, action, label) VALUES (?, ?, ?, ?)",
+                [(e.parent, e.child, _encode("action", e.action), e.label) for e in edges],
             )
             self._conn.executemany(
                 "INSERT INTO events (time, kind, data) VALUES (?, ?, ?)",
                 [(ev.time, ev.kind.value, to_json(dict(ev.data))) for ev in events],
             )
-            self._conn.execute("UPDATE campaign SET updated = ? WHERE id = 1", (now,))
+            self._conn.execute("UPDATE campaign SET updated = ? WHERE id = 1", (time.time(),))
 
-    def set_status(self, status: str, settings: dict[str, Any] | None = None) -> None:
-        with self._transaction(self._conn):
-            self._conn.execute("UPDATE campaign SET status = ?, updated = ? WHERE id = 1", (status, time.time()))
+    def set_status(self, status: str, *, settings: dict[str, Any] | None = None, reason: str = "") -> None:
+        with self._writing():
+            self._conn.execute("UPDATE campaign SET status = ?, reason = ?, updated = ? WHERE id = 1",
+                               (status, reason, time.time()))
             if settings is not None:
                 self._conn.execute("UPDATE campaign SET settings = ? WHERE id = 1", (to_json(settings),))
 
     # -- reading -----------------------------------------------------------------------------
+    @_damage
     def campaign(self) -> CampaignInfo:
-        row = self._conn.execute(
-            "SELECT game, params, seed, settings, code_version, created, updated, status FROM campaign"
-        ).fetchone()
-        return CampaignInfo(row[0], _json_loads(row[1]), row[2], _json_loads(row[3]), row[4], row[5], row[6], row[7])
+        columns = [c for c in _INFO_COLUMNS if c != "reason" or self._has_reason()]
+        row = self._conn.execute(f"SELECT {', '.join(columns)} FROM campaign").fetchone()
+        values = dict(zip(columns, row))
+        values["params"], values["settings"] = json.loads(values["params"]), json.loads(values["settings"])
+        return CampaignInfo(**values)
 
+    def _has_reason(self) -> bool:  # schema 1 databases opened read-only are never migrated
+        return any(r[1] == "reason" for r in self._conn.execute("PRAGMA table_info(campaign)"))
+
+    @_damage
     def count(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
 
-    def evaluations(self, *, order: str = "id", limit: int | None = None, status: str | None = None) -> list[Evaluation]:
-        """Stored evaluations, by id (``order="id"``) or best value first (``order="best"``)."""
-        sql = ("SELECT id, state_key, label, value, status, message, cost_seconds, artifacts, worker, device, "
-               "started, finished, encoding, path FROM evaluations")
+    @_damage
+    def evaluations(self, *, order: str = "id", limit: int | None = None, status: str | None = None,
+                    states: bool = False) -> list[EvaluationRecord]:
+        """Stored evaluations, by id (``order="id"``) or best value first (``order="best"``).
+
+        ``states=True`` loads the pickled states too (this needs the game's code).
+        """
+        columns = ["id", *(c for c in _EVALUATION_COLUMNS if states or c != "state")]
+        sql = f"SELECT {', '.join(columns)} FROM evaluations"
         args: list[Any] = []
         if status is not None:
             sql += " WHERE status = ?"
@@ -271,40 +420,33 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        return [
-            Evaluation(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _json_loads(r[7]), r[8], r[9], r[10], r[11],
-                       _json_loads(r[12]), _json_loads(r[13]))
-            for r in self._conn.execute(sql, args)
-        ]
+        return [EvaluationRecord(**{c: _decode(c, v) for c, v in zip(columns, row)})
+                for row in self._conn.execute(sql, args)]
 
-    def evaluated(self) -> dict[str, float | None]:
-        """State key -> value (None for a failed evaluation), for the planner's cache."""
-        return dict(self._conn.execute("SELECT state_key, value FROM evaluations ORDER BY id"))
+    def history(self) -> list[EvaluationRecord]:
+        """Every evaluation in order with its state, for proposers and surrogates that refit on resume."""
+        return self.evaluations(states=True)
 
-    def history(self) -> list[tuple[State, Outcome]]:
-        """(state, outcome) of every evaluation in order, for surrogates that refit on resume."""
-        return [(pickle.loads(s), Outcome(v, Status(st), c, {}, m)) for s, v, st, c, m in self._conn.execute(
-            "SELECT state, value, status, cost_seconds, message FROM evaluations ORDER BY id")]
-
-    def tree(self) -> tuple[list[NodeRecord], list[tuple[str, str, Action]]]:
-        """The stored tree with states, to rebuild the planner on resume (needs the game's code)."""
-        low = lambda x: -math.inf if x is None else x  # noqa: E731 - None stands for "none seen"
-        high = lambda x: math.inf if x is None else x  # noqa: E731
-        nodes = [
-            NodeRecord(k, pickle.loads(s), d, v, vs, low(b), high(w), low(fb), high(fw))
-            for k, s, d, v, vs, b, w, fb, fw in self._conn.execute(
-                "SELECT key, state, depth, visits, value_sum, best, worst, frontier_best, frontier_worst FROM nodes")
-        ]
-        edges = [(p, c, pickle.loads(a)) for p, c, a in self._conn.execute("SELECT parent, child, action FROM edges")]
+    @_damage
+    def tree(self, *, states: bool = False) -> tuple[list[NodeRecord], list[EdgeRecord]]:
+        """The stored tree; ``states=True`` loads states and actions (needs the game's code)."""
+        columns = [c for c in _NODE_COLUMNS if states or c != "state"]
+        nodes = [NodeRecord(**{c: _decode(c, v) for c, v in zip(columns, row)}) for row in self._conn.execute(
+            f"SELECT {', '.join(columns)} FROM nodes ORDER BY depth, key")]
+        edge_columns = ["parent", "child", "label", *(["action"] if states else [])]
+        edges = [EdgeRecord(**{c: _decode(c, v) for c, v in zip(edge_columns, row)}) for row in self._conn.execute(
+            f"SELECT {', '.join(edge_columns)} FROM edges ORDER BY parent, child")]
         return nodes, edges
 
-    def node_rows(self) -> list[NodeRow]:
-        return [NodeRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in self._conn.execute(
-            "SELECT key, label, depth, player, visits, value_sum, value, best, worst, solved FROM nodes ORDER BY depth, key")]
-
-    def edge_rows(self) -> list[EdgeRow]:
-        return [EdgeRow(*r) for r in self._conn.execute("SELECT parent, child, label FROM edges ORDER BY parent, child")]
-
+    @_damage
     def events(self, after_id: int = 0) -> list[tuple[int, float, str, dict[str, Any]]]:
-        return [(i, t, k, _json_loads(d)) for i, t, k, d in self._conn.execute(
+        return [(i, t, k, json.loads(d)) for i, t, k, d in self._conn.execute(
             "SELECT id, time, kind, data FROM events WHERE id > ? ORDER BY id", (after_id,))]
+
+
+def _marks(columns: Sequence[str]) -> str:
+    return ", ".join("?" for _ in columns)
+
+
+def _info_values(info: CampaignInfo) -> list[Any]:
+    return [getattr(info, c) for c in _INFO_COLUMNS]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import enum
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Any, Hashable, Mapping, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Hashable, Literal, Mapping, Protocol, runtime_checkable
 
 import numpy as np
+
+from discover.errors import SettingsError
 
 State = Hashable
 """A game state: immutable and hashable, so transpositions merge and the store can key it."""
@@ -98,16 +100,27 @@ def to_json(obj: Any) -> str:
 
 @dataclass(frozen=True)
 class Resources:
-    """What one evaluation needs; dispatch uses it to place the job."""
+    """What one evaluation needs: dispatch places GPU jobs on GPU workers and caps the job's
+    BLAS/OpenMP/torch threads at ``cpus``, so that workers beside each other do not oversubscribe."""
 
     cpus: int = 1
     gpus: int = 0
-    memory_gb: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cpus, bool) or not isinstance(self.cpus, int) or self.cpus < 1:
+            raise ValueError(f"Resources.cpus must be a positive int, got {self.cpus!r}")
+        if isinstance(self.gpus, bool) or not isinstance(self.gpus, int) or self.gpus < 0:
+            raise ValueError(f"Resources.gpus must be a non-negative int, got {self.gpus!r}")
 
 
 @dataclass(frozen=True)
 class EvalContext:
-    """What an evaluation is told about where and how it runs."""
+    """What an evaluation is told about where and how it runs.
+
+    ``timeout_seconds`` is the campaign's per-evaluation limit (None: unlimited). A game whose
+    solver can stop early and still return its best certificate should read it and stop a little
+    before, rather than be killed with nothing.
+    """
 
     device: str = "cpu"  # "cpu" or "cuda" (the worker sees only its assigned GPU)
     seed: int = 0  # for evaluations that are themselves random
@@ -181,3 +194,227 @@ class Interval:
         if self.log:
             return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
         return float(rng.uniform(self.low, self.high))
+
+
+# --------------------------------------------------------------------------------------------
+# Settings: one frozen record, validated once, used by the API, the CLI, TOML files, the store
+# and resume alike (stored with ``to_dict``, resumed with ``replace(**overrides)``).
+# --------------------------------------------------------------------------------------------
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        what = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer >= {low}")
+        raise SettingsError(f"{name} must be {what}, got {value!r}")
+
+
+def _check_seconds(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Tuning knobs of the tree search; the defaults suit formulation games with costly evaluations.
+
+    [PW] Coulom 2007; Couetoux et al., LION 2011: progressive widening keeps k(N) = C N^alpha children.
+    """
+
+    rule: Literal["uct", "puct"] = "uct"
+    exploration: float = 1.0  # c in [UCT]/[PUCT]; values are normalised to [0, 1]
+    backup: Literal["mean", "max"] = "max"  # q of a child: mean value, or best seen for the mover
+    # where q comes from: values observed below a child, or the estimator's prior for it relative to
+    # its best sibling (a surrogate's acquisition already trades exploration against exploitation)
+    value_source: Literal["observed", "prior"] = "observed"
+    # "one": expand one node per iteration and evaluate below it (classic MCTS); "deep": keep
+    # descending through new nodes by the selection rule until the moves left are continuous or
+    # none, then let the estimator complete (suits a surrogate whose priors are informative)
+    descend: Literal["one", "deep"] = "one"
+    widening_constant: float = 1.0  # [PW] C
+    widening_exponent: float = 0.5  # [PW] alpha
+    wide_threshold: int = 32  # finite move sets larger than this are widened progressively too
+    completion_tries: int = 8  # new completions drawn when one is already in flight
+    max_free_iterations: int = 10_000  # per ask(): iterations that reuse stored values
+    max_depth: int = 100_000
+
+    def __post_init__(self) -> None:
+        _check_choice("planner rule", self.rule, ("uct", "puct"))
+        _check_choice("planner backup", self.backup, ("mean", "max"))
+        _check_choice("planner value_source", self.value_source, ("observed", "prior"))
+        _check_choice("planner descend", self.descend, ("one", "deep"))
+        for name in ("exploration", "widening_constant", "widening_exponent"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise SettingsError(f"planner {name} must be a number, got {value!r}")
+        if self.exploration < 0 or self.widening_constant <= 0 or not 0 < self.widening_exponent <= 1:
+            raise SettingsError("planner: exploration >= 0, widening_constant > 0 and 0 < widening_exponent <= 1")
+        for name in ("wide_threshold", "completion_tries", "max_free_iterations", "max_depth"):
+            _check_int(f"planner {name}", getattr(self, name), 1)
+
+    @classmethod
+    def guided(cls) -> PlannerConfig:
+        """For a surrogate whose acquisition is worth following: PUCT on its priors, deep descent."""
+        return cls(rule="puct", value_source="prior", descend="deep", exploration=0.5)
+
+
+DEFAULT_TIMEOUT_SECONDS = 3600.0
+"""Per-evaluation limit when none is given (process backend): one hung evaluation must not stall a
+campaign forever. Games with longer evaluations say so with ``Game.default_timeout``."""
+
+
+def _setting(default: Any, help: str, short: str | None = None, cli: bool = True) -> Any:
+    """A settings field with what the command line shows for it (``cli=False``: config files only)."""
+    return field(default=default, metadata={"help": help, "short": short, "cli": cli})
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """Everything that decides how a campaign runs, checked when it is made.
+
+    ``budget`` is a total number of evaluations, ``time_limit`` the wall-clock seconds of one run,
+    ``timeout`` the per-evaluation limit (None: the game's default, or one hour), ``target`` a value
+    at which to stop early, ``fail_fast`` how many first evaluations failing the same way stop a
+    campaign (its game is broken; 0 never stops). ``surrogate`` None means the game's default.
+    """
+
+    budget: int | None = _setting(None, "total number of evaluations", "-n")
+    time_limit: float | None = _setting(None, "wall-clock seconds for this run")
+    seed: int = _setting(0, "random seed")
+    backend: str = _setting("process", "process (default) or inline (one at a time, in this process)")
+    workers: int | None = _setting(None, "parallel evaluations (process backend; default: the number of cores)", "-w")
+    batch_size: int | None = _setting(None, "formulations chosen at once (default: the number of workers)")
+    timeout: float | None = _setting(None, "per-evaluation limit in seconds (default: the game's, or 3600)")
+    target: float | None = _setting(None, "stop once an evaluation reaches this value")
+    fail_fast: int = _setting(5, "stop when the first N evaluations all fail the same way (0: never)")
+    surrogate: str | None = _setting(None, "gp | none (default: gp for expensive games)")
+    method: str = _setting("mcts", "mcts, or a baseline: random, flat-bo, tpe")
+    planner: PlannerConfig | None = _setting(None, "planner knobs (a [planner] table in a config file)", cli=False)
+
+    def __post_init__(self) -> None:
+        if self.budget is None and self.time_limit is None:
+            raise SettingsError("give a budget (--budget N evaluations) and/or a time limit (--time-limit SECONDS)")
+        if self.budget is not None:
+            _check_int("budget", self.budget, 1)
+        if self.time_limit is not None:
+            _check_seconds("time_limit", self.time_limit)
+        _check_int("seed", self.seed, 0)
+        if not isinstance(self.backend, str):
+            raise SettingsError(f"backend must be a name such as 'process' or 'inline', got {self.backend!r}")
+        if self.workers is not None:
+            _check_int("workers", self.workers, 1)
+        if self.batch_size is not None:
+            _check_int("batch_size", self.batch_size, 1)
+        if self.timeout is not None:
+            _check_seconds("timeout", self.timeout)
+        if self.target is not None and (isinstance(self.target, bool) or not isinstance(self.target, (int, float))
+                                        or not math.isfinite(self.target)):
+            raise SettingsError(f"target must be a finite number, got {self.target!r}")
+        _check_int("fail_fast", self.fail_fast, 0)
+        for name in ("surrogate", "method"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise SettingsError(f"{name} must be a name, got {value!r}")
+        if isinstance(self.planner, Mapping):  # from a TOML table or the store
+            try:
+                object.__setattr__(self, "planner", PlannerConfig(**self.planner))
+            except TypeError as exc:
+                raise SettingsError(f"planner settings: {exc}") from None
+        elif self.planner is not None and not isinstance(self.planner, PlannerConfig):
+            raise SettingsError(f"planner must be a PlannerConfig or a table of its fields, got {self.planner!r}")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "settings") -> CampaignSettings:
+        """Settings from a mapping (a TOML file, the store), refusing unknown keys by name."""
+        unknown = sorted(set(data) - set(cls.names()))
+        if unknown:
+            raise SettingsError(f"{source} has unknown keys {', '.join(unknown)}; allowed: {', '.join(cls.names())}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def updated(self, **overrides: Any) -> CampaignSettings:
+        """A copy with ``overrides`` (None values mean "keep")."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# --------------------------------------------------------------------------------------------
+# Records: what the campaign writes to the store and reads back (the store knows only these).
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One finished evaluation. ``id`` is given by the store; ``state`` is loaded only on resume."""
+
+    state_key: str
+    label: str
+    value: float | None
+    status: str  # a Status value
+    message: str
+    cost_seconds: float
+    artifacts: dict[str, Any]
+    worker: str
+    device: str
+    started: float  # unix time
+    finished: float
+    encoding: list[float] | None
+    path: list[str]  # tree node keys from the root (empty for tree-less methods)
+    state: State | None = None
+    id: int | None = None
+
+    def outcome(self) -> Outcome:
+        return Outcome(self.value, Status(self.status), self.cost_seconds, self.artifacts, self.message)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """What the store keeps of a search-tree node: enough to rebuild the tree and to inspect it.
+
+    ``state`` is None when read by the inspection tools (they need no game code). Statistics that
+    have seen nothing are stored as None (best, worst, value...).
+    """
+
+    key: str
+    label: str
+    depth: int
+    player: str  # a Player value
+    visits: int
+    value_sum: float
+    value: float | None
+    best: float | None
+    worst: float | None
+    frontier_best: float | None
+    frontier_worst: float | None
+    solved: bool
+    state: State | None = None
+
+
+@dataclass(frozen=True)
+class EdgeRecord:
+    """A move from one stored node to another; ``action`` is None when read for inspection."""
+
+    parent: str
+    child: str
+    label: str
+    action: Action | None = None
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """The campaign row of a store."""
+
+    game: str
+    params: dict[str, Any]
+    seed: int
+    settings: dict[str, Any]
+    code_version: str
+    created: float
+    updated: float
+    status: str  # running | finished | interrupted | crashed
+    reason: str = ""  # why it stopped (a crash's error)

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from discover.errors import SettingsError
-from discover.game import Game
-from discover.planner import Estimator, Node, NodeRecord, Proposal
-from discover.types import Action, Interval, Outcome, Player, Sampler, State, Status
+from discover.game import Game, sample_chance
+from discover.planner import Estimator, Proposal
+from discover.types import EvaluationRecord, Interval, Outcome, Player, Sampler, State, Status
 from surrogates.estimator import GPEstimator
 
 RETRIES = 64
@@ -82,14 +82,11 @@ class FlatProposer:
     def root_value(self) -> float | None:
         return max((v for v in self.evaluated.values() if v is not None), default=None)
 
-    def take_dirty(self) -> tuple[list[Node], list[tuple[str, str, Action]]]:
-        return [], []
-
-    def restore(self, nodes: Iterable[NodeRecord], edges: Iterable[tuple[str, str, Action]],
-                evaluated: dict[str, float | None], history: Sequence[tuple[State, Outcome]] = ()) -> None:
-        self.evaluated.update(evaluated)
-        for state, outcome in history:
-            self.observe(state, outcome)
+    def replay(self, history: Sequence[EvaluationRecord]) -> None:
+        for record in history:
+            outcome = record.outcome()
+            self.evaluated[record.state_key] = outcome.value if outcome.status is Status.OK else None
+            self.observe(record.state, outcome)
 
 
 class RandomSearch(FlatProposer):
@@ -140,9 +137,7 @@ class TPESearch(FlatProposer):
         depth = 0
         while (player := self.game.to_move(state)) is not Player.TERMINAL:
             if player is Player.CHANCE:
-                outcomes = list(self.game.chance_outcomes(state))
-                probs = np.array([p for _, p in outcomes])
-                action = outcomes[int(self.rng.choice(len(outcomes), p=probs / probs.sum()))][0]
+                action = sample_chance(self.game.chance_outcomes(state), self.rng)
             else:
                 moves = self.game.actions(state)
                 if isinstance(moves, Interval):

@@ -74,13 +74,8 @@ class GPEstimator:
     # -- Estimator protocol ------------------------------------------------------------------
     def observe(self, game: Game, state: State, outcome: Outcome) -> None:
         self._seen.add(game.state_key(state))
-        try:
-            row = [float(x) for x in game.encode(state)]
-        except Exception as exc:  # an unencodable state teaches nothing, and must not stop the search
-            log.warning("encode() failed on %r: %s", state, exc)
-            return
-        if len(row) != self.space.dim or not all(map(math.isfinite, row)):
-            log.warning("encode() gave an invalid vector for %r", state)
+        row = game.checked_encoding(state)  # an unencodable state teaches nothing
+        if row is None:
             return
         ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
         self._rows.append(row)

@@ -91,7 +91,7 @@ def test_config_file(tmp_path):
 def test_bad_input_gives_one_clear_line(tmp_path, args, fragments):
     result = invoke(*args, *(["--db", tmp_path / "new.db"] if args[0] == "run" else []))
     assert_one_line_error(result, *fragments)
-    assert not (tmp_path / "new.db").exists() or args[1] == "toy-formulation"
+    assert not (tmp_path / "new.db").exists()
 
 
 def test_corrupted_database(tmp_path):

@@ -2,11 +2,12 @@
 
 import pytest
 
+from discover.check import check_game
 from discover.game import available_games, load_game
-from games.testing import check_game
+from discover.types import Player
 
 CHEAP = {"toy-faulty": {"faults": False}, "sphere-packing": {"dimension": 2, "max_degree": 7},
-         "small-gain-nash": {"bo_budget": 8}}
+         "small-gain-nash": {"bo_budget": 8}, "toy-broken": {"flaw": "none"}}
 # games whose random formulations may fail by design or take seconds; their own tests evaluate
 # chosen formulations, failing ones included
 NOT_EVALUATED_AT_RANDOM = {"sphere-packing", "lipsdp"}
@@ -16,4 +17,4 @@ NOT_EVALUATED_AT_RANDOM = {"sphere-packing", "lipsdp"}
 def test_registered_game_follows_protocol(name):
     game = load_game(name, **CHEAP.get(name, {}))
     terminals = check_game(game, playouts=10, evaluate=name not in NOT_EVALUATED_AT_RANDOM)
-    assert terminals
+    assert len(terminals) == 10 and all(game.to_move(t) is Player.TERMINAL for t in terminals)

@@ -12,8 +12,9 @@ def test_exports_read_back_with_the_stores_nodes_and_edges(run_campaign, tmp_pat
     result = run_campaign("toy-dice", budget=30, backend="inline", seed=1)
     with discover.open(result.db) as store:
         graph = tree_graph(store)
-        node_keys = {n.key for n in store.node_rows()}
-        edge_keys = {(e.parent, e.child) for e in store.edge_rows()}
+        nodes, edges = store.tree()
+        node_keys = {n.key for n in nodes}
+        edge_keys = {(e.parent, e.child) for e in edges}
     assert set(graph.nodes) == node_keys and set(graph.edges) == edge_keys
     assert len(node_keys) > 10
 

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from discover.errors import SettingsError
 from discover.game import Game, load_game
 from discover.planner import Planner, PlannerConfig, RolloutEstimator
 from discover.types import EvalContext, Interval, Outcome, Player, Status
@@ -217,9 +218,9 @@ def test_failed_evaluations_do_not_break_backup():
 
 
 def test_invalid_config_is_refused():
-    with pytest.raises(ValueError, match="selection rule"):
+    with pytest.raises(SettingsError, match="rule"):
         PlannerConfig(rule="nope")
-    with pytest.raises(ValueError, match="backup"):
+    with pytest.raises(SettingsError, match="backup"):
         PlannerConfig(backup="median")
 
 
@@ -248,7 +249,40 @@ def test_deep_descent_follows_priors_down_to_the_continuous_move():
 
 
 def test_guided_settings_are_validated():
-    with pytest.raises(ValueError, match="value_source"):
+    with pytest.raises(SettingsError, match="value_source"):
         PlannerConfig(value_source="oracle")
-    with pytest.raises(ValueError, match="descend"):
+    with pytest.raises(SettingsError, match="descend"):
         PlannerConfig(descend="sideways")
+
+
+def drive_out_of_order(planner, budget, workers, rng):
+    """Like k workers: keep ``workers`` proposals in flight and finish them in random order."""
+    inflight, done = [], []
+    while len(done) < budget:
+        for p in planner.ask(min(workers - len(inflight), budget - len(done) - len(inflight))):
+            assert p.key not in {q.key for q in inflight}, "a state was proposed while in flight"
+            inflight.append(p)
+        if not inflight:
+            break
+        p = inflight.pop(int(rng.integers(len(inflight))))
+        planner.tell(p, planner.game.evaluate(p.state, EvalContext()).checked())
+        done.append(p.key)
+    for p in inflight:
+        planner.forget(p)
+    return done
+
+
+@pytest.mark.parametrize("name, params", [("toy-dice", {"faces": 100}), ("toy-dice", {}), ("toy-minimax", {}),
+                                          ("toy-formulation", {})])
+@pytest.mark.parametrize("workers", [2, 4])
+def test_invariants_when_workers_finish_in_any_order(name, params, workers):
+    """Each state is in flight at most once, every proposal is told exactly once (the crash of
+    'proposal N is not in flight' with 2 workers), and exhausted trees keep their exact value."""
+    game = load_game(name, **params)
+    for seed in range(15):
+        planner = Planner(game, seed=seed)
+        done = drive_out_of_order(planner, 60, workers, np.random.default_rng(seed))
+        assert len(done) == len(set(done))
+        assert not planner.pending and all(n.virtual == 0 for n in planner.nodes.values())
+        if planner.exhausted:
+            assert planner.root_value() == pytest.approx(exact_value(game), abs=1e-12)

@@ -74,15 +74,18 @@ def test_resume_extends_budget_and_restores_tree(tmp_path):
     db = tmp_path / "c.db"
     first = Campaign("toy-formulation", budget=25, seed=1, db=db, backend="inline").run()
     assert len(first.history) == 25
-    again = Campaign.resume(db).run()  # budget already spent: nothing to do
-    assert len(again.history) == 25 and again.stopped == "budget"
-    more = Campaign.resume(db, budget=50).run()
+    for spent in ({}, {"budget": 25}, {"budget": 10}):  # a budget at or below what is done is refused
+        with pytest.raises(discover.SettingsError, match="already has 25 evaluations"):
+            Campaign.resume(db, **spent)
+    more = Campaign.resume(db, budget=40).run()
+    assert len(more.history) == 40
+    more = Campaign.resume(db, add=10).run()
     assert len(more.history) == 50
     assert len({e.state_key for e in more.history}) == 50
     with discover.open(db) as store:
-        nodes, edges = store.tree()
         planner = Planner(discover.load_game("toy-formulation"))
-        planner.restore(nodes, edges, store.evaluated())
+        planner.replay(store.history())
+        planner.restore_tree(*store.tree(states=True))
     assert planner.root.visits >= 50  # every evaluation (and reuse of one) passed through the root
     assert planner.root_value() == max(v for v in planner.evaluated.values() if v is not None)
 

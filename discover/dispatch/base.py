@@ -9,9 +9,14 @@ matching status, so that one bad evaluation fails itself and not the campaign.
 from __future__ import annotations
 
 import abc
+import sys
 import time
 import traceback
 from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Iterator
+
+from threadpoolctl import threadpool_limits
 
 from discover.game import Game
 from discover.types import EvalContext, Job, JobResult, Outcome, Status
@@ -21,6 +26,7 @@ class Backend(abc.ABC):
     """Runs evaluations; ``capacity`` jobs at most at once."""
 
     name: str = ""
+    enforces_timeouts: bool = False  # can it stop an evaluation at its job's timeout_seconds?
 
     @property
     @abc.abstractmethod
@@ -53,9 +59,12 @@ def run_evaluation(game: Game, job: Job, worker: str, device: str) -> JobResult:
     started = time.time()
     tick = time.perf_counter()
     try:
-        outcome = game.evaluate(job.state, context)
+        with _thread_cap(job.resources.cpus):
+            outcome = game.evaluate(job.state, context)
         if not isinstance(outcome, Outcome):
-            outcome = Outcome.failure(Status.FAILED, f"evaluate() returned {type(outcome).__name__}, not an Outcome")
+            outcome = Outcome.failure(
+                Status.FAILED, f"evaluate() returned {type(outcome).__name__} {outcome!r:.40}, not an Outcome; "
+                "return discover.Outcome.ok(value) or Outcome.failure(status, message)")
         outcome = outcome.checked()
         if outcome.status is Status.OK:
             reason = game.verify(job.state, outcome)
@@ -72,6 +81,22 @@ def run_evaluation(game: Game, job: Job, worker: str, device: str) -> JobResult:
     if not outcome.cost_seconds:
         outcome = Outcome(outcome.value, outcome.status, elapsed, outcome.artifacts, outcome.message)
     return JobResult(job, outcome, worker, device, started, started + elapsed)
+
+
+@contextmanager
+def _thread_cap(cpus: int) -> Iterator[None]:
+    """BLAS/OpenMP (threadpoolctl) and torch use at most ``cpus`` threads during one evaluation, so
+    that k workers on k cores do not run k times too many threads; both are restored afterwards."""
+    torch = sys.modules.get("torch")  # only a game that imported torch needs torch capped
+    before = torch.get_num_threads() if torch is not None else None
+    with threadpool_limits(limits=cpus):
+        if torch is not None:
+            torch.set_num_threads(cpus)
+        try:
+            yield
+        finally:
+            if torch is not None:
+                torch.set_num_threads(before)
 
 
 def lost_result(job: Job, status: Status, message: str, worker: str, device: str, started: float) -> JobResult:

@@ -1,7 +1,8 @@
 """Evaluations in the calling process, one at a time: for debugging and deterministic runs.
 
-It cannot interrupt an evaluation, so per-evaluation timeouts are not enforced here, and an
-evaluation that kills its process kills the campaign; use the process backend for those.
+It cannot interrupt an evaluation, so it refuses per-evaluation timeouts (``enforces_timeouts`` is
+false: a campaign given one says so in one line), and an evaluation that kills its process kills
+the campaign; use the process backend for those.
 """
 
 from __future__ import annotations

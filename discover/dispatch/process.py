@@ -89,6 +89,7 @@ class ProcessBackend(Backend):
     """``workers`` processes, each running one evaluation at a time."""
 
     name = "process"
+    enforces_timeouts = True
 
     def __init__(self, workers: int | None = None, *, gpus: list[str] | None = None,
                  start_method: str = "spawn") -> None:
@@ -108,10 +109,6 @@ class ProcessBackend(Backend):
     @property
     def capacity(self) -> int:
         return len(self._workers)
-
-    @property
-    def gpus(self) -> list[str]:
-        return sorted({w.gpu for w in self._workers if w.gpu is not None})
 
     def start(self, game: Game) -> None:
         try:

@@ -10,55 +10,27 @@ is in flight. Virtual loss along the paths of in-flight evaluations makes a batc
 
 [PW] Coulom, "Computing Elo ratings of move patterns in the game of Go", 2007; Couetoux et al.,
      "Continuous upper confidence trees", LION 2011 (progressive widening: k(N) = C N^alpha).
+
+Invariant: a state key is in flight at most once (``pending``), so every ``tell`` and ``forget``
+matches exactly one ``ask``, whatever order k workers finish in.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from discover.game import Game
+from discover.errors import GameError
+from discover.game import Game, sample_chance
 from discover.planner.estimator import Estimator, RolloutEstimator
 from discover.planner.selection import RULES
 from discover.planner.tree import Node
-from discover.types import Action, Outcome, Player, Sampler, State, Status
-
-
-@dataclass(frozen=True)
-class PlannerConfig:
-    """Tuning knobs of the search; the defaults suit formulation games with costly evaluations."""
-
-    rule: Literal["uct", "puct"] = "uct"
-    exploration: float = 1.0  # c in [UCT]/[PUCT]; values are normalised to [0, 1]
-    backup: Literal["mean", "max"] = "max"  # q of a child: mean value, or best seen for the mover
-    # where q comes from: values observed below a child, or the estimator's prior for it relative to
-    # its best sibling (a surrogate's acquisition already trades exploration against exploitation)
-    value_source: Literal["observed", "prior"] = "observed"
-    # "one": expand one node per iteration and evaluate below it (classic MCTS); "deep": keep
-    # descending through new nodes by the selection rule until the moves left are continuous or
-    # none, then let the estimator complete (suits a surrogate whose priors are informative)
-    descend: Literal["one", "deep"] = "one"
-    widening_constant: float = 1.0  # [PW] C
-    widening_exponent: float = 0.5  # [PW] alpha
-    wide_threshold: int = 32  # finite move sets larger than this are widened progressively too
-    completion_tries: int = 8  # new completions drawn when one is already in flight
-    max_free_iterations: int = 10_000  # per ask(): iterations that reuse stored values
-    max_depth: int = 100_000
-
-    def __post_init__(self) -> None:
-        if self.rule not in RULES:
-            raise ValueError(f"unknown selection rule {self.rule!r}; choose one of {', '.join(RULES)}")
-        if self.backup not in ("mean", "max"):
-            raise ValueError(f"backup must be 'mean' or 'max', got {self.backup!r}")
-        if self.value_source not in ("observed", "prior"):
-            raise ValueError(f"value_source must be 'observed' or 'prior', got {self.value_source!r}")
-        if self.descend not in ("one", "deep"):
-            raise ValueError(f"descend must be 'one' or 'deep', got {self.descend!r}")
-        if self.exploration < 0 or self.widening_constant <= 0 or not 0 < self.widening_exponent <= 1:
-            raise ValueError("exploration >= 0, widening_constant > 0 and 0 < widening_exponent <= 1 needed")
+from discover.types import (
+    Action, EdgeRecord, EvaluationRecord, NodeRecord, Outcome, Player, PlannerConfig, Sampler, State, Status,
+)
 
 
 @dataclass(frozen=True)
@@ -70,21 +42,6 @@ class Proposal:
     key: str
     path: tuple[str, ...]  # node keys from the root
     actions: tuple[Action, ...]  # the move into each node of ``path`` after the root
-
-
-@dataclass(frozen=True)
-class NodeRecord:
-    """What the store keeps of a node, enough to rebuild the tree on resume."""
-
-    key: str
-    state: State
-    depth: int
-    visits: int
-    value_sum: float
-    best: float
-    worst: float
-    frontier_best: float
-    frontier_worst: float
 
 
 class Planner:
@@ -135,6 +92,9 @@ class Planner:
                     blocked.add(leaf.key)
                     continue
             state, key = target
+            if key in self.pending:  # a terminal just reached by a new path is already in flight
+                blocked.add(leaf.key)
+                continue
             if key in self.evaluated:
                 self._backup(path, actions, self.evaluated[key])
                 free += 1
@@ -160,39 +120,52 @@ class Planner:
         """Drop an in-flight proposal that will never finish (cancelled); it may be proposed again."""
         self._release(proposal)
 
-    def take_dirty(self) -> tuple[list[Node], list[tuple[str, str, Action]]]:
-        """Nodes and edges changed since the last call, for the store to persist."""
-        nodes = list(self._dirty_nodes.values())
-        edges = [(p, c, a) for (p, c), a in self._dirty_edges.items()]
+    def take_dirty(self) -> tuple[list[NodeRecord], list[EdgeRecord]]:
+        """Nodes and edges changed since the last call, as records for the store to persist."""
+        nodes = [self._record(n) for n in self._dirty_nodes.values()]
+        edges = [EdgeRecord(p, c, self.game.describe_action(a), a) for (p, c), a in self._dirty_edges.items()]
         self._dirty_nodes.clear()
         self._dirty_edges.clear()
         return nodes, edges
 
-    def restore(self, nodes: Iterable[NodeRecord], edges: Iterable[tuple[str, str, Action]],
-                evaluated: dict[str, float | None], history: Sequence[tuple[State, Outcome]] = ()) -> None:
-        """Rebuild the tree, the evaluation cache and the estimator from what the store kept."""
-        for state, outcome in history:
-            self.estimator.observe(self.game, state, outcome)
-        self.evaluated.update(evaluated)
-        for value in evaluated.values():
+    def replay(self, history: Sequence[EvaluationRecord]) -> None:
+        """Learn the evaluations of an earlier run (their states loaded), before ``restore_tree``."""
+        for record in history:
+            outcome = record.outcome()
+            self.estimator.observe(self.game, record.state, outcome)
+            value = outcome.value if outcome.status is Status.OK else None
+            self.evaluated[record.state_key] = value
             if value is not None:
                 self.vmin, self.vmax = min(self.vmin, value), max(self.vmax, value)
+
+    def restore_tree(self, nodes: Iterable[NodeRecord], edges: Iterable[EdgeRecord]) -> None:
+        """Rebuild the tree statistics the store kept (states and actions loaded)."""
+        low = lambda x: -math.inf if x is None else x  # noqa: E731 - None stands for "none seen"
+        high = lambda x: math.inf if x is None else x  # noqa: E731
         for rec in sorted(nodes, key=lambda r: r.depth):
             node = self._node(rec.state, rec.depth)
             node.visits, node.value_sum = rec.visits, rec.value_sum
-            node.best, node.worst = rec.best, rec.worst
-            node.frontier_best, node.frontier_worst = rec.frontier_best, rec.frontier_worst
-        for parent_key, child_key, action in edges:
-            parent, child = self.nodes.get(parent_key), self.nodes.get(child_key)
+            node.best, node.worst = low(rec.best), high(rec.worst)
+            node.frontier_best, node.frontier_worst = low(rec.frontier_best), high(rec.frontier_worst)
+        for edge in edges:
+            parent, child = self.nodes.get(edge.parent), self.nodes.get(edge.child)
             if parent is None or child is None:
                 continue
-            parent.children[action] = child
-            if action in parent.untried:
-                parent.untried.remove(action)
+            parent.children[edge.action] = child
+            if edge.action in parent.untried:
+                parent.untried.remove(edge.action)
         for node in sorted(self.nodes.values(), key=lambda n: -n.depth):
             if node.terminal:
                 self._settle_terminal(node)
             node.refresh(self._optimistic)
+
+    def _record(self, node: Node) -> NodeRecord:
+        finite = lambda x: x if x is not None and math.isfinite(x) else None  # noqa: E731
+        return NodeRecord(
+            node.key, self.game.describe_state(node.state), node.depth, node.player.value, node.visits,
+            node.value_sum, finite(node.value), finite(node.best), finite(node.worst),
+            finite(node.frontier_best), finite(node.frontier_worst), node.solved, node.state,
+        )
 
     # -- tree construction -------------------------------------------------------------------
     def _node(self, state: State, depth: int) -> Node:
@@ -203,7 +176,7 @@ class Planner:
         try:
             hash(state)
         except TypeError:
-            raise TypeError(
+            raise GameError(
                 f"game {self.game.name!r} produced an unhashable state {state!r}; "
                 "states must be immutable (tuples, frozen dataclasses)"
             ) from None
@@ -214,7 +187,7 @@ class Planner:
             outcomes = list(self.game.chance_outcomes(state))
             total = sum(p for _, p in outcomes)
             if not outcomes or any(p < 0 for _, p in outcomes) or abs(total - 1.0) > 1e-6:
-                raise ValueError(
+                raise GameError(
                     f"game {self.game.name!r}: chance outcomes at {state!r} must be non-negative "
                     f"probabilities summing to 1 (got {total!r})"
                 )
@@ -231,7 +204,7 @@ class Planner:
     def _order_moves(self, node: Node, moves: list[Action]) -> None:
         """Set the priors of a node's finite moves and order its untried ones, most promising last."""
         if not moves:
-            raise ValueError(f"game {self.game.name!r}: non-terminal state {node.state!r} has no moves")
+            raise GameError(f"game {self.game.name!r}: non-terminal state {node.state!r} has no moves")
         node.priors_version = self.estimator.version
         priors = self.estimator.priors(self.game, node.state, moves)
         if priors is None:
@@ -332,8 +305,7 @@ class Planner:
         moves = [a for a in node.chance if a not in node.children or self._selectable(node.children[a], blocked)]
         if not moves:
             return None
-        p = np.array([node.chance[a] for a in moves])
-        action = moves[int(self.rng.choice(len(moves), p=p / p.sum()))]
+        action = sample_chance([(a, node.chance[a]) for a in moves], self.rng)
         if action in node.children:
             return action, node.children[action]
         child = self._node(self.game.apply(node.state, action), node.depth + 1)
@@ -347,7 +319,7 @@ class Planner:
             return (path if self._selectable(node, blocked) else None), ()
         while True:
             if len(path) > self.config.max_depth:
-                raise RuntimeError(f"game {self.game.name!r} went deeper than {self.config.max_depth} moves (a cycle?)")
+                raise GameError(f"game {self.game.name!r} went deeper than {self.config.max_depth} moves (a cycle?)")
             step = self._step(node, blocked)
             if step is None:  # nothing left to try below: solved, or all in flight
                 node.refresh(self._optimistic)
@@ -385,7 +357,7 @@ class Planner:
 
     def _release(self, proposal: Proposal) -> None:
         if self.pending.pop(proposal.key, None) is None:
-            raise ValueError(f"proposal {proposal.id} is not in flight")
+            raise RuntimeError(f"proposal {proposal.id} is not in flight")
         for key in proposal.path:
             self.nodes[key].virtual -= 1
 

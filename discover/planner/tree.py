@@ -11,8 +11,6 @@ enters a solved node again, so every iteration spends its evaluation on somethin
 from __future__ import annotations
 
 import math
-from typing import Any
-
 from discover.types import Action, Player, Sampler, State
 
 
@@ -98,12 +96,3 @@ class Node:
             self.value = self.mean
         else:
             self.value = max(values) if self.player is Player.SEARCHER else min(values)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "visits": self.visits,
-            "mean": self.mean,
-            "value": self.value,
-            "best": self.best if self.best > -math.inf else None,
-            "solved": self.solved,
-        }

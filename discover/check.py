@@ -1,0 +1,92 @@
+"""Check a game against its protocol before a campaign spends budget on it.
+
+Random play to terminal states, and on the way: states hashable, unchanged by ``apply`` and
+picklable; state keys stable; moves present at every non-terminal state; chance probabilities
+valid; ``encode`` matching ``features``; and, when asked, ``evaluate`` returning an
+:class:`~discover.types.Outcome` that is not a failure. The first problem found is raised as one
+:class:`~discover.errors.GameError` line; ``discover check GAME`` runs the full check and
+``discover run`` a light one (a few playouts, no evaluation).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+
+import numpy as np
+
+from discover.dispatch import run_evaluation
+from discover.errors import GameError
+from discover.game import Game, sample_action, sample_chance
+from discover.types import Job, Player, Sampler, State, Status
+
+
+def _require(ok: bool, game: Game, message: str) -> None:
+    if not ok:
+        raise GameError(f"game {game.name!r}: {message}")
+
+
+def _check_state(game: Game, state: State) -> None:
+    try:
+        hash(state)
+    except TypeError:
+        raise GameError(f"game {game.name!r}: state {state!r} is unhashable; use tuples or frozen dataclasses") from None
+    try:
+        again = pickle.loads(pickle.dumps(state))
+    except Exception as exc:
+        raise GameError(f"game {game.name!r}: state {state!r} cannot be pickled ({exc})") from None
+    _require(again == state, game, f"state {state!r} does not survive pickling")
+    _require(game.state_key(state) == game.state_key(copy.deepcopy(state)), game, "state_key() is not stable")
+
+
+def _playout(game: Game, rng: np.random.Generator, max_moves: int) -> State:
+    state = game.initial_state()
+    for _ in range(max_moves):
+        _check_state(game, state)
+        player = game.to_move(state)
+        _require(isinstance(player, Player), game, f"to_move() must return a Player, got {player!r}")
+        if player is Player.TERMINAL:
+            return state
+        before = copy.deepcopy(state)
+        if player is Player.CHANCE:
+            outcomes = list(game.chance_outcomes(state))
+            probs = [p for _, p in outcomes]
+            _require(bool(outcomes) and min(probs) >= 0 and math.isclose(sum(probs), 1.0, abs_tol=1e-9), game,
+                     f"chance outcomes at {state!r} must be non-negative probabilities summing to 1")
+            action = sample_chance(outcomes, rng)
+        else:
+            moves = game.actions(state)
+            _require(isinstance(moves, Sampler) or len(moves) > 0, game, f"no moves at non-terminal state {state!r}")
+            action = sample_action(moves, rng)
+        try:
+            hash(action)
+        except TypeError:
+            raise GameError(f"game {game.name!r}: move {action!r} is unhashable") from None
+        nxt = game.apply(state, action)
+        _require(state == before, game, f"apply() changed the state it was given ({before!r} -> {state!r})")
+        state = nxt
+    raise GameError(f"game {game.name!r}: random play did not reach a terminal state in {max_moves} moves")
+
+
+def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: int = 0,
+               max_moves: int = 10_000) -> list[State]:
+    """Play ``playouts`` random games through the public API checking the protocol; the terminals."""
+    rng = np.random.default_rng(seed)
+    _require(bool(game.name), game, "a game needs a name")
+    _require(set(game.parameters()) == {p.name for p in game.params}, game,
+             "parameters() must report every declared parameter")
+    terminals = [_playout(game, rng, max_moves) for _ in range(playouts)]
+    features = game.features()
+    if features:
+        for state in terminals:
+            code = list(game.encode(state))
+            _require(len(code) == len(features), game,
+                     f"encode() gives {len(code)} slots, features() declares {len(features)}")
+            _require(all(math.isfinite(float(x)) for x in code), game, f"encode({state!r}) is not finite")
+    if evaluate:
+        for i, state in enumerate(terminals[:3]):
+            result = run_evaluation(game, Job(i, state, game.resources(state)), worker="check", device="cpu")
+            _require(result.outcome.status is not Status.FAILED, game,
+                     f"evaluating {game.describe_state(state)} failed: {result.outcome.message}")
+    return terminals
