@@ -108,7 +108,7 @@ def main() -> None:
                    reason=result.reason, seconds=round(seconds, 2))
         rows.append(row)
         ratio = f"{row['ratio']:8.3g}" if row["ratio"] is not None else "       -"
-        print(f"{index:>3} {row['activation']:<11} {row['shape']:<14} {str(row['widths']):<26} "
+        print(f"{index:>3} {row['activation']:<11} {row['shape']:<14} {row['widths']!s:<26} "
               f"{row['formulation']:<7} {row['solver']:<8} {row['tolerance']:>6.0e} {row['method']:<7} "
               f"{row['bound']:>11.4g} {lower:>11.4g} {ratio} {seconds:>5.1f}" + ("  VIOLATION" if row["violation"] else ""),
               flush=True)

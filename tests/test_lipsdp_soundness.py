@@ -10,12 +10,18 @@ from flint import arb, fmpq, fmpq_mat
 from torch import nn
 
 from discover.types import EvalContext, Outcome, Status
-from games.lipsdp import LipSDPGame, lipschitz_bound, load_network, naive_bound, random_network
+from games.lipsdp import (
+    LipSDPGame,
+    lipschitz_bound,
+    load_network,
+    naive_bound,
+    random_network,
+)
 from games.lipsdp.formulation import helmert_enclosure, multipliers, segments
 from games.lipsdp.network import ACTIVATION_NAMES, Network
 from games.lipsdp.rigorous import positive_definite, spectral_norm_up
 from games.lipsdp.solve import solve_segment
-from games.lipsdp.verify import coefficients, project
+from games.lipsdp.verify import project
 
 
 def q(x: float) -> fmpq:

@@ -58,13 +58,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
+from itertools import pairwise
 
 import numpy as np
 from scipy.linalg import helmert
 
 from games.lipsdp.network import Activation, Network
-from games.lipsdp.rigorous import TINY, U, add_up, frobenius_up, mul_up, product, spectral_norm_up, sqrt_up, up
+from games.lipsdp.rigorous import (
+    TINY,
+    U,
+    add_up,
+    frobenius_up,
+    mul_up,
+    product,
+    spectral_norm_up,
+    sqrt_up,
+    up,
+)
 
 STRUCTURES = ("layer", "neuron")
 ENCODINGS = ("sum-preserving", "residual-relu")
@@ -113,7 +124,7 @@ def encode(activation: Activation, width: int, encoding: str = "sum-preserving")
     return Channels((H, rH), (H.T, rH.T), kind, np.zeros(width), np.ones(width), group)
 
 
-@lru_cache(maxsize=None)
+@cache
 def helmert_enclosure(g: int) -> tuple[np.ndarray, np.ndarray]:
     """scipy's float Helmert matrix and a rigorous bound on its entrywise error.
 
@@ -183,7 +194,7 @@ def encoded_map(W: np.ndarray, pre: tuple | None, post: tuple | None) -> tuple[n
 def power_of_two_scaled(T: np.ndarray, rT: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """T / 2^e with 2^e nearest ||T||_2: exact in floating point (TINY covers underflow); e returned."""
     norm = float(np.linalg.norm(T, 2))
-    e = int(round(math.log2(norm))) if norm > 0 and math.isfinite(norm) else 0
+    e = round(math.log2(norm)) if norm > 0 and math.isfinite(norm) else 0
     return np.ldexp(T, -e), np.ldexp(rT, -e) + TINY, e
 
 
@@ -222,7 +233,7 @@ def segments(network: Network, cuts: tuple[int, ...] = (), encoding: str = "sum-
     channels = [encode(a, W.shape[0], encoding) for a, W in zip(network.activations, network.weights)]
     bounds = [0, *sorted(set(cuts)), depth]
     out = []
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in pairwise(bounds):
         enclosed = [encoded_map(network.weights[h], channels[h].pre, channels[h - 1].post if h > start else None)
                     for h in range(start, stop)]
         post = channels[stop - 1].post

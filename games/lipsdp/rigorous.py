@@ -108,17 +108,13 @@ class Enclosure:
     mid: np.ndarray
     rad: np.ndarray
 
-    def __add__(self, other: "Enclosure | int") -> "Enclosure":
+    def __add__(self, other: Enclosure | int) -> Enclosure:
         if isinstance(other, int) and other == 0:
             return self
         mid = self.mid + other.mid
         return Enclosure(mid, inflate(self.rad + other.rad + U * np.abs(mid), 3))
 
     __radd__ = __add__
-
-    @property
-    def T(self) -> "Enclosure":
-        return Enclosure(self.mid.T, self.rad.T)
 
 
 def positive_definite(A: np.ndarray, radius: float, shift: float) -> bool:

@@ -22,8 +22,17 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from games.lipsdp.formulation import Multipliers, Segment, blocks
-from games.lipsdp.rigorous import U, Enclosure, add_up, frobenius_up, inflate, pd_shift, positive_definite, product, \
-    scaled_columns
+from games.lipsdp.rigorous import (
+    Enclosure,
+    U,
+    add_up,
+    frobenius_up,
+    inflate,
+    pd_shift,
+    positive_definite,
+    product,
+    scaled_columns,
+)
 
 
 @dataclass(frozen=True)
