@@ -56,12 +56,12 @@ def summarise(grid_db: Path, campaign_db: Path) -> dict:
     """The grid's best, and when (if ever) the campaign's best-so-far reached it."""
     with discover.open(grid_db) as store:
         grid = store.evaluations(order="best", status="ok")
-        grid_count = len(store.history())
+        grid_count = store.count()
     grid_best = grid[0].value if grid else None
     with discover.open(campaign_db) as store:
-        history = store.history()
+        history = store.evaluations()
     best, reached = None, None
-    for i, (_, outcome) in enumerate(history, 1):
+    for i, outcome in enumerate((record.outcome() for record in history), 1):
         if outcome.value is not None and (best is None or outcome.value > best):
             best = outcome.value
         if reached is None and best is not None and grid_best is not None and best >= grid_best - 1e-7 * abs(grid_best):

@@ -40,7 +40,7 @@ METHODS: dict[str, dict] = {
 GUIDED = "gp-mcts"
 
 
-def best_so_far(history: list[discover.Evaluation], budget: int) -> list[float]:
+def best_so_far(history: list[discover.EvaluationRecord], budget: int) -> list[float]:
     curve, best = [], -math.inf
     for e in history:
         if e.value is not None:
