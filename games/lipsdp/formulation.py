@@ -160,11 +160,12 @@ class Segment:
 
     @property
     def scale(self) -> float:
-        return math.ldexp(1.0, self.exponent)
+        return float(np.ldexp(1.0, self.exponent))  # inf beyond the float range, never an exception
 
     def bound(self, rho: float) -> float:
         """The segment's certified bound from a certified rho: (sqrt(rho) ||Q|| + dropped) 2^exponent, rounded up."""
-        return up(math.ldexp(add_up(mul_up(sqrt_up(rho), self.input_gain), self.dropped), self.exponent))
+        with np.errstate(over="ignore"):
+            return up(float(np.ldexp(add_up(mul_up(sqrt_up(rho), self.input_gain), self.dropped), self.exponent)))
 
     @property
     def sizes(self) -> tuple[int, ...]:
