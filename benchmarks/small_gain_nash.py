@@ -3,7 +3,7 @@
     python benchmarks/small_gain_nash.py [--examples NAME ...] [--grid NAME:OBJECTIVE ...] [--budget 25]
 
 Part 1: for every example, geometry and partition, at the example's natural radius: whether it is
-certified, the margin found by the convex search and by BO (relative gap, seconds of each), the
+certified (proven constants), only estimated (sampled constants: the entropic geometry) or neither, the margin found by the convex search and by BO (relative gap, seconds of each), the
 gain, the Euclidean test, the Euler and RK4 steps with their certified factors, and the worst
 per-step ratio measured by simulating 64 random starts for 60 steps (it must not exceed the factor).
 Part 2: every formulation of the game (the grid) against a GP-guided campaign with a smaller budget.
@@ -25,7 +25,7 @@ from games.small_gain_nash.geometry import charts
 
 def certificates(names: list[str]) -> list[dict]:
     rows = []
-    print(f"{'example':<24} {'geometry':<9} {'blocks':<11} {'cert':<4} {'margin (convex)':>15} {'BO rel. gap':>11} "
+    print(f"{'example':<24} {'geometry':<9} {'blocks':<11} {'status':<13} {'margin (convex)':>15} {'BO rel. gap':>11} "
           f"{'cvx s':>6} {'BO s':>5} {'gain':>6} {'eucl.':>5} {'Euler step/factor/worst':>26} "
           f"{'RK4 step/factor/worst':>26}")
     for name in names:
@@ -45,7 +45,8 @@ def certificates(names: list[str]) -> list[dict]:
                     print(f"{name:<24} {geometry:<9} {partition:<11} error: {error}")
                     continue
                 row = {"example": name, "geometry": geometry, "partition": partition, "radius": radius,
-                       "certified": convex.certified, "reason": convex.reason, "margin_convex": convex.margin,
+                       "status": convex.status, "certified": convex.certified, "reason": convex.reason,
+                       "constants": convex.constants.describe(), "margin_convex": convex.margin,
                        "margin_bo": bo.margin, "bo_relative_gap": (convex.margin - bo.margin) / abs(convex.margin),
                        "convex_seconds": round(convex_s, 3), "bo_seconds": round(bo_s, 2), "gain": convex.gain,
                        "euclidean_monotone": convex.euclidean_monotone,
@@ -67,7 +68,7 @@ def certificates(names: list[str]) -> list[dict]:
                         row[f"{method}_simulation"] = str(error)
                         cells[method] = f"{rule.step:.3g}/{rule.factor:.5f}/-"
                 rows.append(row)
-                print(f"{name:<24} {geometry:<9} {partition:<11} {'yes' if convex.certified else 'no':<4} "
+                print(f"{name:<24} {geometry:<9} {partition:<11} {convex.status:<13} "
                       f"{convex.margin:>15.6g} {row['bo_relative_gap']:>11.2e} {convex_s:>6.2f} {bo_s:>5.1f} "
                       f"{convex.gain:>6.3f} {'yes' if convex.euclidean_monotone else 'no':>5} "
                       f"{cells['euler']:>26} {cells['rk4']:>26}", flush=True)

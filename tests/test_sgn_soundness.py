@@ -67,7 +67,7 @@ def test_identity_game_is_certified():
     assert cert.rk4 is not None and cert.rk4.factor < 1 and cert.rk4.step < cert.rk4.max_step
 
 
-@pytest.mark.parametrize("ratio", [0.05, 0.2, 0.38, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("ratio", [0.01, 0.05, 0.2, 0.3, 0.38, 0.45, 0.5, 0.7, 0.9, 0.99, 1.0])
 def test_rk4_rule_contracts_up_to_its_largest_step(ratio):
     m, lipschitz = ratio * 2.0, 2.0
     rule = rk4_rule(m, lipschitz)
@@ -205,9 +205,27 @@ def test_verify_accepts_honest_and_rejects_any_overclaim(name, estimator, partit
         forgeries["rk4 basin"] = dict(a, rk4_basin=up(a["rk4_basin"]) * 1.5)
     if a["band"] is not None:
         forgeries["band"] = dict(a, band=[down(a["band"][0]), a["band"][1]])
+    if estimator == "interval":  # every check recomputes the enclosure (about a second): a representative few
+        forgeries = {k: forgeries[k] for k in ("margin", "L", "euler factor", "basin", "sampled")}
     for what, forged in forgeries.items():
         assert game.verify(state, Outcome.ok(outcome.value, forged)) is not None, what
     assert game.verify(state, Outcome.ok(up(outcome.value), a)) is not None
+
+
+@pytest.mark.parametrize("name,estimator", [("coupled-quadratic", "exact"), ("cyclic-quadratic", "exact"),
+                                            pytest.param("tanh-coupled", "interval", marks=pytest.mark.slow)])
+def test_every_certified_formulation_verifies(name, estimator):
+    game = SmallGainNashGame(name, bo_budget=8)
+    checked = 0
+    for partition in game.partitions["euclidean"]:
+        for radius in game.radii:
+            for offset in (0.0, 0.5):
+                state = ("euclidean", partition, radius, offset, estimator, "convex")
+                outcome = game.evaluate(state, EvalContext())
+                if outcome.status is Status.OK:
+                    assert game.verify(state, outcome) is None, state
+                    checked += 1
+    assert checked >= 5
 
 
 def test_forged_constants_fail_verify():

@@ -35,6 +35,12 @@ S(w) as in :mod:`.weights`. If S(w) >= m diag(w) (m the margin) then z^T S(w) z 
   B stays in B, so every Euler trajectory from B converges to z* at factor q; the stages of RK4 from
   a point at distance r stay within (1 + eta a_3) r, so RK4 is certified on the ball of radius
   rho / (1 + eta a_3).
+
+Rigour. ``certified`` is True only on proven constants (:mod:`.constants`: exact or interval). The
+margin of the chosen weights, L_w, the step factors and the largest safe steps are then proven in
+exact rationals (:mod:`.rational`, :mod:`.steps`); the equilibrium is located to an a posteriori bound
+(:func:`equilibrium_error`) that is subtracted from the basin. On sampled constants every number is
+computed the same way but the certificate is ``estimated``, never ``certified``.
 """
 
 from __future__ import annotations

@@ -214,6 +214,8 @@ class Jet:
             km1 = self.v.power(k - 1).scale(np.array(float(k)))
             km2 = self.v.power(k - 2).scale(np.array(float(k * (k - 1))))
             return self._unary(self.v.power(k), km1, km2)
+        if k.is_integer():
+            return (self ** -k).reciprocal()
         if k == 0.5:
             return self.sqrt()
         return (self.log() * k).exp()  # x^k = exp(k log x), x > 0

@@ -18,7 +18,7 @@ import time
 
 
 from discover.game import Feature, Game, Param
-from discover.types import EvalContext, Outcome, Player, Resources, Status
+from discover.types import EvalContext, Outcome, Player, Status
 from games.small_gain_nash.certificate import WEIGHT_METHODS, certify
 from games.small_gain_nash.constants import Region
 from games.small_gain_nash.examples import EXAMPLES, load_example
@@ -127,9 +127,6 @@ class SmallGainNashGame(Game):
         if not outcome.value <= proven:
             return f"value {outcome.value} exceeds the certificate's {proven}"
         return None
-
-    def resources(self, state: tuple) -> Resources:
-        return Resources(cpus=1, memory_gb=0.5)
 
     def features(self) -> tuple[Feature, ...]:
         return (

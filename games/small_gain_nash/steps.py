@@ -60,14 +60,13 @@ def factor(q2: fmpq | None) -> float:
 
 
 def _largest_safe(limit: float, m: float, lipschitz: float, q2) -> float:
-    """The float at or below ``limit`` where q2 < 1 is proven (stepping down an ulp at a time, then halving)."""
+    """A float at or below ``limit`` where q2 < 1 is proven: ``limit`` backed off by 2^(k-52) relative, k = 0, 1, ..."""
     mq, lq = fraction(m), fraction(lipschitz)
-    eta = limit
-    for k in range(200):
+    for k in range(53):
+        eta = limit * (1 - 2.0 ** (k - 52))
         value = q2(fraction(eta), mq, lq)
         if value is not None and value < 1:
             return float(eta)
-        eta = np.nextafter(eta, 0.0) if k < 8 else eta * 0.5
     return 0.0
 
 
