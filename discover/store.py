@@ -151,7 +151,11 @@ class Store:
     # -- opening -----------------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, info: CampaignInfo) -> Store:
-        """A new database holding one campaign; refuses to touch an existing file."""
+        """A new database holding one campaign; refuses to touch an existing file.
+
+        The schema and campaign row are written to a temporary file that is then linked into place,
+        so a process killed while creating leaves either no database or a complete one.
+        """
         path = Path(path)
         if path.exists():
             raise StoreError(
@@ -159,20 +163,28 @@ class Store:
             )
         if not path.parent.is_dir():
             raise StoreError(f"cannot create {path}: folder {path.parent} does not exist")
+        draft = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.creating")
         try:
-            conn = cls._connect_rw(path)
-            with cls._transaction(conn):  # schema and campaign row appear together or not at all
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                conn.execute(f"INSERT INTO campaign (id, {', '.join(_INFO_COLUMNS)}) VALUES (1, {_marks(_INFO_COLUMNS)})",
-                             [to_json(v) if k in ("params", "settings") else v
-                              for k, v in zip(_INFO_COLUMNS, _info_values(info))])
-        except sqlite3.Error as exc:
+            conn = sqlite3.connect(draft, isolation_level=None)
+            try:
+                with cls._transaction(conn):
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                    conn.execute(
+                        f"INSERT INTO campaign (id, {', '.join(_INFO_COLUMNS)}) VALUES (1, {_marks(_INFO_COLUMNS)})",
+                        [to_json(v) if k in ("params", "settings") else v
+                         for k, v in zip(_INFO_COLUMNS, _info_values(info))])
+            finally:
+                conn.close()
+            _place(draft, path)
+        except FileExistsError:
+            raise StoreError(f"{path} already exists; resume it with `discover resume {path}` or choose another --db") from None
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot create campaign database {path}: {exc}") from None
-        store = cls(conn, path, readonly=False)
-        store._acquire()
-        return store
+        finally:
+            draft.unlink(missing_ok=True)
+        return cls.open(path)
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False) -> Store:
@@ -442,6 +454,18 @@ class Store:
     def events(self, after_id: int = 0) -> list[tuple[int, float, str, dict[str, Any]]]:
         return [(i, t, k, json.loads(d)) for i, t, k, d in self._conn.execute(
             "SELECT id, time, kind, data FROM events WHERE id > ? ORDER BY id", (after_id,))]
+
+
+def _place(draft: Path, path: Path) -> None:
+    """Move the finished ``draft`` to ``path`` without overwriting a file another process made."""
+    try:
+        os.link(draft, path)  # atomic, and fails if ``path`` exists
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links
+        if path.exists():
+            raise FileExistsError(path) from None
+        os.rename(draft, path)
 
 
 def _marks(columns: Sequence[str]) -> str:

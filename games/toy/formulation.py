@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import time
 
-from discover.game import Feature, Game, Param
-from discover.types import EvalContext, Interval, Outcome, Player, Status
+from discover.game import Param
+from discover.types import EvalContext, Interval, Outcome, Status
+from games.slots import Slot, SlotGame
 
 FAMILIES = ("lp", "sdp", "hybrid")
 BASES = ("monomial", "chebyshev", "legendre", "laguerre")
@@ -27,8 +28,8 @@ DEGREES = (2, 4, 6, 8, 10, 12, 14, 16)
 PRECISIONS = ("double", "quad", "mpfr")
 SOLVERS = ("scs", "clarabel", "sdpa")
 SCALE = Interval(0.5, 2.0)
-COMPONENTS = (FAMILIES, BASES, DEGREES, PRECISIONS, SOLVERS, SCALE)
-NAMES = ("family", "basis", "degree", "precision", "solver", "scale")
+SLOTS = (Slot("family", FAMILIES), Slot("basis", BASES), Slot("degree", DEGREES), Slot("precision", PRECISIONS),
+         Slot("solver", SOLVERS), Slot("scale", interval=SCALE))
 
 BASIS_QUALITY = {"monomial": 0.7, "chebyshev": 0.93, "legendre": 0.9, "laguerre": 1.0}
 BEST_SCALE = {"monomial": 0.8, "chebyshev": 1.0, "legendre": 1.6, "laguerre": 1.3}
@@ -56,30 +57,19 @@ def formulation_value(family: str, basis: str, degree: int, precision: str, solv
     return quality - 0.5 * (scale - BEST_SCALE[basis]) ** 2
 
 
-class FormulationGame(Game):
+class FormulationGame(SlotGame):
     """Assemble (family, basis, degree, precision, solver, scale); known optimum 1.0."""
 
     name = "toy-formulation"
     params = (Param("delay", "float", 0.0, "seconds each evaluation sleeps, to mimic a solver"),)
     optimum = 1.0
     optimal_state = ("sdp", "laguerre", 12, "mpfr", "sdpa", 1.3)
+    slots = SLOTS
 
     def __init__(self, delay: float = 0.0) -> None:
         if delay < 0:
             raise ValueError("delay must be >= 0")
         self.delay = delay
-
-    def initial_state(self) -> State:
-        return ()
-
-    def to_move(self, state: State) -> Player:
-        return Player.TERMINAL if len(state) == len(COMPONENTS) else Player.SEARCHER
-
-    def actions(self, state: State):
-        return COMPONENTS[len(state)]
-
-    def apply(self, state: State, action) -> State:
-        return (*state, action)
 
     def evaluate(self, state: State, context: EvalContext) -> Outcome:
         start = time.perf_counter()
@@ -90,28 +80,3 @@ class FormulationGame(Game):
         if value is None:
             return Outcome.failure(Status.INFEASIBLE, "this combination of components does not solve", cost)
         return Outcome.ok(value, {"formulation": list(state)}, cost)
-
-    def features(self) -> tuple[Feature, ...]:
-        return (
-            Feature("family", "categorical", choices=FAMILIES),
-            Feature("basis", "categorical", choices=BASES),
-            Feature("degree", "integer", DEGREES[0], DEGREES[-1]),
-            Feature("precision", "categorical", choices=PRECISIONS),
-            Feature("solver", "categorical", choices=SOLVERS),
-            Feature("scale", "numeric", SCALE.low, SCALE.high),
-        )
-
-    def encode(self, state: State) -> list[float]:
-        family, basis, degree, precision, solver, scale = state
-        return [FAMILIES.index(family), BASES.index(basis), degree, PRECISIONS.index(precision),
-                SOLVERS.index(solver), scale]
-
-    def decode(self, vector) -> State:
-        family, basis, degree, precision, solver, scale = vector
-        nearest_degree = min(DEGREES, key=lambda d: abs(d - degree))
-        return (FAMILIES[int(round(family))], BASES[int(round(basis))], nearest_degree,
-                PRECISIONS[int(round(precision))], SOLVERS[int(round(solver))],
-                float(min(max(scale, SCALE.low), SCALE.high)))
-
-    def describe_state(self, state: State) -> str:
-        return ", ".join(f"{n}={self.describe_action(v)}" for n, v in zip(NAMES, state)) or "(empty)"
