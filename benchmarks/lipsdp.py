@@ -44,10 +44,10 @@ def game_campaign(model_path: Path, budget: int, target: float | None, timeout: 
         discover.Campaign(game, budget=budget, workers=2, timeout=timeout, db=db, seed=0).run()
         seconds = time.perf_counter() - start
         with discover.open(db) as store:
-            history = store.history()
+            history = store.evaluations()
             best_rows = store.evaluations(order="best", status="ok")
     best, reached = None, None
-    for i, (_, outcome) in enumerate(history, 1):
+    for i, outcome in enumerate((record.outcome() for record in history), 1):
         if outcome.value is not None and (best is None or -outcome.value < best):
             best = -outcome.value
         if reached is None and best is not None and target is not None and best <= target * (1 + 1e-4):

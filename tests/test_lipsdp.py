@@ -137,4 +137,3 @@ def test_game_evaluates_verifies_and_catches_forgeries():
                  for s in outcome.artifacts["segments"]]
     forged = Outcome.ok(outcome.value, dict(outcome.artifacts, segments=segments_))
     assert game.verify(state, forged) is not None
-    assert game.resources(state).memory_gb >= 0.5

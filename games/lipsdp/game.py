@@ -19,7 +19,7 @@ import numpy as np
 from scipy.stats import ortho_group
 
 from discover.game import Feature, Game, Param
-from discover.types import EvalContext, Outcome, Player, Resources, Status
+from discover.types import EvalContext, Outcome, Player, Status
 from games.lipsdp.api import best_bound, lipschitz_bound
 from games.lipsdp.bounds import lower_bound, naive_bound
 from games.lipsdp.formulation import ENCODINGS, STRUCTURES, multipliers, segments
@@ -160,12 +160,6 @@ class LipSDPGame(Game):
         if isinstance(lower, (int, float)) and not at_least(claim, lower * (1 - LOWER_SLACK)):
             return f"the claimed bound {claim!r} is below the stored lower bound {lower!r}"
         return None
-
-    def resources(self, state: tuple) -> Resources:
-        f = self.formulation(state)
-        largest = max(sum(s.sizes) for s in segments(self.network, f["cuts"], f["encoding"]))
-        # cvxpy holds the LMI's coefficients (rank-one per multiplier) and the solver its cone: ~100 doubles per entry
-        return Resources(cpus=1, memory_gb=round(max(0.5, 100 * 8 * largest ** 2 / 1e9), 2))
 
     def features(self) -> tuple[Feature, ...]:
         head = (Feature("encoding", "categorical", choices=ENCODINGS),) if self.grouped else ()
