@@ -18,7 +18,7 @@ import time
 from fractions import Fraction
 
 from discover.game import Feature, Game, Param
-from discover.types import EvalContext, Outcome, Player, Resources, Status
+from discover.types import EvalContext, Outcome, Player, Status
 from games.sphere_packing.bases import BASES
 from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation
 from games.sphere_packing.known import best_known_density
@@ -129,9 +129,6 @@ class SpherePackingGame(Game):
         if check.density > -outcome.value * (1 + 1e-12):
             return f"re-verified bound {check.density} exceeds the reported {-outcome.value}"
         return None
-
-    def resources(self, state: tuple) -> Resources:
-        return Resources(cpus=1, memory_gb=0.5)  # matrices of a few hundred rows by d + 1 columns
 
     def features(self) -> tuple[Feature, ...]:
         return (
