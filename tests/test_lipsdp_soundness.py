@@ -14,6 +14,7 @@ from games.lipsdp import (
     LipSDPGame,
     lipschitz_bound,
     load_network,
+    lower_bound,
     naive_bound,
     random_network,
 )
@@ -87,6 +88,19 @@ def test_the_naive_bound_is_proven():
         shifted = fmpq_mat(4, 4, [q(sigma) ** 2 if i == j else 0 for i in range(4) for j in range(4)]) - \
             exact.transpose() * exact
         assert exactly_positive_definite(shifted)  # sigma^2 I - W^T W > 0: sigma > ||W||_2 exactly
+
+
+def test_the_sampled_lower_bound_is_not_rounding_noise():
+    """Deep sigmoid net with slopes ~1e-17: output differences over a small step are rounding noise, and
+    a pair ratio of them once came out above the (rigorous) naive upper bound."""
+    scales = [25.7, 90.2, 2.7, 6.3e-06, 3.1e-4, 6.1e-05, 3.3e-06]
+    rng = np.random.default_rng(17)
+    widths = [3, 4, 2, 3, 3, 3, 3, 2]
+    weights = tuple(rng.standard_normal((widths[k + 1], widths[k])) / np.sqrt(widths[k]) * scales[k]
+                    for k in range(len(widths) - 1))
+    biases = tuple(0.1 * rng.standard_normal(w) * s for w, s in zip(widths[1:], scales))
+    network = Network(weights, biases, (ACTIVATION_NAMES["sigmoid"],) * 6)
+    assert lower_bound(network, samples=1024, steps=300, scale=1 / scales[0], seed=17) <= naive_bound(network)
 
 
 def test_positive_definiteness_is_never_claimed_for_a_matrix_that_is_not():
