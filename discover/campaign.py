@@ -225,7 +225,10 @@ class Campaign:
 
 
 class _FailureStreak:
-    """Whether every evaluation so far failed the same way (numbers aside): then the game is broken."""
+    """Whether every evaluation so far failed the same way (numbers aside): then the game is broken.
+
+    An infeasible formulation is an answer, not a failure, and counts neither way.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -239,6 +242,8 @@ class _FailureStreak:
             return None
         if outcome.status is Status.OK:
             self.broken = True
+            return None
+        if outcome.status is Status.INFEASIBLE:
             return None
         self.kinds.add((outcome.status.value, re.sub(r"\d+(\.\d+)?", "#", outcome.message)))
         self.count += 1

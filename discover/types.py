@@ -276,8 +276,9 @@ class CampaignSettings:
 
     ``budget`` is a total number of evaluations, ``time_limit`` the wall-clock seconds of one run,
     ``timeout`` the per-evaluation limit (None: the game's default, or one hour), ``target`` a value
-    at which to stop early, ``fail_fast`` how many first evaluations failing the same way stop a
-    campaign (its game is broken; 0 never stops). ``surrogate`` None means the game's default.
+    at which to stop early, ``fail_fast`` how many first evaluations failing (or timing out) the
+    same way stop a campaign (its game is broken; infeasible formulations do not count; 0 never
+    stops). ``surrogate`` None means the game's default.
     """
 
     budget: int | None = _setting(None, "total number of evaluations", "-n")
@@ -288,7 +289,7 @@ class CampaignSettings:
     batch_size: int | None = _setting(None, "formulations chosen at once (default: the number of workers)")
     timeout: float | None = _setting(None, "per-evaluation limit in seconds (default: the game's, or 3600)")
     target: float | None = _setting(None, "stop once an evaluation reaches this value")
-    fail_fast: int = _setting(5, "stop when the first N evaluations all fail the same way (0: never)")
+    fail_fast: int = _setting(10, "stop when the first N evaluations all fail the same way (0: never)")
     surrogate: str | None = _setting(None, "gp | none (default: gp for expensive games)")
     method: str = _setting("mcts", "mcts, or a baseline: random, flat-bo, tpe")
     planner: PlannerConfig | None = _setting(None, "planner knobs (a [planner] table in a config file)", cli=False)

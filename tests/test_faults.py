@@ -172,12 +172,12 @@ def test_an_evaluation_that_returns_a_bare_float_stops_the_campaign(tmp_path):
     db = tmp_path / "x.db"
     result = invoke("run", "toy-broken", "-p", "flaw=float-value", "--budget", 30, "--backend", "inline", "--db", db)
     assert result.exit_code == 1
-    assert "error: stopped: the first 5 evaluations all failed the same way" in " ".join(result.output.split())
+    assert "error: stopped: the first 10 evaluations all failed the same way" in " ".join(result.output.split())
     assert "returned float" in result.output and "backed-up value" not in result.output
     assert "no evaluation succeeded" in result.output
     with discover.open(db) as store:
         info = store.campaign()
-        assert store.count() == 5 and info.status == "failed" and "returned float" in info.reason
+        assert store.count() == 10 and info.status == "failed" and "returned float" in info.reason
     one_line_error(invoke("check", "toy-broken", "-p", "flaw=float-value"), "returned float")
     assert invoke("check", "toy-broken", "-p", "flaw=none").exit_code == 0
 
