@@ -100,14 +100,13 @@ def test_sampled_constants_never_certify_the_two_equilibria_game(samples):
 def test_rigorous_constants_never_certify_a_basin_holding_the_second_equilibrium(c, t, width):
     game = two_equilibria(c, t, width)
     p = torch.tensor([t, c * t], dtype=torch.float64)
-    for radius in (0.25, 1.0):
-        cert = certify(game, radius)
-        assert cert.constants.rigorous
-        if cert.certified and cert.basin is not None:
-            star = torch.as_tensor(cert.equilibrium)
-            assert float(block_norms(p - star, cert.weights, cert.blocks)) > cert.basin
+    small = certify(game, 0.25)  # holds the origin, and (t, c t) only when |t| <= 0.25
+    assert small.constants.rigorous
+    if small.certified and small.basin is not None:
+        star = torch.as_tensor(small.equilibrium)
+        assert float(block_norms(p - star, small.weights, small.blocks)) > small.basin
     cert = certify(game, 1.0)
-    assert not cert.certified and "curvature" in cert.reason
+    assert cert.constants.rigorous and not cert.certified and "curvature" in cert.reason
     offsets = width * torch.cartesian_prod(*[torch.linspace(-3, 3, 31, dtype=torch.float64)] * 2)
     bump_mu, _ = attained(game, p + offsets)
     assert cert.constants.mu[0] <= bump_mu[0] < -100  # the bump is found, not averaged away
@@ -206,7 +205,7 @@ def test_verify_accepts_honest_and_rejects_any_overclaim(name, estimator, partit
     if a["band"] is not None:
         forgeries["band"] = dict(a, band=[down(a["band"][0]), a["band"][1]])
     if estimator == "interval":  # every check recomputes the enclosure (about a second): a representative few
-        forgeries = {k: forgeries[k] for k in ("margin", "L", "euler factor", "basin", "sampled")}
+        forgeries = {k: forgeries[k] for k in ("margin", "basin", "sampled", "not certified")}
     for what, forged in forgeries.items():
         assert game.verify(state, Outcome.ok(outcome.value, forged)) is not None, what
     assert game.verify(state, Outcome.ok(up(outcome.value), a)) is not None

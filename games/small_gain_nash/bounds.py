@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from games.small_gain_nash.enclosure import Interval, NotEnclosable, hessian_rows
+from games.small_gain_nash.enclosure import Interval, NotEnclosable, hessian_rows, loss_jet
 from games.small_gain_nash.geometry import Chart
 
 
@@ -53,6 +53,17 @@ def jacobian_enclosure(chart: Chart, lo: np.ndarray, hi: np.ndarray) -> Interval
                     np.concatenate([r.hi * np.ones(r.shape) for r in rows], axis=1))
 
 
+def field_enclosure(chart: Chart, z: np.ndarray) -> Interval:
+    """(n,) intervals containing the field G at the point z (Euclidean charts: G = F, own-block gradients)."""
+    if chart.geometry != "euclidean":
+        raise NotEnclosable("the field is enclosed in the euclidean geometry only")
+    game, point = chart.game, np.asarray(z, dtype=float)[None]
+    parts = [loss_jet(loss, game.split, point, point).g[0, a:b]
+             for loss, a, b in zip(game.losses, game.offsets[:-1], game.offsets[1:])]
+    return Interval(np.concatenate([p.lo * np.ones(p.shape) for p in parts]),
+                    np.concatenate([p.hi * np.ones(p.shape) for p in parts]))
+
+
 def _up(x: np.ndarray) -> np.ndarray:
     return np.nextafter(x, np.inf)
 
@@ -66,17 +77,12 @@ def gershgorin_lower(S: Interval) -> np.ndarray:
     return (diag - Interval(radius)).lo.min(-1)
 
 
-def _sqrt(x: Interval) -> Interval:
-    """sqrt of an interval known to be >= 0 in exact arithmetic (a rounded-down 0 may be slightly below)."""
-    return Interval(np.maximum(x.lo, 0.0), np.maximum(x.hi, 0.0)).monotone("sqrt")
-
-
 def symmetric2_eigenvalues(a: Interval, b: Interval, c: Interval) -> tuple[np.ndarray, np.ndarray]:
     """Proven (lower bound of lambda_min, upper bound of lambda_max) of [[a, b], [b, c]] over the intervals:
     (a + c)/2 -+ sqrt(((a - c)/2)^2 + b^2)."""
     half = np.array(0.5)
     mean, spread = (a + c).scale(half), (a - c).scale(half)
-    root = _sqrt(spread.power(2) + b.power(2))
+    root = (spread.power(2) + b.power(2)).root()
     return (mean - root).lo, (mean + root).hi
 
 
@@ -99,11 +105,11 @@ def norm_upper(A: Interval) -> np.ndarray:
     """
     M = Interval(A.magnitude())
     rows, cols = M.sum(-1).hi.max(-1), M.sum(-2).hi.max(-1)
-    best = np.minimum(_sqrt(Interval(rows) * Interval(cols)).hi, _sqrt((M * M).sum(-1).sum(-1)).hi)
+    best = np.minimum((Interval(rows) * Interval(cols)).root().hi, (M * M).sum(-1).sum(-1).root().hi)
     if min(A.shape[-2:]) <= 2:
         G = _gram(A)
         top = G[..., 0, 0].hi if G.shape[-1] == 1 else symmetric2_eigenvalues(G[..., 0, 0], G[..., 0, 1], G[..., 1, 1])[1]
-        best = np.minimum(best, _sqrt(Interval(top)).hi)
+        best = np.minimum(best, Interval(top).root().hi)
     return best
 
 

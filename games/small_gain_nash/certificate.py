@@ -53,10 +53,13 @@ import numpy as np
 import torch
 from scipy.optimize import root as scipy_root
 
+from games.small_gain_nash.bounds import field_enclosure
 from games.small_gain_nash.constants import Constants, Region, region_constants
+from games.small_gain_nash.enclosure import Interval, NotEnclosable
 from games.small_gain_nash.geometry import Chart, block_norms, coordinate_weights
 from games.small_gain_nash.model import DifferentiableGame
-from games.small_gain_nash.rational import margin_lower, weighted_norm_upper
+from games.small_gain_nash.rational import fraction, margin_lower, weighted_norm_upper
+from games.small_gain_nash.sets import Ball, Box
 from games.small_gain_nash.steps import StepRule, euler_rule, rk4_rule
 from games.small_gain_nash.weights import (WeightSearch, bo_weights, convex_weights, gain_radius, margin,
                                            timescale_band)
@@ -144,58 +147,124 @@ def weighted_lipschitz(w: np.ndarray, constants: Constants, blocks: tuple[tuple[
     return weighted_norm_upper(constants.L, np.asarray(w, dtype=float))
 
 
-def equilibrium_error(chart: Chart, z: torch.Tensor, rule: StepRule, w: np.ndarray,
-                      blocks: tuple[tuple[int, ...], ...]) -> float:
-    """A bound on ||z - z*||_w, z* the fixed point of the Euler step T: ||T(z) - z||_w / (1 - q).
+def _euler_residual(chart: Chart, z: torch.Tensor, step: float) -> Interval | None:
+    """Intervals containing T(z) - z for the Euler step T, or None where G or the projection cannot be enclosed.
 
-    That bound holds because T contracts by q on the region; it is doubled, with 1e-12 (1 + ||z||_w)
-    added, to cover the rounding of T(z) in floating point (inf when q >= 1).
+    Boxes project by clamping, which is monotone; another set is bounded by non-expansiveness,
+    ||P(y) - z|| <= ||y - z|| for z in the set, i.e. by eta ||G_i(z)|| (a box centred at 0 of that radius).
     """
-    if not rule.factor < 1:
-        return math.inf
+    try:
+        G = field_enclosure(chart, z.numpy())
+    except (NotEnclosable, ValueError):
+        return None
+    moved = G.scale(np.array(-step))  # y - z = -eta G(z)
+    lo, hi = moved.lo.copy(), moved.hi.copy()
+    for s, (a, b) in zip(chart.game.sets, zip(chart.offsets[:-1], chart.offsets[1:])):
+        zi = z.numpy()[a:b]
+        if isinstance(s, Box):  # clamp(z + d) - z is increasing in d; the clamp itself is exact
+            y = Interval(zi) + moved[a:b]
+            lo[a:b] = (Interval(np.clip(y.lo, s.lower, s.upper)) - Interval(zi)).lo
+            hi[a:b] = (Interval(np.clip(y.hi, s.lower, s.upper)) - Interval(zi)).hi
+        else:
+            radius = moved[a:b].power(2).sum(0).root().hi
+            lo[a:b], hi[a:b] = -radius, radius
+    return Interval(lo, hi)
+
+
+def _float_error(chart: Chart, z: torch.Tensor, rule: StepRule, w: np.ndarray,
+                 blocks: tuple[tuple[int, ...], ...]) -> float:
+    """||T(z) - z||_w / (1 - q) in floating point, doubled, with 1e-12 (1 + ||z||_w) added for rounding."""
     moved = chart.project(z - rule.step * chart.field(z)) - z
     scale = 1 + float(block_norms(z, w, blocks))
     return 2 * float(block_norms(moved, w, blocks)) / (1 - rule.factor) + 1e-12 * scale
 
 
+def equilibrium_error(chart: Chart, z: torch.Tensor, rule: StepRule, w: np.ndarray,
+                      blocks: tuple[tuple[int, ...], ...], proven: bool = True) -> float:
+    """A bound on ||z - z*||_w, z* the fixed point of the Euler step T: ||T(z) - z||_w / (1 - q).
+
+    That bound holds because T contracts by q on the region. ``proven``: ||T(z) - z||_w is enclosed by
+    interval arithmetic, and where the losses do not allow it the answer is inf (nothing is claimed);
+    otherwise (estimates) the floating-point value of :func:`_float_error` is accepted there. inf when q >= 1.
+    """
+    if not rule.factor < 1:
+        return math.inf
+    residual = _euler_residual(chart, z, rule.step)
+    if residual is None:
+        return math.inf if proven else _float_error(chart, z, rule, w, blocks)
+    gap = np.nextafter(1 - rule.factor, 0.0)  # 1 - q rounded down
+    weighted = residual.power(2).scale(coordinate_weights(w, blocks)).sum(0)
+    return float(np.nextafter(weighted.root().hi / gap, np.inf))
+
+
 def find_equilibrium(chart: Chart, start: torch.Tensor, rule: StepRule, w: np.ndarray,
                      blocks: tuple[tuple[int, ...], ...], tol: float = 1e-11,
-                     max_steps: int = 100_000) -> tuple[torch.Tensor, float] | None:
-    """A point z near the fixed point z* of the certified Euler step, with :func:`equilibrium_error`'s bound
-    on ||z - z*||_w; ``None`` if that bound did not reach ``tol`` (relative) within ``max_steps``.
+                     max_steps: int = 100_000) -> torch.Tensor | None:
+    """A point z whose distance to the fixed point z* of the certified Euler step is below ``tol``
+    (relative) by the floating-point a posteriori bound; ``None`` if none was reached within ``max_steps``.
+    The caller then bounds ||z - z*||_w with :func:`equilibrium_error`.
 
     A Newton solve of G(z) = 0 is tried first (an interior equilibrium, found in a few steps however
     slowly T contracts); then T is iterated, which also finds equilibria held by the constraints.
     """
-    def accurate(z: torch.Tensor) -> float | None:
-        error = equilibrium_error(chart, z, rule, w, blocks)
-        return error if error <= tol * (1 + float(block_norms(z, w, blocks))) else None
+    def accurate(z: torch.Tensor) -> bool:
+        return _float_error(chart, z, rule, w, blocks) <= tol * (1 + float(block_norms(z, w, blocks)))
 
+    if not rule.factor < 1:
+        return None
     jacobian = torch.func.jacrev(chart.field)
     root = scipy_root(lambda v: chart.field(torch.as_tensor(v)).numpy(), start.numpy(),
                       jac=lambda v: jacobian(torch.as_tensor(v)).numpy())
-    if root.success and np.all(np.isfinite(root.x)):
-        z = torch.as_tensor(root.x)
-        if (error := accurate(z)) is not None:
-            return z, error
+    if root.success and np.all(np.isfinite(root.x)) and accurate(torch.as_tensor(root.x)):
+        return torch.as_tensor(root.x)
     z = chart.project(start.clone())
     for _ in range(max_steps):
         z = chart.project(z - rule.step * chart.field(z))
-        if (error := accurate(z)) is not None:
-            return z, error
+        if accurate(z):
+            return z
     return None
 
 
 def rk4_basin_radius(basin: float, rule: StepRule, lipschitz: float) -> float:
     """RK4's stages from distance r stay within (1 + eta a_3) r: the basin shrunk so that they stay in the region."""
-    a3 = lipschitz * (1 + 0.5 * rule.step * lipschitz * (1 + 0.5 * rule.step * lipschitz))
-    return basin / (1 + rule.step * a3) * (1 - 1e-12)
+    eta, lw = fraction(rule.step), fraction(lipschitz)
+    a3 = lw * (1 + eta * lw / 2 * (1 + eta * lw / 2))
+    return float(np.nextafter(float(fraction(basin) / (1 + eta * a3)), 0.0))  # exact quotient, rounded down
 
 
-def basin_radius(region: Region, z: torch.Tensor, w: np.ndarray, blocks: tuple[tuple[int, ...], ...]) -> float:
-    """The largest w-ball around z inside the region's box (non-positive when z is outside)."""
-    slack = region.radius - np.abs(z.numpy() - np.asarray(region.centre))
-    return float(min(math.sqrt(wb) * slack[list(idx)].min() for wb, idx in zip(w, blocks)))
+def interior(chart: Chart, z: torch.Tensor, error: float, w: np.ndarray, blocks: tuple[tuple[int, ...], ...]) -> bool:
+    """Every point within w-distance ``error`` of z is interior to the players' sets (Euclidean coordinates).
+
+    Then the fixed point z* of the projected Euler step is interior, the projection is inactive there,
+    and z* = z* - eta G(z*) forces G(z*) = 0, which RK4 needs. Coordinates move by at most
+    error / sqrt(w_b) in block b. Mirrored (entropic) players are unconstrained; a simplex in the
+    Euclidean geometry has no interior.
+    """
+    reach = coordinate_weights(w, blocks) ** -0.5 * error
+    for s, U, (a, b) in zip(chart.game.sets, chart.bases, zip(chart.offsets[:-1], chart.offsets[1:])):
+        zi, r = z.numpy()[a:b], reach[a:b]
+        if U is not None:
+            continue
+        if isinstance(s, Box):
+            if not (np.all(zi - r > s.lower) and np.all(zi + r < s.upper)):
+                return False
+        elif isinstance(s, Ball):
+            if not np.linalg.norm(zi - s.centre().numpy()) + np.linalg.norm(r) < s.radius * (1 - 1e-12):
+                return False
+        else:
+            return False
+    return True
+
+
+def basin_radius(region: Region, z: torch.Tensor, w: np.ndarray, blocks: tuple[tuple[int, ...], ...],
+                 error: float = 0.0) -> float:
+    """A lower bound on the largest w-ball around any point within w-distance ``error`` of z inside the
+    region's box (non-positive when there is none), rounded outward throughout."""
+    offset = Interval(z.numpy()) - Interval(np.asarray(region.centre))
+    slack = (Interval(np.full(len(offset.lo), region.radius)) - Interval(offset.magnitude())).lo
+    scale = Interval(np.asarray(w, dtype=float)).root().lo
+    radius = min(float((Interval(slack[list(idx)]) * Interval(sb)).lo.min()) for sb, idx in zip(scale, blocks))
+    return float((Interval(radius) - Interval(error)).lo)
 
 
 def _failure(mu: np.ndarray, gain: float, best: float, blocks: int) -> str:
@@ -251,27 +320,30 @@ def certify(game: DifferentiableGame, region: Region | float | None = None, geom
     known = None if game.equilibrium is None else chart.from_primal(game.equilibrium)
     start = known if known is not None and basin_radius(region, known, w, blocks) > 0 else \
         torch.tensor(region.centre, dtype=torch.float64)
-    located = find_equilibrium(chart, start, euler, w, blocks)
-    equilibrium = basin = rk4 = rk4_basin = None
-    if located is None:
+    equilibrium = find_equilibrium(chart, start, euler, w, blocks)
+    basin = rk4 = rk4_basin = None
+    if equilibrium is None:
         notes.append("the certified Euler iteration did not reach its fixed point within the step limit")
     else:
-        equilibrium, error = located
-        basin = basin_radius(region, equilibrium, w, blocks) - error  # a ball around z* itself
-        if basin <= 0:
+        error = equilibrium_error(chart, equilibrium, euler, w, blocks, proven=found.rigorous)
+        basin = basin_radius(region, equilibrium, w, blocks, error)  # a ball around z* itself
+        if math.isinf(error):
+            notes.append("the equilibrium's location could not be enclosed (losses without an interval enclosure): "
+                         "no basin is certified")
+            basin = None
+        elif basin <= 0:
             notes.append("the equilibrium lies outside the region: the region is monotone, but no trajectory is "
                          "certified to reach the equilibrium")
             basin = None
-        residual = float(block_norms(chart.field(equilibrium), w, blocks))
-        if residual <= 1e-8 * max(1.0, lipschitz * float(block_norms(equilibrium, w, blocks))):
+        if not math.isinf(error) and interior(chart, equilibrium, error, w, blocks):
             rk4 = rk4_rule(m, lipschitz)
             if rk4 is None:
                 notes.append("no RK4 step contracts by the stage bound")
             elif basin is not None:
                 rk4_basin = rk4_basin_radius(basin, rk4, lipschitz)
         else:
-            notes.append("the field does not vanish at the equilibrium (the players' sets hold it there): projected "
-                         "RK4 does not fix such a point, so no RK4 step is certified")
+            notes.append("the equilibrium is not shown to be interior to the players' sets, so the field need not "
+                         "vanish there: projected RK4 does not fix such a point, so no RK4 step is certified")
     return Certificate(found.rigorous, not found.rigorous, "" if found.rigorous else "constants are sampled estimates",
                        margin=m, weights=w, rate=m, lipschitz=lipschitz, euler=euler, rk4=rk4,
                        equilibrium=None if equilibrium is None else equilibrium.numpy(), basin=basin,

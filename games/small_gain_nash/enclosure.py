@@ -120,6 +120,10 @@ class Interval:
         """f(x) for an increasing f given by its Arb method name (exp, log, tanh, sqrt)."""
         return Interval(_arb_endpoints(self.lo, method, False), _arb_endpoints(self.hi, method, True))
 
+    def root(self) -> Interval:
+        """sqrt of an interval that is >= 0 in exact arithmetic (rounding may have put lo a hair below 0)."""
+        return Interval(np.maximum(self.lo, 0.0), np.maximum(self.hi, 0.0)).monotone("sqrt")
+
     def magnitude(self) -> np.ndarray:
         """max |x| over the interval (exact)."""
         return np.maximum(np.abs(self.lo), np.abs(self.hi))
@@ -337,10 +341,14 @@ SUPPORTED: dict[str, Callable[..., Any]] = {
 }
 
 
-def hessian_rows(loss: Callable, split: Callable, lo: np.ndarray, hi: np.ndarray, rows: slice) -> Interval:
-    """Enclosure of rows ``rows`` of the loss's Hessian over each box [lo, hi] (B x n) -> (B, rows, n)."""
-    x = Jet.variables(lo, hi)
-    value = loss(split(x))
+def loss_jet(loss: Callable, split: Callable, lo: np.ndarray, hi: np.ndarray) -> Jet:
+    """The loss's value, gradient and Hessian enclosed over each box [lo, hi] (B x n)."""
+    value = loss(split(Jet.variables(lo, hi)))
     if not isinstance(value, Jet) or value.ndim != 0:
         raise NotEnclosable("the loss did not return a scalar built from its inputs with supported operations")
-    return value.h[:, rows, :]
+    return value
+
+
+def hessian_rows(loss: Callable, split: Callable, lo: np.ndarray, hi: np.ndarray, rows: slice) -> Interval:
+    """Enclosure of rows ``rows`` of the loss's Hessian over each box [lo, hi] (B x n) -> (B, rows, n)."""
+    return loss_jet(loss, split, lo, hi).h[:, rows, :]

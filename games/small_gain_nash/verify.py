@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from games.small_gain_nash.certificate import basin_radius, equilibrium_error, rk4_basin_radius, weighted_lipschitz
+from games.small_gain_nash.certificate import (basin_radius, equilibrium_error, interior, rk4_basin_radius,
+                                                weighted_lipschitz)
 from games.small_gain_nash.constants import RIGOROUS, Region, region_constants
 from games.small_gain_nash.geometry import Chart
 from games.small_gain_nash.model import DifferentiableGame
@@ -88,12 +89,15 @@ def recheck(game: DifferentiableGame, claim: dict[str, Any]) -> str | None:
         z = torch.as_tensor(claim["equilibrium"], dtype=torch.float64)
         rule = StepRule(claim["euler"]["step"], factor(euler_q2(fraction(claim["euler"]["step"]), fraction(m),
                                                                   fraction(lipschitz))), claim["euler"]["max_step"])
-        basin = basin_radius(region, z, w, blocks) - equilibrium_error(chart, z, rule, w, blocks)
+        error = equilibrium_error(chart, z, rule, w, blocks)
+        basin = basin_radius(region, z, w, blocks, error)
         if claim["basin"] is not None and not claim["basin"] <= basin:
             return f"the claimed basin {claim['basin']!r} exceeds the proven {basin!r}"
         if claim["rk4_basin"] is not None:
             if claim["rk4"] is None:
                 return "an RK4 basin is claimed without an RK4 step"
+            if not interior(chart, z, error, w, blocks):
+                return "an RK4 basin is claimed but the equilibrium is not proven interior (the field need not vanish)"
             rk4 = StepRule(claim["rk4"]["step"], claim["rk4"]["factor"], claim["rk4"]["max_step"])
             if not claim["rk4_basin"] <= rk4_basin_radius(basin, rk4, lipschitz):
                 return f"the claimed RK4 basin {claim['rk4_basin']!r} exceeds the proven one"
