@@ -152,7 +152,7 @@ def test_unsupported_operations_fall_back_to_an_estimate_and_say_why():
         return 0.5 * x @ x + 0.1 * torch.sum(torch.sin(x) * y)
 
     def plain(blocks):
-        x, y = blocks
+        y = blocks[1]
         return 0.5 * y @ y
 
     game = DifferentiableGame([wavy, plain], [Reals(1), Reals(1)], equilibrium=np.zeros(2))

@@ -111,8 +111,8 @@ class Certificate:
             return f"not certified: {self.reason}"
         w = ", ".join(f"{v:.4g}" for v in self.weights)
         head = "certified" if self.certified else "ESTIMATED (sampled constants, not a proof)"
-        parts = [f"{head}: margin {self.margin:.6g} (flow contracts like exp(-{self.rate:.4g} t)) in the "
-                 f"{self.geometry} metric with weights [{w}]",
+        parts = [(f"{head}: margin {self.margin:.6g} (flow contracts like exp(-{self.rate:.4g} t)) in the "
+                  f"{self.geometry} metric with weights [{w}]"),
                  f"Euler step {self.euler.step:.4g} (factor {self.euler.factor:.6f}, safe below {self.euler.max_step:.4g})"]
         if self.rk4 is not None:
             parts.append(f"RK4 step {self.rk4.step:.4g} (factor {self.rk4.factor:.6f}, safe below {self.rk4.max_step:.4g})")

@@ -343,7 +343,10 @@ SUPPORTED: dict[str, Callable[..., Any]] = {
 
 def loss_jet(loss: Callable, split: Callable, lo: np.ndarray, hi: np.ndarray) -> Jet:
     """The loss's value, gradient and Hessian enclosed over each box [lo, hi] (B x n)."""
-    value = loss(split(Jet.variables(lo, hi)))
+    try:
+        value = loss(split(Jet.variables(lo, hi)))
+    except (TypeError, AttributeError, IndexError, RuntimeError) as error:  # e.g. branching on a value, x.shape
+        raise NotEnclosable(f"the loss cannot run on intervals ({type(error).__name__}: {error})") from None
     if not isinstance(value, Jet) or value.ndim != 0:
         raise NotEnclosable("the loss did not return a scalar built from its inputs with supported operations")
     return value
