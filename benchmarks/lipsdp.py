@@ -24,8 +24,15 @@ from pathlib import Path
 import torch
 
 import discover
-from games.lipsdp import lipschitz_bound, load_network, lower_bound, naive_bound, random_network
+from games.lipsdp import (
+    lipschitz_bound,
+    load_network,
+    lower_bound,
+    naive_bound,
+    random_network,
+)
 from games.lipsdp.digits import digits_mlp
+from games.lipsdp.rigorous import decimal_up
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -97,9 +104,12 @@ def main() -> None:
 
                 def show(key: str, fmt: str) -> str:
                     return format(row[key], fmt) if row.get(key) is not None else "-"
-                print(f"{kind:<7} {depth:>5} {width:>5} {row['naive']:>9.4g} {show('monolithic', '9.5g'):>9} "
-                      f"{show('monolithic_seconds', '7.1f'):>7} {show('chordal', '9.5g'):>9} {show('chordal_seconds', '7.1f'):>7} "
-                      f"{show('clarabel_seconds', '10.1f'):>10} {row['lower']:>8.4g} {show('game_best', '9.5g'):>9} "
+
+                def up(key: str) -> str:  # certified bounds are printed rounded up
+                    return decimal_up(row[key], 5) if row.get(key) is not None else "-"
+                print(f"{kind:<7} {depth:>5} {width:>5} {up('naive'):>9} {up('monolithic'):>9} "
+                      f"{show('monolithic_seconds', '7.1f'):>7} {up('chordal'):>9} {show('chordal_seconds', '7.1f'):>7} "
+                      f"{show('clarabel_seconds', '10.1f'):>10} {row['lower']:>8.4g} {up('game_best'):>9} "
                       f"{show('game_evaluations_to_neuron', '5d'):>5} {show('game_seconds', '7.1f'):>7}", flush=True)
                 (RESULTS / args.output).write_text(json.dumps(rows, indent=1))
     print(f"wrote {RESULTS / args.output}")

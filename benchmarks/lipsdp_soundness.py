@@ -8,7 +8,7 @@ a shape (plain; rank-deficient: one weight a product through a width-1 bottlenec
 to 1e-13, which exercises the row-space reduction's dropped term), per-layer weight scales 10^U(-6, 4),
 and a random LipSDP formulation (layer/neuron multipliers, cuts, monolithic/chordal, SCS/Clarabel,
 tolerance 1e-2..1e-8; MaxMin encodings). The certified bound (LipSDP's or the naive product, whichever
-is smaller) is compared with the largest of ``lower_bound`` at input scales 1 and 1/(first layer's
+is smaller; printed rounded up) is compared with the largest of ``lower_bound`` at input scales 1 and 1/(first layer's
 scale): Jacobian norms at 1024 Gaussian inputs, then 300 Adam steps on ||J(x)^T u|| / ||u|| and on pair
 ratios from the 32 best. A violation is a certified bound strictly below that lower bound. The
 ratio bound / lower is reported where the lower bound is positive ("lower 0": every sampled Jacobian
@@ -30,6 +30,7 @@ from torch import nn
 from games.lipsdp import MaxMin, Network, lipschitz_bound
 from games.lipsdp.bounds import lower_bound
 from games.lipsdp.network import Activation, activation_of
+from games.lipsdp.rigorous import decimal_up
 from games.lipsdp.solve import SOLVERS
 
 RESULTS = Path(__file__).parent / "results"
@@ -110,7 +111,7 @@ def main() -> None:
         ratio = f"{row['ratio']:8.3g}" if row["ratio"] is not None else "       -"
         print(f"{index:>3} {row['activation']:<11} {row['shape']:<14} {row['widths']!s:<26} "
               f"{row['formulation']:<7} {row['solver']:<8} {row['tolerance']:>6.0e} {row['method']:<7} "
-              f"{row['bound']:>11.4g} {lower:>11.4g} {ratio} {seconds:>5.1f}" + ("  VIOLATION" if row["violation"] else ""),
+              f"{decimal_up(row['bound'], 4):>11} {lower:>11.4g} {ratio} {seconds:>5.1f}" + ("  VIOLATION" if row["violation"] else ""),
               flush=True)
         (RESULTS / args.output).write_text(json.dumps(rows, indent=1))
     print()

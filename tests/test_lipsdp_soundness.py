@@ -20,7 +20,7 @@ from games.lipsdp import (
 )
 from games.lipsdp.formulation import helmert_enclosure, multipliers, segments
 from games.lipsdp.network import ACTIVATION_NAMES, Network
-from games.lipsdp.rigorous import positive_definite, spectral_norm_up
+from games.lipsdp.rigorous import decimal_up, positive_definite, spectral_norm_up
 from games.lipsdp.solve import solve_segment
 from games.lipsdp.verify import project
 
@@ -101,6 +101,13 @@ def test_the_sampled_lower_bound_is_not_rounding_noise():
     biases = tuple(0.1 * rng.standard_normal(w) * s for w, s in zip(widths[1:], scales))
     network = Network(weights, biases, (ACTIVATION_NAMES["sigmoid"],) * 6)
     assert lower_bound(network, samples=1024, steps=300, scale=1 / scales[0], seed=17) <= naive_bound(network)
+
+
+def test_printed_bounds_are_rounded_up():
+    for x in (1.0000000000040044, 2.0000049, 0.1, 3.15e-13, 123456789.0):
+        assert float(decimal_up(x)) >= x and float(decimal_up(x)) <= x * (1 + 1e-5)
+    result = lipschitz_bound(random_network([4, 6, 2], seed=0), lower=False)
+    assert f"Lipschitz <= {decimal_up(result.bound)} (" in result.summary()
 
 
 def test_positive_definiteness_is_never_claimed_for_a_matrix_that_is_not():
@@ -187,13 +194,16 @@ def test_verify_refuses_any_lowered_bound(game_and_outcome, lower):
     game, state, outcome = game_and_outcome
     bound = -outcome.value
     lowered = float(np.nextafter(bound, 0)) if lower == "ulp" else bound * (1 - float(lower))
-    forged = Outcome.ok(-lowered, dict(outcome.artifacts, bound=lowered, lipsdp=lowered))
-    assert game.verify(state, forged) is not None
-    raised = Outcome.ok(-bound * 2, dict(outcome.artifacts, bound=bound * 2, lipsdp=bound * 2))
+    summary = outcome.artifacts["summary"].replace(decimal_up(bound), decimal_up(lowered), 1)
+    forged = Outcome.ok(-lowered, dict(outcome.artifacts, bound=lowered, lipsdp=lowered, summary=summary))
+    assert "below the recomputed" in game.verify(state, forged)
+    summary = outcome.artifacts["summary"].replace(decimal_up(bound), decimal_up(bound * 2), 1)
+    raised = Outcome.ok(-bound * 2, dict(outcome.artifacts, bound=bound * 2, lipsdp=bound * 2, summary=summary))
     assert game.verify(state, raised) is None  # a weaker claim is still true
 
 
-@pytest.mark.parametrize("field", ["bound", "segment bound", "method", "lipsdp", "naive", "formulation", "layers"])
+@pytest.mark.parametrize("field", ["bound", "segment bound", "method", "lipsdp", "naive", "formulation", "layers",
+                                   "summary"])
 def test_verify_refuses_forged_artifact_fields(game_and_outcome, field):
     game, state, outcome = game_and_outcome
     art = dict(outcome.artifacts)
@@ -210,6 +220,8 @@ def test_verify_refuses_forged_artifact_fields(game_and_outcome, field):
         art["lipsdp"] = art["lipsdp"] * (1 - 1e-12)
     elif field == "naive":
         art["naive"] = art["naive"] * 0.5
+    elif field == "summary":
+        art["summary"] = art["summary"].replace("Lipschitz <= ", "Lipschitz <= 0.5 * ")
     else:
         art["formulation"] = dict(art["formulation"], structure="layer")
     art["segments"] = [segment, *art["segments"][1:]]

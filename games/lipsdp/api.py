@@ -12,7 +12,7 @@ from games.lipsdp.bounds import lower_bound as sampled_lower_bound
 from games.lipsdp.bounds import naive_bound
 from games.lipsdp.formulation import ENCODINGS, STRUCTURES, segments
 from games.lipsdp.network import Network, load_network
-from games.lipsdp.rigorous import mul_up
+from games.lipsdp.rigorous import decimal_up, mul_up
 from games.lipsdp.solve import SOLVERS, SegmentSolve, solve_segment
 
 
@@ -52,15 +52,16 @@ class LipschitzResult:
                              for p in self.parts]}
 
     def summary(self) -> str:
-        low = f", lower bound {self.lower:.6g}" if self.lower is not None else ""
+        low = f", sampled lower bound {self.lower:.6g}" if self.lower is not None else ""
         setup = (f"{self.formulation['structure']} multipliers, {len(self.parts)} segment(s), "
                  f"{'chordal' if self.formulation['chordal'] else 'monolithic'}, {self.formulation['solver']}, "
                  f"{self.seconds:.1f} s")
         if self.lipsdp is None:
-            return f"Lipschitz <= {self.bound:.6g} (naive product of norms; LipSDP certified nothing: {self.reason}{low})"
-        which = (f"LipSDP, verified; naive {self.naive:.6g}" if self.method == "lipsdp" else
-                 f"naive product of norms, smaller than LipSDP's verified {self.lipsdp:.6g}")
-        return f"Lipschitz <= {self.bound:.6g} ({which}{low}); {setup}"
+            return (f"Lipschitz <= {decimal_up(self.bound)} (naive product of norms; LipSDP certified nothing: "
+                    f"{self.reason}{low})")
+        which = (f"LipSDP, verified; naive {decimal_up(self.naive)}" if self.method == "lipsdp" else
+                 f"naive product of norms, smaller than LipSDP's verified {decimal_up(self.lipsdp)}")
+        return f"Lipschitz <= {decimal_up(self.bound)} ({which}{low}); {setup}"
 
 
 def lipschitz_bound(model: nn.Module | Network | str, formulation: str = "neuron", norm: str = "l2",

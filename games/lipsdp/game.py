@@ -24,7 +24,7 @@ from games.lipsdp.api import best_bound, lipschitz_bound
 from games.lipsdp.bounds import lower_bound, naive_bound
 from games.lipsdp.formulation import ENCODINGS, STRUCTURES, multipliers, segments
 from games.lipsdp.network import ACTIVATION_NAMES, Network, load_network, random_network
-from games.lipsdp.rigorous import mul_up
+from games.lipsdp.rigorous import decimal_up, mul_up
 from games.lipsdp.solve import SOLVERS
 from games.lipsdp.verify import certified_bound
 
@@ -154,6 +154,8 @@ class LipSDPGame(Game):
                 return f"the stored {key} {art.get(key)!r} is below the recomputed {recomputed!r}"
         if art.get("bound") != claim:
             return f"the stored bound {art.get('bound')!r} is not the reported value {claim!r}"
+        if not str(art.get("summary", "")).startswith(f"Lipschitz <= {decimal_up(claim)} ("):
+            return f"the stored summary does not state the bound {decimal_up(claim)}"
         if art.get("method") != method:
             return f"the stored method is {art.get('method')!r}, but the smaller recomputed bound is {method}'s"
         lower = art.get("lower")

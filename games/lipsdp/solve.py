@@ -23,6 +23,7 @@ import networkx as nx
 import numpy as np
 
 from games.lipsdp.formulation import Segment, blocks, multipliers
+from games.lipsdp.rigorous import decimal_up
 from games.lipsdp.verify import Verified, certified_bound
 
 SOLVERS = tuple(s for s in ("SCS", "CLARABEL", "MOSEK") if s in cp.installed_solvers())
@@ -172,7 +173,7 @@ def solve_segment(segment: Segment, structure: str = "neuron", chordal: bool = F
             continue
         verified = certified_bound(segment, thetas, problem.mults)
         attempts.append(f"{name} tol {tol:g}: {status}, claimed {claimed:.6g}, "
-                        + (f"verified {verified.bound:.6g}" if verified.bound is not None else verified.reason))
+                        + (f"verified {decimal_up(verified.bound)}" if verified.bound is not None else verified.reason))
         if verified.bound is not None:
             break
     return SegmentSolve(segment, verified, claimed, thetas, attempts, problem.build_seconds,
