@@ -153,7 +153,6 @@ class Segment:
     out: np.ndarray
     out_radius: np.ndarray
     layers: tuple[int, int]  # hidden layers [start, stop) of the network
-    input_width: int  # before the row-space reduction
     exponent: int = 0  # the maps are divided by powers of two; the bound is multiplied back by 2^exponent
     input_gain: float = 1.0  # upper bound of ||Q||_2 of the row-space reduction (1 without one)
     dropped: float = 0.0  # upper bound of ||D||_2 Lip(rest): what the reduction left out, added to the bound
@@ -246,14 +245,14 @@ def segments(network: Network, cuts: tuple[int, ...] = (), encoding: str = "sum-
         scaled = [power_of_two_scaled(T, rT) for T, rT in enclosed]
         maps, radii = [m for m, _, _ in scaled[:-1]], [r for _, r, _ in scaled[:-1]]
         (tail, tail_radius, _), exponent = scaled[-1], sum(e for _, _, e in scaled)
-        width, gain, dropped = maps[0].shape[1], 1.0, 0.0
+        gain, dropped = 1.0, 0.0
         if reduce and maps[0].shape[1] > maps[0].shape[0]:
             lips = [a.lipschitz for a in network.activations[start:stop]]
             rest = mul_up(*lips, *(norm_up(T, r) for T, r in zip(maps[1:], radii[1:])), norm_up(tail, tail_radius))
             maps[0], gain, dropped = reduce_first_map(maps[0], radii[0], rest)
             radii[0] = np.zeros_like(maps[0])
         out.append(Segment(tuple(maps), tuple(radii), tuple(channels[start:stop]), tail, tail_radius, (start, stop),
-                           width, exponent, gain, dropped))
+                           exponent, gain, dropped))
     return out
 
 
