@@ -127,7 +127,9 @@ class LipSDPGame(Game):
             if stored_f.get(key) != value:
                 return f"the stored formulation has {key}={stored_f.get(key)!r}, the state {value!r}"
         parts = segments(self.network, f["cuts"], f["encoding"])
-        stored = art.get("segments") or []
+        stored = art.get("segments")
+        if not isinstance(stored, list) or not all(isinstance(record, dict) for record in stored):
+            return "the stored segments are not a list of records"
         if len(stored) != len(parts):
             return f"{len(stored)} stored segments for a formulation with {len(parts)}"
         bounds = []
