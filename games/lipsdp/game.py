@@ -121,7 +121,9 @@ class LipSDPGame(Game):
         art = outcome.artifacts
         if outcome.value is None:
             return "the outcome has no value to verify"
-        stored_f = art.get("formulation") or {}
+        stored_f = art.get("formulation")
+        if not isinstance(stored_f, dict):
+            return "the outcome stores no formulation"
         for key, value in (("structure", f["formulation"]), ("cuts", list(f["cuts"])), ("chordal", f["chordal"]),
                            ("encoding", f["encoding"]), ("solver", f["solver"]), ("tolerance", f["tolerance"])):
             if stored_f.get(key) != value:
