@@ -317,6 +317,7 @@ class _Run:
         stopped = "budget"
         self.commit([_event(EventKind.CAMPAIGN_STARTED, game=self.game.name, done=self.done, budget=s.budget,
                             db=str(c.db), workers=c.backend.capacity, timeout=c.timeout,
+                            advisory_timeout=self.game.default_timeout,
                             timeout_given=s.timeout is not None, time_limit=s.time_limit)])
         c.backend.start(self.game)
         try:
@@ -373,7 +374,9 @@ class _Run:
         proposals = self.proposer.ask(min(slots, batch))
         events = []
         for p in proposals:
-            job = Job(p.id, p.state, self.game.resources(p.state), _job_seed(self.s.seed, p.key), c.timeout)
+            # an inline evaluation cannot be stopped, but is still told the game's own time budget
+            limit = c.timeout if c.timeout is not None else self.game.default_timeout
+            job = Job(p.id, p.state, self.game.resources(p.state), _job_seed(self.s.seed, p.key), limit)
             self.inflight[c.backend.submit(job)] = p
             events.append(_event(EventKind.EVALUATION_STARTED, state=self.game.describe_state(p.state),
                                  key=p.key, proposal=p.id))

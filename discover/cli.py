@@ -120,7 +120,9 @@ class Progress:
         if event.kind is EventKind.CAMPAIGN_STARTED:
             self.done, self.budget = d["done"], d["budget"]
             if d["timeout"] is None:
-                limit = "no per-evaluation timeout (this backend cannot interrupt an evaluation)"
+                limit = "no enforced per-evaluation timeout (this backend cannot interrupt an evaluation)"
+                if d["advisory_timeout"] is not None:
+                    limit += f"; evaluations are asked to finish within {d['advisory_timeout']:g} s"
             else:
                 limit = f"per-evaluation timeout {d['timeout']:g} s" + ("" if d["timeout_given"] else " (default; --timeout changes it)")
             self.console.print(f"campaign {d['game']} -> {d['db']} ({d['workers']} workers, {d['done']} done); {limit}",

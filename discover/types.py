@@ -127,6 +127,11 @@ class EvalContext:
     timeout_seconds: float | None = None
     worker: str = "inline"
 
+    def time_for(self, share: float) -> float | None:
+        """``share`` of the time limit (None when unlimited): what a solver may spend so that the
+        rest of the evaluation (verifying its result) still ends before the limit."""
+        return None if self.timeout_seconds is None else share * self.timeout_seconds
+
 
 @dataclass(frozen=True)
 class Job:

@@ -11,15 +11,14 @@ A formulation whose multipliers do not verify is recorded as failed with the rea
 
 from __future__ import annotations
 
-import math
 import time
 from functools import cached_property
 
 import numpy as np
 from scipy.stats import ortho_group
 
-from discover.game import Feature, Game, Param
-from discover.types import EvalContext, Outcome, Player, Status
+from discover.game import Param
+from discover.types import EvalContext, Outcome, Status
 from games.lipsdp.api import best_bound, lipschitz_bound
 from games.lipsdp.bounds import lower_bound, naive_bound
 from games.lipsdp.formulation import ENCODINGS, STRUCTURES, multipliers, segments
@@ -27,12 +26,14 @@ from games.lipsdp.network import ACTIVATION_NAMES, Network, load_network, random
 from games.lipsdp.rigorous import decimal_up, mul_up
 from games.lipsdp.solve import SOLVERS
 from games.lipsdp.verify import certified_bound
+from games.slots import Slot, SlotGame
 
 TOLERANCES = (1e-4, 1e-6, 1e-8)
 # The sampled lower bound divides float differences of outputs, so it carries ~1e-12 relative rounding:
 # a sanity check on certified bounds (a bound far below it is a bug), not a proof of anything.
 LOWER_SLACK = 1e-9
 DECOMPOSITIONS = ("monolithic", "chordal")
+SOLVER_SHARE = 0.5  # of the evaluation's time limit, per solver call; verification and fallbacks use the rest
 
 
 def at_least(stored: object, recomputed: float) -> bool:
@@ -50,53 +51,35 @@ def demo_network(name: str) -> Network:
     return load_network(name)
 
 
-class LipSDPGame(Game):
+class LipSDPGame(SlotGame):
     """Certified l2 Lipschitz bounds of a network: search over LipSDP formulations."""
 
     name = "lipsdp"
     expensive = True
+    default_timeout = 600.0  # each solver call gets half of it (the iterate reached is verified)
     params = (
         Param("model", "path", "demo", "a torch.save file of an nn.Sequential, an .npz of weights, or a built-in "
                                        "network: demo (ReLU), demo-maxmin"),
-        Param("solve_seconds", "float", 300.0, "time limit of one solver call; the iterate reached is verified"),
     )
 
-    def __init__(self, model: str = "demo", solve_seconds: float = 300.0) -> None:
-        if solve_seconds <= 0:
-            raise ValueError(f"solve_seconds must be positive, got {solve_seconds}")
-        self.model, self.solve_seconds = model, solve_seconds
+    def __init__(self, model: str = "demo") -> None:
+        self.model = model
         self.network = demo_network(model)
         self.grouped = any(a.group_size for a in self.network.activations)
-        self.slots = (("encoding",) if self.grouped else ()) + tuple(
-            f"cut{c}" for c in range(1, self.network.depth)) + ("structure", "decomposition", "solver", "tolerance")
+        self.slots = ((Slot("encoding", ENCODINGS),) if self.grouped else ()) + tuple(
+            Slot(f"cut{c}", (False, True)) for c in range(1, self.network.depth)) + (
+            Slot("structure", STRUCTURES), Slot("decomposition", DECOMPOSITIONS), Slot("solver", SOLVERS),
+            Slot("tolerance", TOLERANCES, log=True))
 
     def __reduce__(self) -> tuple:
-        return (type(self), (self.model, self.solve_seconds))
+        return (type(self), (self.model,))
 
     @cached_property
     def lower(self) -> float:
         return lower_bound(self.network)
 
-    def initial_state(self) -> tuple:
-        return ()
-
-    def to_move(self, state: tuple) -> Player:
-        return Player.TERMINAL if len(state) == len(self.slots) else Player.SEARCHER
-
-    def actions(self, state: tuple) -> tuple:
-        slot = self.slots[len(state)]
-        if slot == "encoding":
-            return ENCODINGS
-        if slot.startswith("cut"):
-            return (False, True)
-        return {"structure": STRUCTURES, "decomposition": DECOMPOSITIONS, "solver": SOLVERS,
-                "tolerance": TOLERANCES}[slot]
-
-    def apply(self, state: tuple, action) -> tuple:
-        return (*state, action)
-
     def formulation(self, state: tuple) -> dict:
-        named = dict(zip(self.slots, state))
+        named = dict(zip((slot.name for slot in self.slots), state))
         cuts = tuple(c for c in range(1, self.network.depth) if named[f"cut{c}"])
         return {"formulation": named["structure"], "cuts": cuts, "chordal": named["decomposition"] == "chordal",
                 "encoding": named.get("encoding", ENCODINGS[0]), "solver": named["solver"],
@@ -104,7 +87,8 @@ class LipSDPGame(Game):
 
     def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
         start = time.perf_counter()
-        result = lipschitz_bound(self.network, lower=False, time_limit=self.solve_seconds, **self.formulation(state))
+        result = lipschitz_bound(self.network, lower=False, time_limit=context.time_for(SOLVER_SHARE),
+                                 **self.formulation(state))
         cost = time.perf_counter() - start
         artifacts = {**result.certificate(), "lower": self.lower, "summary": result.summary()}
         if not result.verified:
@@ -167,32 +151,9 @@ class LipSDPGame(Game):
             return f"the claimed bound {claim!r} is below the stored lower bound {lower!r}"
         return None
 
-    def features(self) -> tuple[Feature, ...]:
-        head = (Feature("encoding", "categorical", choices=ENCODINGS),) if self.grouped else ()
-        cuts = tuple(Feature(f"cut{c}", "integer", 0, 1) for c in range(1, self.network.depth))
-        return head + cuts + (
-            Feature("structure", "categorical", choices=STRUCTURES),
-            Feature("decomposition", "categorical", choices=DECOMPOSITIONS),
-            Feature("solver", "categorical", choices=SOLVERS),
-            Feature("log10_tolerance", "numeric", math.log10(TOLERANCES[-1]), math.log10(TOLERANCES[0])),
-        )
-
-    def encode(self, state: tuple) -> list[float]:
-        out = []
-        for slot, value in zip(self.slots, state):
-            if slot == "encoding":
-                out.append(ENCODINGS.index(value))
-            elif slot.startswith("cut"):
-                out.append(int(value))
-            elif slot == "tolerance":
-                out.append(math.log10(value))
-            else:
-                out.append({"structure": STRUCTURES, "decomposition": DECOMPOSITIONS, "solver": SOLVERS}[slot].index(value))
-        return out
-
     def describe_state(self, state: tuple) -> str:
         if len(state) < len(self.slots):
-            return ", ".join(f"{s}={v}" for s, v in zip(self.slots, state)) or "(empty)"
+            return super().describe_state(state)
         f = self.formulation(state)
         return (f"{f['formulation']}, cuts={list(f['cuts'])}, {'chordal' if f['chordal'] else 'monolithic'}, "
                 f"{f['solver']} tol={f['tolerance']:g}" + (f", {f['encoding']}" if self.grouped else ""))
