@@ -155,6 +155,16 @@ def test_inline_backend_refuses_a_timeout_and_the_default_is_printed(tmp_path):
     assert result.exit_code == 0 and f"per-evaluation timeout {DEFAULT_TIMEOUT_SECONDS:g} s (default" in result.output
 
 
+def test_evaluations_are_told_their_time_limit(tmp_path):
+    told = Campaign("toy-faulty", params={"faults": False}, budget=2, workers=1, timeout=7,
+                    db=tmp_path / "a.db").run()
+    assert {e.artifacts["timeout_seconds"] for e in told.history} == {7}
+    game = discover.load_game("toy-faulty", faults=False)
+    game.default_timeout = 11.0  # inline cannot enforce it, but the game is still told its own budget
+    inline = Campaign(game, budget=2, backend="inline", db=tmp_path / "b.db").run()
+    assert {e.artifacts["timeout_seconds"] for e in inline.history} == {11.0}
+
+
 # -- broken games -----------------------------------------------------------------------------
 @pytest.mark.parametrize("flaw, fragment", [
     ("no-moves", "no moves at non-terminal state"),

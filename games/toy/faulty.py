@@ -70,6 +70,6 @@ class FaultyGame(Game):
             os._exit(3)
         time.sleep(self.delay)
         return Outcome.ok(index / self.size, {
-            "index": index, "device": context.device,
+            "index": index, "device": context.device, "timeout_seconds": context.timeout_seconds,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         })
