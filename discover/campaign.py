@@ -91,8 +91,7 @@ class Campaign:
             options["surrogate"] = type(surrogate).__name__
         elif surrogate is not None:
             options["surrogate"] = surrogate
-        base = settings if settings is not None else None
-        self.settings = base.updated(**options) if base is not None else CampaignSettings(**options)
+        self.settings = settings.updated(**options) if settings is not None else CampaignSettings(**options)
         self.game = load_game(game, **(params or {})) if isinstance(game, str) else game
         if not isinstance(self.game, Game):
             raise SettingsError(f"game must be a discover.Game or a registered name, got {game!r}")
@@ -142,7 +141,7 @@ class Campaign:
         if surrogate is None and isinstance(name, str) and name not in surrogate_names():
             raise SettingsError(f"{db} was run with a surrogate object ({name}); pass it again: "
                                 "Campaign.resume(db, surrogate=...)")
-        fixed = sorted({"seed", "method", "surrogate", "planner"} & {k for k, v in overrides.items() if v is not None})
+        fixed = sorted(set(CampaignSettings.names(resumable=False)) & {k for k, v in overrides.items() if v is not None})
         if fixed:
             raise SettingsError(f"{', '.join(fixed)} cannot change on resume; start a new campaign instead")
         if add is not None:
@@ -207,19 +206,16 @@ class Campaign:
             store.close()
 
     # -- internals ---------------------------------------------------------------------------
-    def _stored_settings(self) -> dict[str, Any]:
-        return self.settings.to_dict()
-
     def _open_store(self) -> Store:
         if self._resuming:
             assert self.db is not None
             store = Store.open(self.db)
-            store.set_status("running", settings=self._stored_settings())
+            store.set_status("running", settings=self.settings.to_dict())
             return store
         if self.db is None:
             self.db = Path(tempfile.mkdtemp(prefix="discover-")) / f"{self.game.name}.db"
         now = time.time()
-        info = CampaignInfo(self.game.name, self.game.parameters(), self.settings.seed, self._stored_settings(),
+        info = CampaignInfo(self.game.name, self.game.parameters(), self.settings.seed, self.settings.to_dict(),
                             __version__, now, now, "running")
         return Store.create(self.db, info)
 

@@ -263,12 +263,9 @@ def run(
     _run_with_progress(Campaign(game, settings, params=params, db=Path(db_path)))
 
 
-RESUMABLE = ("budget", "time_limit", "backend", "workers", "batch_size", "timeout", "target", "fail_fast")
-
-
 @app.command()
 @_guard
-@_with_settings(RESUMABLE)
+@_with_settings(CampaignSettings.names(resumable=True))
 def resume(
     db: Path = typer.Argument(..., help="campaign database"),
     add: Optional[int] = typer.Option(None, "--add", help="evaluations to add to those done (instead of --budget)"),

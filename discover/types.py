@@ -270,9 +270,10 @@ DEFAULT_TIMEOUT_SECONDS = 3600.0
 campaign forever. Games with longer evaluations say so with ``Game.default_timeout``."""
 
 
-def _setting(default: Any, help: str, short: str | None = None, cli: bool = True) -> Any:
-    """A settings field with what the command line shows for it (``cli=False``: config files only)."""
-    return field(default=default, metadata={"help": help, "short": short, "cli": cli})
+def _setting(default: Any, help: str, short: str | None = None, cli: bool = True, resumable: bool = True) -> Any:
+    """A settings field with what the command line shows for it (``cli=False``: config files only;
+    ``resumable=False``: fixed for the life of a campaign, since a resumed run must continue it)."""
+    return field(default=default, metadata={"help": help, "short": short, "cli": cli, "resumable": resumable})
 
 
 @dataclass(frozen=True)
@@ -288,16 +289,17 @@ class CampaignSettings:
 
     budget: int | None = _setting(None, "total number of evaluations", "-n")
     time_limit: float | None = _setting(None, "wall-clock seconds for this run")
-    seed: int = _setting(0, "random seed")
+    seed: int = _setting(0, "random seed", resumable=False)
     backend: str = _setting("process", "process (default) or inline (one at a time, in this process)")
     workers: int | None = _setting(None, "parallel evaluations (process backend; default: the number of cores)", "-w")
     batch_size: int | None = _setting(None, "formulations chosen at once (default: the number of workers)")
     timeout: float | None = _setting(None, "per-evaluation limit in seconds (default: the game's, or 3600)")
     target: float | None = _setting(None, "stop once an evaluation reaches this value")
     fail_fast: int = _setting(10, "stop when the first N evaluations all fail the same way (0: never)")
-    surrogate: str | None = _setting(None, "gp | none (default: gp for expensive games)")
-    method: str = _setting("mcts", "mcts, or a baseline: random, flat-bo, tpe")
-    planner: PlannerConfig | None = _setting(None, "planner knobs (a [planner] table in a config file)", cli=False)
+    surrogate: str | None = _setting(None, "gp | none (default: gp for expensive games)", resumable=False)
+    method: str = _setting("mcts", "mcts, or a baseline: random, flat-bo, tpe", resumable=False)
+    planner: PlannerConfig | None = _setting(None, "planner knobs (a [planner] table in a config file)", cli=False,
+                                             resumable=False)
 
     def __post_init__(self) -> None:
         if self.budget is None and self.time_limit is None:
@@ -332,8 +334,9 @@ class CampaignSettings:
             raise SettingsError(f"planner must be a PlannerConfig or a table of its fields, got {self.planner!r}")
 
     @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+    def names(cls, *, resumable: bool | None = None) -> tuple[str, ...]:
+        """The settings' names (only those a resume may change, or only those it may not)."""
+        return tuple(f.name for f in fields(cls) if resumable is None or f.metadata["resumable"] == resumable)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "settings") -> CampaignSettings:
