@@ -267,15 +267,22 @@ def basin_radius(region: Region, z: torch.Tensor, w: np.ndarray, blocks: tuple[t
     return float((Interval(radius) - Interval(error)).lo)
 
 
-def _failure(mu: np.ndarray, gain: float, best: float, blocks: int) -> str:
+def _failure(found: Constants, gain: float, best: float, blocks: int) -> str:
+    """Why no weights certify, worded for what the constants are: exact values, proven bounds or samples."""
+    mu = found.mu
     if np.any(mu <= 0):
         i = int(np.argmin(mu))
-        return (f"block {i + 1}'s curvature mu = {mu[i]:.4g} is not positive on the region: no weights can "
-                "make S(w) positive definite")
+        what = {"exact": f"block {i + 1}'s curvature mu = {mu[i]:.4g} is not positive on the region",
+                "interval": f"the proven lower bound on block {i + 1}'s curvature, mu >= {mu[i]:.4g}, is not positive "
+                            "on the region (the enclosure finds a dip, or is loose: a smaller region or a larger box "
+                            "budget may tighten it)",
+                "sampled": f"block {i + 1}'s sampled curvature mu = {mu[i]:.4g} is not positive"}[found.method]
+        return f"{what}: no weights can make S(w) positive definite"
+    on = {"exact": "", "interval": " on the proven bounds", "sampled": " on sampled constants"}[found.method]
     if blocks == 2:
-        return (f"small-gain product L12 L21 / (mu1 mu2) = {gain ** 2:.4g} >= 1: no block weights make S(w) "
+        return (f"small-gain product L12 L21 / (mu1 mu2) = {gain ** 2:.4g} >= 1{on}: no block weights make S(w) "
                 f"positive definite (best margin {best:.4g})")
-    return (f"gain matrix spectral radius {gain:.4g} >= 1: no block weights make S(w) positive definite "
+    return (f"gain matrix spectral radius {gain:.4g} >= 1{on}: no block weights make S(w) positive definite "
             f"(best margin {best:.4g})")
 
 
@@ -309,9 +316,7 @@ def certify(game: DifferentiableGame, region: Region | float | None = None, geom
                   band=timescale_band(mu, L) if len(blocks) == 2 else None)
     m = margin_lower(search.weights, mu, L) if search.margin > 0 else search.margin
     if m <= 0:
-        reason = _failure(mu, gain, search.margin, len(blocks))
-        if not found.rigorous:
-            reason += " (on sampled constants)"
+        reason = _failure(found, gain, search.margin, len(blocks))
         return Certificate(False, False, reason, margin=search.margin, **common)
     w = search.weights
     lipschitz = weighted_lipschitz(w, found, blocks)
