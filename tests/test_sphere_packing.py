@@ -16,6 +16,7 @@ from games.sphere_packing import SpherePackingGame, best_known_density, cohn_elk
 from games.testing import check_game
 
 E8 = math.pi ** 4 / 384
+LEECH = math.pi ** 12 / math.factorial(12)
 HEXAGONAL = math.pi / math.sqrt(12)
 
 
@@ -55,6 +56,21 @@ def test_dimension_eight_approaches_e8_from_above():
     assert all(b >= E8 for b in bounds)
     assert bounds[0] > bounds[1] > bounds[2]  # tighter with the degree
     assert bounds[2] - E8 < 5e-4 * E8
+
+
+def test_dimension_twenty_four_at_the_leech_radius_is_within_half_a_percent():
+    """Degree 39 at r = 2 (Leech's minimal distance): the margin must not eat the bound, and HiGHS
+    must meet its tolerances (unit-norm Laguerre rows made both fail here)."""
+    result = cohn_elkies_bound(24, 39, radius=2.0)
+    assert result.verified, result.reason
+    assert LEECH <= result.density < 1.005 * LEECH
+
+
+@pytest.mark.slow
+def test_dimension_twenty_four_default_is_within_one_percent_of_leech():
+    result = cohn_elkies_bound(24)
+    assert result.verified, result.reason
+    assert LEECH <= result.density < 1.01 * LEECH
 
 
 @pytest.mark.parametrize("dimension", [3, 5, 12])

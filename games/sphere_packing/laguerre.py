@@ -5,9 +5,12 @@ Fourier transform (kernel exp(-2 pi i <x, y>)) is sum_k (-1)^k a_k L_k^alpha(2 p
 So in the variable t = 2 pi |x|^2 the function and its transform are the polynomials
 p(t) = sum_k a_k L_k(t) and q(t) = sum_k (-1)^k a_k L_k(t), times the same positive Gaussian.
 
-Two views of the same basis: floating-point values of the *normalised* functions (unit norm for the
-weight t^alpha e^-t, which keeps solver matrices well scaled up to high degree) for the solvers, and
-exact rational polynomials (python-flint) for the verification, which must not trust floating point.
+Two views of the same basis: floating-point values of the functions *normalised at zero*,
+L_k(t) / L_k(0), for the solvers, and exact rational polynomials (python-flint) for the verification,
+which must not trust floating point. L_k^alpha(0) = binom(k + alpha, k) is rational, so the change
+between the two is exact. Normalising at zero makes f(0) = sum of the coordinates and f^(0) their
+alternating sum, and for alpha >= 0 every column is bounded by e^(t/2) (Szego, Orthogonal Polynomials,
+(7.21.3)), so after the Gaussian factor no column dominates a constraint row.
 """
 
 from __future__ import annotations
@@ -26,13 +29,12 @@ def alpha_of(dimension: int) -> Fraction:
 
 
 @lru_cache(maxsize=256)
-def norms(degree: int, alpha: float) -> np.ndarray:
-    """h_k with phi_k = h_k L_k of unit norm for the weight t^alpha e^-t / Gamma(alpha + 1)."""
-    k = np.arange(degree + 1)
-    log_binom = np.array([math.lgamma(i + alpha + 1) - math.lgamma(i + 1) - math.lgamma(alpha + 1) for i in k])
-    out = np.exp(-0.5 * log_binom)
-    out.flags.writeable = False  # shared by the cache
-    return out
+def at_zero(degree: int, alpha: Fraction) -> tuple[Fraction, ...]:
+    """L_k^alpha(0) = binom(k + alpha, k) for k = 0..degree, exactly."""
+    out = [Fraction(1)]
+    for k in range(1, degree + 1):
+        out.append(out[-1] * (k + alpha) / k)
+    return tuple(out)
 
 
 def values(degree: int, alpha: float, t: np.ndarray) -> np.ndarray:
@@ -50,9 +52,9 @@ def values(degree: int, alpha: float, t: np.ndarray) -> np.ndarray:
     return out
 
 
-def normalised_values(degree: int, alpha: float, t: np.ndarray) -> np.ndarray:
-    """phi_k(t) = h_k L_k^alpha(t): the columns solvers see."""
-    return values(degree, alpha, t) * norms(degree, alpha)
+def zero_normalised_values(degree: int, alpha: Fraction, t: np.ndarray) -> np.ndarray:
+    """L_k^alpha(t) / L_k^alpha(0): the columns solvers see, shape (len(t), degree + 1)."""
+    return values(degree, float(alpha), t) / np.array([float(v) for v in at_zero(degree, alpha)])
 
 
 def exact_polynomials(degree: int, alpha: Fraction) -> list[flint.fmpq_poly]:

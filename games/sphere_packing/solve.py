@@ -34,6 +34,8 @@ MAX_EXCHANGE_ROUNDS = 40
 INITIAL_POINTS = 3  # per unknown, on each side
 NEAR_TOUCH = 1e-3  # grid minima this close to zero are polished: touching points hide dips
 SLACK_USED = 0.01  # dips between samples may use 99% of the margin: exchange only real threats
+DEFAULT_MARGIN = 1e-8  # per scaled row; HiGHS cannot reliably meet tolerances below ~1e-9
+DEFAULT_TOLERANCE = 1e-9
 
 
 class SolveError(RuntimeError):
@@ -82,7 +84,7 @@ class SampledLP:
     """Exchange-method LP at one radius; keeps its Fourier-side points across radii (they do not move)."""
 
     def __init__(self, dimension: int, degree: int, basis: str = "laguerre", solver: str = "highs",
-                 margin: float = 1e-9, tolerance: float = 1e-9) -> None:
+                 margin: float = DEFAULT_MARGIN, tolerance: float = DEFAULT_TOLERANCE) -> None:
         if solver not in LP_SOLVERS:
             raise ValueError(f"unknown LP solver {solver!r}; choose one of {', '.join(LP_SOLVERS)}")
         self.dimension, self.degree, self.margin = dimension, degree, margin
@@ -90,8 +92,8 @@ class SampledLP:
         self.basis: Basis = make_basis(basis, degree, dimension, self.top)
         self.solver, self.tolerance = LP_SOLVERS[solver], tolerance
         self.options = _tolerance_options(self.solver, tolerance)
-        self.q_points = _nodes(0.0, self.top, INITIAL_POINTS * (degree + 1))
-        self.p_points = np.empty(0)  # exchange points beyond earlier radii, reused where still >= R
+        self.q_points = np.empty(0)  # exchange points where earlier solutions touched, reused
+        self.p_points = np.empty(0)
         self.grid = np.concatenate([np.linspace(0.0, self.top, 60 * (degree + 1)),
                                     self.top * np.geomspace(1.01, 16.0, 200)])
         # radius-independent rows, computed once: the grid is searched for violations every round
@@ -106,8 +108,9 @@ class SampledLP:
         return self.basis.evaluate(t) @ self.basis.fourier
 
     def solve(self, radius_t: float) -> Candidate:
-        p_points = np.union1d(_nodes(radius_t, self.top, INITIAL_POINTS * (self.degree + 1)),
-                              self.p_points[self.p_points >= radius_t])
+        nodes = INITIAL_POINTS * (self.degree + 1)
+        self.q_points = np.union1d(_nodes(0.0, self.top, nodes), self.q_points)
+        p_points = np.union1d(_nodes(radius_t, self.top, nodes), self.p_points[self.p_points >= radius_t])
         for _ in range(MAX_EXCHANGE_ROUNDS):
             # rows: -q(t_i) <= -margin, p(t_j) <= -margin, -a_d <= 0 (q >= 0, p <= 0 at infinity; d odd)
             upper = np.vstack([-self._signed_rows(self.q_points, fourier=True),
@@ -119,7 +122,8 @@ class SampledLP:
                 certificate = self.basis.laguerre_coefficients(values)
                 check = verify_certificate(self.dimension, certificate, radius_t)
                 if check.verified:
-                    self.p_points = p_points
+                    self.q_points = self._near_active(values, self.q_points, fourier=True)
+                    self.p_points = self._near_active(values, p_points, fourier=False)
                     return Candidate(tuple(certificate), objective, radius_t)
                 if check.violation_t is None:
                     raise SolveError(f"solution does not verify: {check.reason}")
@@ -134,6 +138,11 @@ class SampledLP:
             p_points = np.union1d(p_points, new_p)
         raise SolveError(f"exchange did not converge in {MAX_EXCHANGE_ROUNDS} rounds")
 
+    def _near_active(self, x: np.ndarray, points: np.ndarray, fourier: bool) -> np.ndarray:
+        """The exchange points where the solution nearly touches: the next radius starts from these
+        (plus its fresh nodes), so the LPs do not grow with every radius tried."""
+        return points[self._signed(x, points, fourier) < NEAR_TOUCH]
+
     def _solve_lp(self, cost, upper, bound, equal, rhs) -> tuple[np.ndarray, float]:
         """min cost.x s.t. upper x <= bound, equal x = rhs: HiGHS directly (no modelling overhead),
         the conic solvers through cvxpy."""
@@ -141,6 +150,9 @@ class SampledLP:
             result = optimize.linprog(cost, A_ub=upper, b_ub=bound, A_eq=equal, b_eq=rhs, bounds=(None, None),
                                       method="highs", options={"primal_feasibility_tolerance": self.tolerance,
                                                                "dual_feasibility_tolerance": self.tolerance})
+            if result.status == 4:  # "numerical difficulties": HiGHS stopped short of its tolerances
+                raise SolveError(f"HiGHS stopped without a solution ({result.message}): the tolerance "
+                                 f"{self.tolerance:g} may be tighter than it can meet; try a larger margin")
             if result.status != 0:
                 raise SolveError(f"HiGHS: {result.message}")
             return np.asarray(result.x), float(result.fun)
@@ -187,7 +199,7 @@ class SumOfSquaresSDP:
     """Lukacs sum-of-squares certificates on the half-lines, one SDP per radius."""
 
     def __init__(self, dimension: int, degree: int, basis: str = "laguerre", solver: str = "clarabel",
-                 margin: float = 1e-9, tolerance: float = 1e-9) -> None:
+                 margin: float = DEFAULT_MARGIN, tolerance: float = DEFAULT_TOLERANCE) -> None:
         if solver not in SDP_SOLVERS:
             raise ValueError(f"unknown SDP solver {solver!r}; choose one of {', '.join(SDP_SOLVERS)}")
         if degree % 2 == 0:
