@@ -46,14 +46,15 @@ def _proven(estimate: float, holds: Callable[[float], bool], direction: float) -
 
 def min_eigenvalue_lower(A: np.ndarray) -> float:
     """A proven lower bound on lambda_min((A + A^T)/2)."""
-    S = (np.asarray(A, dtype=float) + np.asarray(A, dtype=float).T) / 2
-    rows = _matrix(S)
-    n = len(rows)
+    A = np.atleast_2d(np.asarray(A, dtype=float))
+    Aq = _matrix(A)
+    n = len(Aq)
+    rows = [[(Aq[i][j] + Aq[j][i]) / 2 for j in range(n)] for i in range(n)]  # symmetrised exactly
 
     def holds(t: float) -> bool:
         q = fraction(t)
         return positive_definite([[rows[i][j] - (q if i == j else 0) for j in range(n)] for i in range(n)])
-    return _proven(float(np.linalg.eigvalsh(S)[0]), holds, -1.0)
+    return _proven(float(np.linalg.eigvalsh((A + A.T) / 2)[0]), holds, -1.0)
 
 
 def weighted_norm_upper(A: np.ndarray, d: np.ndarray | None = None) -> float:
