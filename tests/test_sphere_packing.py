@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from discover.types import EvalContext, Outcome, Status
+from discover.types import EvalContext, Outcome, Player, Status
 from games.sphere_packing import SpherePackingGame, best_known_density, cohn_elkies_bound, laguerre, verify_certificate
 from games.testing import check_game
 
@@ -133,22 +133,72 @@ def test_bad_formulations_are_refused_with_a_reason():
         cohn_elkies_bound(0, 7)
 
 
-def test_game_protocol_and_one_verified_evaluation():
+@pytest.fixture(scope="module")
+def evaluated():
     game = SpherePackingGame(dimension=2, max_degree=11)
+    state = ("cohn-elkies", 7, "laguerre", "highs", 1e-8)
+    return game, state, game.evaluate(state, EvalContext())
+
+
+def test_game_protocol_and_one_verified_evaluation(evaluated):
+    game, state, outcome = evaluated
     check_game(game, evaluate=False)
-    state = ("cohn-elkies", 7, "sampled", "laguerre", "highs", 1e-8)
-    outcome = game.evaluate(state, EvalContext())
     assert outcome.status is Status.OK, outcome.message
     assert -outcome.value >= HEXAGONAL
     assert "density <=" in outcome.artifacts["summary"]
     assert game.verify(state, outcome) is None
-    forged = Outcome.ok(-0.9, outcome.artifacts, outcome.cost_seconds)  # claims a better bound than it holds
-    assert game.verify(state, forged) is not None
+    weaker = Outcome.ok(outcome.value - 0.01, outcome.artifacts, outcome.cost_seconds)  # a weaker bound is true
+    assert game.verify(state, weaker) is None
+
+
+def test_verify_refuses_a_bound_lowered_by_one_ulp(evaluated):
+    game, state, outcome = evaluated
+    lowered = Outcome.ok(math.nextafter(outcome.value, math.inf), outcome.artifacts, outcome.cost_seconds)
+    assert "below the re-verified" in game.verify(state, lowered)
+
+
+@pytest.mark.parametrize("field", ["density", "center_density", "radius"])
+def test_verify_refuses_any_forged_claim_in_the_artifacts(evaluated, field):
+    game, state, outcome = evaluated
+    forged = {**outcome.artifacts, field: math.nextafter(outcome.artifacts[field], 0.0)}
+    assert field in game.verify(state, Outcome.ok(outcome.value, forged, outcome.cost_seconds))
+
+
+def test_verify_refuses_forged_coefficients_formulation_and_summary(evaluated):
+    game, state, outcome = evaluated
+    art = outcome.artifacts
+
+    def refused(**changes) -> str | None:
+        return game.verify(state, Outcome.ok(outcome.value, {**art, **changes}, outcome.cost_seconds))
+
+    shifted = [str(Fraction(a) - Fraction(1, 100) * (k == 0)) for k, a in enumerate(art["coefficients"])]
+    assert refused(coefficients=shifted) is not None
+    assert "coefficients" in refused(coefficients=art["coefficients"][:-2])
+    assert "formulation" in refused(formulation={**art["formulation"], "dimension": 3})
+    assert "summary" in refused(summary=art["summary"].replace("density <= 0.9", "density <= 0.8"))
+    assert "verified" in refused(verified=False)
+    assert "radius" in refused(radius=None)
+    assert "certificate field" in refused(coefficients=["not a number"])
+
+
+def test_every_move_is_a_sampled_lp_formulation():
+    """The sum-of-squares moves are gone (no candidate of theirs ever verified): every terminal state
+    is a degree, a basis, an LP solver and a margin."""
+    game = SpherePackingGame(dimension=2, max_degree=11)
+    frontier, terminal = [game.initial_state()], []
+    while frontier:
+        state = frontier.pop()
+        if game.to_move(state) is Player.TERMINAL:
+            terminal.append(game.formulation(state))
+        else:
+            frontier.extend(game.apply(state, a) for a in game.actions(state))
+    assert len(terminal) == 2 * 3 * 3 * 3
+    assert {f.solver for f in terminal} == {"highs", "clarabel", "scs"}
 
 
 def test_a_failing_formulation_is_recorded_not_raised():
     game = SpherePackingGame(dimension=8, max_degree=31)
-    outcome = game.evaluate(("cohn-elkies", 31, "sampled", "chebyshev", "highs", 1e-10), EvalContext())
+    outcome = game.evaluate(("cohn-elkies", 31, "chebyshev", "highs", 1e-10), EvalContext())
     assert outcome.status is Status.FAILED and outcome.message
 
 

@@ -12,12 +12,10 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from games.sphere_packing.known import ball_volume
-from games.sphere_packing.solve import (DEFAULT_MARGIN, DEFAULT_TOLERANCE, LP_SOLVERS, SDP_SOLVERS, Candidate,
-                                       SolveError, make_solver)
+from games.sphere_packing.solve import (DEFAULT_MARGIN, DEFAULT_TOLERANCE, LP_SOLVERS, Candidate, SolveError,
+                                       make_solver)
 from games.sphere_packing.verify import verify_certificate
 
-DEFAULT_SOLVER = {"sampled": "highs", "sos": "clarabel"}
 SCAN_POINTS = 9
 UNSOLVED = 1e30  # objective of a radius where the formulation failed
 DEFAULT_DEGREE = 39  # within 0.3% of Leech's density in dimension 24, in under a minute on one core
@@ -30,9 +28,8 @@ class Formulation:
 
     dimension: int
     degree: int
-    positivity: str = "sampled"  # "sampled" (exchange LP) or "sos" (half-line sums of squares)
     basis: str = "laguerre"  # "laguerre", "chebyshev" or "monomial"
-    solver: str | None = None  # highs/clarabel/scs for the LP; clarabel/scs/sdpa-gmp for the SDP
+    solver: str = "highs"  # the LP solver: highs, clarabel or scs
     margin: float = DEFAULT_MARGIN  # how strictly the sign conditions are imposed (scaled units)
     tolerance: float = DEFAULT_TOLERANCE  # the solver's feasibility/gap tolerance
 
@@ -42,12 +39,8 @@ class Formulation:
         if not isinstance(self.degree, int) or self.degree < 1 or self.degree % 2 == 0:
             raise ValueError(f"degree must be a positive odd integer (f must be <= 0 at infinity and "
                              f"f^ >= 0 there), got {self.degree!r}")
-        if self.solver is None:
-            object.__setattr__(self, "solver", DEFAULT_SOLVER.get(self.positivity, "highs"))
-        known = LP_SOLVERS if self.positivity == "sampled" else SDP_SOLVERS
-        if self.positivity in DEFAULT_SOLVER and self.solver not in known:
-            raise ValueError(f"solver {self.solver!r} does not solve the {self.positivity} formulation; "
-                             f"choose one of {', '.join(known)}")
+        if self.solver not in LP_SOLVERS:
+            raise ValueError(f"unknown LP solver {self.solver!r}; choose one of {', '.join(LP_SOLVERS)}")
         if not 0 < self.margin < 1 or not 0 < self.tolerance < 1:
             raise ValueError("margin and tolerance must lie in (0, 1)")
 
@@ -80,7 +73,7 @@ def _density_of(dimension: int, radius_t: float, objective: float) -> float:
 
 
 def cohn_elkies_bound(dimension: int, degree: int = DEFAULT_DEGREE, radius: float | None = None, *,
-                      positivity: str = "sampled", basis: str = "laguerre", solver: str | None = None,
+                      basis: str = "laguerre", solver: str = "highs",
                       margin: float = DEFAULT_MARGIN, tolerance: float = DEFAULT_TOLERANCE,
                       time_limit: float | None = None) -> BoundResult:
     """The Cohn–Elkies upper bound on the sphere-packing density of R^``dimension``.
@@ -89,7 +82,7 @@ def cohn_elkies_bound(dimension: int, degree: int = DEFAULT_DEGREE, radius: floa
     other keywords choose the formulation (see :class:`Formulation`). A solver failure or a
     certificate that does not verify is returned with ``verified=False`` and the reason, never raised.
     """
-    form = Formulation(dimension, degree, positivity, basis, solver, margin, tolerance)
+    form = Formulation(dimension, degree, basis, solver, margin, tolerance)
     if radius is not None and not radius > 0:
         raise ValueError(f"radius must be positive, got {radius!r}")
     return solve_formulation(form, None if radius is None else 2 * math.pi * radius ** 2, time_limit)
@@ -109,8 +102,8 @@ def solve_formulation(form: Formulation, radius_t: float | None = None,
 
 
 def _solve(form: Formulation, radius_t: float | None, start: float, deadline: float) -> BoundResult:
-    solver = make_solver(form.dimension, form.degree, form.positivity, basis=form.basis,
-                         solver=form.solver, margin=form.margin, tolerance=form.tolerance)
+    solver = make_solver(form.dimension, form.degree, basis=form.basis, solver=form.solver, margin=form.margin,
+                         tolerance=form.tolerance)
     claims: dict[Candidate, float] = {}  # density each candidate claims, before verification
     errors: list[str] = []
 
@@ -141,9 +134,8 @@ def _solve(form: Formulation, radius_t: float | None, start: float, deadline: fl
     if not check.verified:
         return BoundResult(form, False, None, None, None, best.coefficients, seconds, solves,
                            f"the solution does not verify: {check.reason}", claimed)
-    return BoundResult(form, True, check.density, check.density / ball_volume(form.dimension),
-                       math.sqrt(check.radius_t / (2 * math.pi)), best.coefficients, seconds, solves,
-                       numerical_density=claimed)
+    return BoundResult(form, True, check.density, check.center_density, check.radius, best.coefficients, seconds,
+                       solves, numerical_density=claimed)
 
 
 def _optimise_radius(dimension: int, objective) -> None:

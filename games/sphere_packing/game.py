@@ -1,20 +1,22 @@
 """The sphere-packing bound game: assemble a Cohn–Elkies formulation, solve it, verify it.
 
-Moves, in order: the formulation family, the degree, how positivity is imposed (sampled LP with
-exchange, or half-line sums of squares), the basis the solver sees, the solver, and the margin by
-which the sign conditions are imposed. The family comes first and every later move is looked up
+Moves, in order: the formulation family, the degree, the basis the (sampled, exchange) LP sees, the
+LP solver, and the margin by which the sign conditions are imposed. The family comes first and every later move is looked up
 from the family's own component table, so a second family (the three-point bound of Cohn, de Laat
 and Salmon) is added as a new entry in ``FAMILIES`` with its own moves and solve function; the
 engine and the other families do not change.
 
 Value: minus the verified density bound (maximised by the searcher). A solve that fails, or whose
 certificate does not survive the exact check of :mod:`.verify`, is recorded as failed with the reason.
+``verify`` re-derives every claim in a stored outcome from its exact coefficients: a claimed density,
+centre density or radius below the recomputed one, by any amount, is refused.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import asdict
 from fractions import Fraction
 
 from discover.game import Feature, Game, Param
@@ -22,13 +24,13 @@ from discover.types import EvalContext, Outcome, Player, Status
 from games.sphere_packing.bases import BASES
 from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation
 from games.sphere_packing.known import best_known_density
-from games.sphere_packing.solve import LP_SOLVERS, POSITIVITY, SDP_SOLVERS
+from games.sphere_packing.solve import LP_SOLVERS
 from games.sphere_packing.verify import verify_certificate
 
 DEGREES = (7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47, 51, 55, 59, 63)
 MARGINS = (1e-6, 1e-8, 1e-10)
-SOLVERS = tuple(dict.fromkeys([*LP_SOLVERS, *SDP_SOLVERS]))
-SLOTS = ("family", "degree", "positivity", "basis", "solver", "margin")
+SOLVERS = tuple(LP_SOLVERS)
+SLOTS = ("family", "degree", "basis", "solver", "margin")
 
 
 def _cohn_elkies_moves(state: tuple, max_degree: int) -> tuple:
@@ -36,18 +38,16 @@ def _cohn_elkies_moves(state: tuple, max_degree: int) -> tuple:
     slot = SLOTS[len(state)]
     if slot == "degree":
         return tuple(d for d in DEGREES if d <= max_degree)
-    if slot == "positivity":
-        return POSITIVITY
     if slot == "basis":
         return BASES
     if slot == "solver":
-        return tuple(LP_SOLVERS if state[2] == "sampled" else SDP_SOLVERS)
+        return SOLVERS
     return MARGINS
 
 
 def _cohn_elkies_formulation(state: tuple, dimension: int) -> Formulation:
-    _, degree, positivity, basis, solver, margin = state
-    return Formulation(dimension, degree, positivity, basis, solver, margin, tolerance=margin / 10)
+    _, degree, basis, solver, margin = state
+    return Formulation(dimension, degree, basis, solver, margin, tolerance=margin / 10)
 
 
 FAMILIES = {
@@ -122,27 +122,51 @@ class SpherePackingGame(Game):
         return Outcome.ok(-result.density, artifacts, cost)
 
     def verify(self, state: tuple, outcome: Outcome) -> str | None:
-        """Re-run the exact check on the stored coefficients; the bound must reproduce."""
-        check = verify_certificate(self.dimension, [Fraction(a) for a in outcome.artifacts["coefficients"]])
+        """Re-derive every claim of a stored outcome from its exact coefficients (one-sided: a claim
+        may be weaker than the recomputed bound, never stronger by any amount)."""
+        if outcome.value is None:
+            return "the outcome carries no bound"
+        art = outcome.artifacts
+        try:
+            coefficients = [Fraction(a) for a in art["coefficients"]]
+            stored = {field: art[field] for field in ("verified", "density", "center_density", "radius", "summary")}
+            formulation = art["formulation"]
+        except (KeyError, TypeError, ValueError) as exc:
+            return f"the artifacts lack a readable certificate field: {exc}"
+        if formulation != asdict(self.formulation(state)):
+            return f"the stored formulation {formulation} is not the one this state and game describe"
+        if len(coefficients) != state[1] + 1:
+            return f"{len(coefficients)} coefficients stored for degree {state[1]}"
+        check = verify_certificate(self.dimension, coefficients)
         if not check.verified:
             return check.reason
-        if check.density > -outcome.value * (1 + 1e-12):
-            return f"re-verified bound {check.density} exceeds the reported {-outcome.value}"
+        if stored["verified"] is not True:
+            return "the stored result is not marked verified"
+        claims = {"value (minus the density)": (-outcome.value, check.density),
+                  "density": (stored["density"], check.density),
+                  "center_density": (stored["center_density"], check.center_density),
+                  "radius": (stored["radius"], check.radius)}
+        for name, (claimed, proven) in claims.items():
+            if isinstance(claimed, bool) or not isinstance(claimed, (int, float)) or not claimed >= proven:
+                return f"the stored {name} {claimed!r} is below the re-verified {proven!r}"
+        shown = BoundResult(self.formulation(state), True, stored["density"], stored["center_density"],
+                            stored["radius"], tuple(coefficients))
+        if stored["summary"] != describe_bound(shown):
+            return "the stored summary does not describe the stored certificate"
         return None
 
     def features(self) -> tuple[Feature, ...]:
         return (
             Feature("family", "categorical", choices=tuple(FAMILIES)),
             Feature("degree", "integer", DEGREES[0], max(d for d in DEGREES if d <= self.max_degree)),
-            Feature("positivity", "categorical", choices=POSITIVITY),
             Feature("basis", "categorical", choices=BASES),
             Feature("solver", "categorical", choices=SOLVERS),
             Feature("log10_margin", "numeric", math.log10(MARGINS[-1]), math.log10(MARGINS[0])),
         )
 
     def encode(self, state: tuple) -> list[float]:
-        family, degree, positivity, basis, solver, margin = state
-        return [list(FAMILIES).index(family), degree, POSITIVITY.index(positivity), BASES.index(basis),
+        family, degree, basis, solver, margin = state
+        return [list(FAMILIES).index(family), degree, BASES.index(basis),
                 SOLVERS.index(solver), math.log10(margin)]
 
     def describe_state(self, state: tuple) -> str:

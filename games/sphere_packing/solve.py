@@ -1,17 +1,19 @@
-"""Numerical solvers for the Cohn–Elkies problem at a fixed radius: sampled LP and sum-of-squares SDP.
+"""The numerical solver for the Cohn–Elkies problem at a fixed radius: a sampled LP with exchange.
 
-Both find coordinates x (in a chosen basis, see :mod:`.bases`) of p, with q = F x its Fourier side,
+It finds coordinates x (in a chosen basis, see :mod:`.bases`) of p, with q = F x its Fourier side,
 minimising p(0) subject to q(0) = 1, q >= 0 on [0, inf) and p <= 0 on [R, inf), with a safety margin
-so that the rounding of the final certificate cannot break a sign condition:
+so that dips between samples cannot break a sign condition. The conditions are imposed at finitely
+many points, each row scaled to unit size; an exchange method adds the points where the current
+solution violates them (found on a dense grid and by the exact verifier) and solves again, until
+nothing is violated. It does not trust itself: the result is only a candidate until :mod:`.verify`
+has checked it exactly.
 
-* ``sampled``: the conditions imposed at finitely many points, each row scaled to unit size; an
-  exchange method adds the points where the current solution violates them (found on a dense grid
-  and by the exact verifier) and solves again, until nothing is violated.
-* ``sos``: q(t) = s0(t) + t s1(t) and -p(t) = s2(t) + (t - R) s3(t) with s_i sums of squares
-  (Gram matrices PSD, at least ``margin`` times the identity), which is exactly nonnegativity on a
-  half-line (Lukacs). The polynomial identities are imposed at d + 1 Chebyshev nodes.
-
-Neither trusts itself: the result is only a candidate until :mod:`.verify` has checked it exactly.
+A sum-of-squares formulation (Lukacs: q = s0 + t s1, -p = s2 + (t - R) s3, the identities matched at
+d + 1 nodes) was offered before and removed: in double precision its Gram matrices span ~20 orders
+of magnitude by degree 15, Clarabel stopped with a numerical error at its first iteration, SCS
+returned "optimal_inaccurate" points violating the program's own equalities (q(0) = -74 where q(0) = 1
+was imposed: the source of the "densities" below E8 it claimed), and SDPA-GMP called it infeasible
+from degree 11. None of its candidates ever verified; the LP reaches the same bounds.
 """
 
 from __future__ import annotations
@@ -27,9 +29,7 @@ from scipy import optimize
 from games.sphere_packing.bases import Basis, make_basis
 from games.sphere_packing.verify import verify_certificate
 
-POSITIVITY = ("sampled", "sos")
 LP_SOLVERS = {"highs": "HIGHS", "clarabel": "CLARABEL", "scs": "SCS"}
-SDP_SOLVERS = {"clarabel": "CLARABEL", "scs": "SCS", "sdpa-gmp": "SDPA"}
 MAX_EXCHANGE_ROUNDS = 40
 INITIAL_POINTS = 3  # per unknown, on each side
 NEAR_TOUCH = 1e-3  # grid minima this close to zero are polished: touching points hide dips
@@ -47,7 +47,7 @@ class Candidate:
     """A numerical solution at radius R = 2 pi r^2, not yet verified."""
 
     coefficients: tuple[Fraction, ...]  # exact Laguerre coefficients of the function the solver gave
-    objective: float  # p(0) with q(0) = 1, as the solver saw it
+    objective: float  # p(0) / q(0) of the solver's function, in floating point
     radius_t: float
 
 
@@ -75,8 +75,6 @@ def _tolerance_options(solver: str, tolerance: float) -> dict:
         return {"eps_abs": tolerance, "eps_rel": tolerance, "max_iters": 5_000}
     if solver == "CLARABEL":
         return {"tol_gap_abs": tolerance, "tol_gap_rel": tolerance, "tol_feas": tolerance}
-    if solver == "SDPA":
-        return {"epsilonStar": tolerance, "epsilonDash": tolerance}
     return {}
 
 
@@ -116,7 +114,7 @@ class SampledLP:
             upper = np.vstack([-self._signed_rows(self.q_points, fourier=True),
                                -self._signed_rows(p_points, fourier=False), -self.lead])
             bound = np.concatenate([np.full(len(self.q_points) + len(p_points), -self.margin), [0.0]])
-            values, objective = self._solve_lp(self.cost, upper, bound, self.normal, np.ones(1))
+            values = self._solve_lp(self.cost, upper, bound, self.normal, np.ones(1))
             new_q, new_p = self._violations(values, radius_t)
             if len(new_q) == 0 and len(new_p) == 0:
                 certificate = self.basis.laguerre_coefficients(values)
@@ -124,7 +122,10 @@ class SampledLP:
                 if check.verified:
                     self.q_points = self._near_active(values, self.q_points, fourier=True)
                     self.p_points = self._near_active(values, p_points, fourier=False)
-                    return Candidate(tuple(certificate), objective, radius_t)
+                    # p(0) / q(0) of the function found, not the solver's objective: an inaccurate solve
+                    # may not meet q(0) = 1, and the radius search must compare true ratios
+                    ratio = float(self.cost @ values) / float(self.normal[0] @ values)
+                    return Candidate(tuple(certificate), ratio, radius_t)
                 if check.violation_t is None:
                     raise SolveError(f"solution does not verify: {check.reason}")
                 if check.reason.startswith("f^"):
@@ -143,7 +144,7 @@ class SampledLP:
         (plus its fresh nodes), so the LPs do not grow with every radius tried."""
         return points[self._signed(x, points, fourier) < NEAR_TOUCH]
 
-    def _solve_lp(self, cost, upper, bound, equal, rhs) -> tuple[np.ndarray, float]:
+    def _solve_lp(self, cost, upper, bound, equal, rhs) -> np.ndarray:
         """min cost.x s.t. upper x <= bound, equal x = rhs: HiGHS directly (no modelling overhead),
         the conic solvers through cvxpy."""
         if self.solver == "HIGHS":
@@ -155,11 +156,11 @@ class SampledLP:
                                  f"{self.tolerance:g} may be tighter than it can meet; try a larger margin")
             if result.status != 0:
                 raise SolveError(f"HiGHS: {result.message}")
-            return np.asarray(result.x), float(result.fun)
+            return np.asarray(result.x)
         x = cp.Variable(len(cost))
         problem = cp.Problem(cp.Minimize(cost @ x), [upper @ x <= bound, equal @ x == rhs])
         _solve_cvxpy(problem, self.solver, self.options)
-        return np.asarray(x.value, dtype=float), float(problem.value)
+        return np.asarray(x.value, dtype=float)
 
     def _signed_rows(self, t: np.ndarray, fourier: bool) -> np.ndarray:
         """Rows giving scaled q (``fourier``) or scaled -p at t: both must stay >= margin."""
@@ -195,61 +196,9 @@ class SampledLP:
         return found[0], found[1]
 
 
-class SumOfSquaresSDP:
-    """Lukacs sum-of-squares certificates on the half-lines, one SDP per radius."""
-
-    def __init__(self, dimension: int, degree: int, basis: str = "laguerre", solver: str = "clarabel",
-                 margin: float = DEFAULT_MARGIN, tolerance: float = DEFAULT_TOLERANCE) -> None:
-        if solver not in SDP_SOLVERS:
-            raise ValueError(f"unknown SDP solver {solver!r}; choose one of {', '.join(SDP_SOLVERS)}")
-        if degree % 2 == 0:
-            raise ValueError("the sum-of-squares formulation needs an odd degree")
-        self.dimension, self.degree, self.margin = dimension, degree, margin
-        self.top = sample_range(dimension, degree)
-        self.basis = make_basis(basis, degree, dimension, self.top)
-        self.half = make_basis(basis, (degree - 1) // 2, dimension, self.top)
-        self.solver = SDP_SOLVERS[solver]
-        self.options = _tolerance_options(self.solver, tolerance)
-        self.nodes = _nodes(0.0, self.top, degree + 1)
-        self.rows = self.basis.evaluate(self.nodes)
-        half = self.half.evaluate(self.nodes)
-        self.gram_size = half.shape[1]
-        self.outer = np.einsum("ni,nj->nij", half, half).reshape(len(self.nodes), self.gram_size ** 2)
-        self.scale = 1.0 / np.maximum(np.abs(self.rows).max(axis=1), np.abs(half).max(axis=1) ** 2)
-        self.cost = self.basis.evaluate(np.zeros(1))[0]  # p(0)
-
-    def _gram_terms(self, shift: float) -> tuple[list, list]:
-        """b(t)^T Q b(t) and (t - shift) b(t)^T Q b(t) at the nodes, as cvxpy expressions."""
-        m, outer = self.gram_size, self.outer
-        grams = [cp.Variable((m, m), PSD=True), cp.Variable((m, m), PSD=True)]
-        terms = [outer @ cp.vec(grams[0], order="C"), cp.multiply(self.nodes - shift, outer @ cp.vec(grams[1], order="C"))]
-        return grams, terms
-
-    def solve(self, radius_t: float) -> Candidate:
-        x = cp.Variable(self.degree + 1)
-        rows, scale = self.rows, self.scale
-        q_grams, q_terms = self._gram_terms(0.0)
-        p_grams, p_terms = self._gram_terms(radius_t)
-        eye = np.eye(q_grams[0].shape[0])
-        constraints = [
-            cp.multiply(scale, rows @ self.basis.fourier @ x) == cp.multiply(scale, q_terms[0] + q_terms[1]),
-            cp.multiply(scale, -(rows @ x)) == cp.multiply(scale, p_terms[0] + p_terms[1]),
-            self.cost @ self.basis.fourier @ x == 1.0,  # q(0) = 1
-        ] + [g >> self.margin * eye for g in (*q_grams, *p_grams)]
-        problem = cp.Problem(cp.Minimize(self.cost @ x), constraints)
-        _solve_cvxpy(problem, self.solver, self.options)
-        values = np.asarray(x.value, dtype=float)
-        certificate = self.basis.laguerre_coefficients(values)
-        return Candidate(tuple(certificate), float(problem.value), radius_t)
-
-
-def make_solver(dimension: int, degree: int, positivity: str = "sampled", **components):
+def make_solver(dimension: int, degree: int, **components) -> SampledLP:
     """The fixed-radius solver for one formulation."""
-    if positivity == "sampled":
-        return SampledLP(dimension, degree, **components)
-    if positivity == "sos":
-        return SumOfSquaresSDP(dimension, degree, **components)
-    raise ValueError(f"unknown positivity {positivity!r}; choose one of {', '.join(POSITIVITY)}")
+    return SampledLP(dimension, degree, **components)
 
 
 def _nodes(low: float, high: float, count: int) -> np.ndarray:
@@ -266,4 +215,4 @@ def _local_minima(t: np.ndarray, values: np.ndarray, bad: np.ndarray) -> np.ndar
     return t[bad & (values <= left) & (values <= right)]
 
 
-__all__ = ["Candidate", "SampledLP", "SolveError", "SumOfSquaresSDP", "make_solver"]
+__all__ = ["Candidate", "SampledLP", "SolveError", "make_solver"]

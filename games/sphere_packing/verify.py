@@ -11,8 +11,8 @@ only happen at a root of odd multiplicity. The certified radius is the largest s
 
     vol(B(r/2)) f(0) / f^(0) = (R/8)^(n/2) / Gamma(n/2 + 1) * p(0) / q(0),    R = 2 pi r^2,
 
-is evaluated in ball arithmetic and rounded up, so the float reported is never below the true value
-of the verified bound.
+is evaluated in ball arithmetic and rounded up, as are the centre density and r, so no float reported
+is below the true value of what it bounds.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class Verification:
     verified: bool
     density: float | None = None  # rigorous upper bound on the packing density, rounded up
     radius_t: float | None = None  # certified R = 2 pi r^2 (rounded up)
+    center_density: float | None = None  # density / vol(B(1)), rounded up
+    radius: float | None = None  # certified r: f <= 0 for |x| >= r (rounded up)
     reason: str = ""
     violation_t: float | None = None  # where a sign condition fails (t = 2 pi |x|^2), if one does
 
@@ -103,5 +105,13 @@ def _verify(dimension: int, coefficients: list[Fraction], radius_t: float | None
     half = flint.fmpq(dimension, 2)
     ratio = flint.arb(p0 / q0)
     density = (last / 8) ** flint.arb(half) / flint.arb(half + 1).gamma() * ratio
-    upper = math.nextafter(float(density.upper()), math.inf)
-    return Verification(True, density=upper, radius_t=math.nextafter(float(last), math.inf))
+    center = density * flint.arb(half + 1).gamma() / flint.arb.pi() ** flint.arb(half)  # / vol(B(1))
+    radius = (last / (2 * flint.arb.pi())).sqrt()
+    return Verification(True, density=_round_up(density), radius_t=_round_up(last),
+                        center_density=_round_up(center), radius=_round_up(radius))
+
+
+def _round_up(ball: flint.arb) -> float:
+    """A float no smaller than any point of the ball (its upper end, then one more ulp for the
+    conversion, which rounds to nearest)."""
+    return math.nextafter(float(ball.upper()), math.inf)
