@@ -171,18 +171,19 @@ def test_margin_is_proven_below_the_floating_margin():
         assert m <= margin(w, mu, L) and m == pytest.approx(margin(w, mu, L), rel=1e-9)
 
 
-def certified_outcome(name: str, estimator: str, partition: str = "players"):
+def certified_outcome(name: str, estimator: str, partition: str = "players", geometry: str = "euclidean"):
     game = SmallGainNashGame(name, bo_budget=8)
-    state = ("euclidean", partition, EXAMPLES[name].scale, 0.0, estimator, "convex")
+    state = (geometry, partition, EXAMPLES[name].scale, 0.0, estimator, "convex")
     outcome = game.evaluate(state, EvalContext())
     assert outcome.status is Status.OK, outcome.message
     return game, state, outcome
 
 
-@pytest.mark.parametrize("name,estimator,partition", [("coupled-quadratic", "exact", "players"),
-                                                      ("tanh-coupled", "interval", "coordinates")])
-def test_verify_accepts_honest_and_rejects_any_overclaim(name, estimator, partition):
-    game, state, outcome = certified_outcome(name, estimator, partition)
+@pytest.mark.parametrize("name,estimator,partition,geometry", [
+    ("coupled-quadratic", "exact", "players", "euclidean"), ("tanh-coupled", "interval", "coordinates", "euclidean"),
+    pytest.param("entropic-matrix", "interval", "players", "entropic", marks=pytest.mark.slow)])
+def test_verify_accepts_honest_and_rejects_any_overclaim(name, estimator, partition, geometry):
+    game, state, outcome = certified_outcome(name, estimator, partition, geometry)
     assert game.verify(state, outcome) is None
     a = outcome.artifacts
     up, down = (lambda v: math.nextafter(v, math.inf)), (lambda v: math.nextafter(v, -math.inf))

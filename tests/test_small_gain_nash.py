@@ -11,8 +11,8 @@ from scipy.optimize import brentq
 
 from discover.types import EvalContext, Outcome, Status
 from games.small_gain_nash import (Ball, Box, Chart, Region, Simplex, certify, convex_weights,
-                                   entropic_matrix_game, gain_radius, margin, quadratic_game, simulate,
-                                   timescale_band)
+                                   entropic_matrix_game, gain_radius, margin, quadratic_game, region_constants,
+                                   simulate, timescale_band)
 from games.small_gain_nash.examples import EXAMPLES
 from games.small_gain_nash.game import SmallGainNashGame
 from games.small_gain_nash.geometry import block_norms, coordinate_weights
@@ -73,9 +73,7 @@ def test_simulation_contracts_at_no_less_than_the_certified_factor(name, method)
     game = EXAMPLES[name].build()
     geometry = "entropic" if name == "entropic-matrix" else "euclidean"
     cert = certify(game, EXAMPLES[name].scale, geometry=geometry)
-    # the entropic chart has no interval enclosure: its constants are sampled, so it is only an estimate
-    assert cert.estimated if geometry == "entropic" else cert.certified
-    assert not cert.euclidean_monotone
+    assert cert.certified and cert.constants.rigorous and not cert.euclidean_monotone
     run = simulate(game, cert, method, starts=64, steps=40, seed=1)
     assert run.contracts, run.summary()
     assert run.worst_ratio > 0.5 * cert.euler.factor ** 40  # the simulation really moved
@@ -154,8 +152,10 @@ def test_entropic_geometry_is_mirror_descent_with_curvature_tau():
     A = np.array([[0.0, 4.0, -2.0], [-2.0, 0.0, 4.0], [4.0, -2.0, 0.0]])
     game = entropic_matrix_game(A, 0.1 * A.T, tau=(0.7, 1.3))
     chart = Chart(game, "entropic")
-    cert = certify(game, 0.5, geometry="entropic", safety=0.0, samples=64)
+    cert = certify(game, 0.5, geometry="entropic", constants="sampled", safety=0.0, samples=64)
     assert cert.constants.mu == pytest.approx([0.7, 1.3], rel=1e-9)  # entropy = curvature tau in logits
+    proven = region_constants(chart, cert.region, cert.blocks, "interval", max_boxes=64)
+    assert proven.mu == pytest.approx([0.7, 1.3], rel=1e-9) and np.all(proven.mu <= [0.7, 1.3])
     # one Euler step in the chart is one multiplicative-weights step on the strategies
     x = torch.tensor([0.2, 0.5, 0.3, 0.6, 0.1, 0.3], dtype=torch.float64)
     eta = 0.3

@@ -24,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from games.small_gain_nash.enclosure import Interval, NotEnclosable, hessian_rows, loss_jet
+from games.small_gain_nash.enclosure import Interval, Jet, NotEnclosable, OutsideDomain, _cat, hessian_rows, loss_jet
 from games.small_gain_nash.geometry import Chart
+from games.small_gain_nash.model import DifferentiableGame
 
 
 def block_statistics(J: torch.Tensor, blocks: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -41,27 +42,93 @@ def block_statistics(J: torch.Tensor, blocks: tuple[tuple[int, ...], ...]) -> tu
     return mu, L, modulus
 
 
+def _stack(parts: list[Interval], axis: int) -> Interval:
+    return Interval(np.concatenate([p.lo * np.ones(p.shape) for p in parts], axis=axis),
+                    np.concatenate([p.hi * np.ones(p.shape) for p in parts], axis=axis))
+
+
+def primal_jacobian_enclosure(game: DifferentiableGame, lo: np.ndarray, hi: np.ndarray,
+                              entropy: tuple[bool, ...] | None = None) -> Interval:
+    """(B, n, n) intervals containing dF/dx on each box [lo_b, hi_b] of the players' coordinates.
+
+    ``entropy[i]``: include player i's entropy term, whose Hessian is tau_i diag(1/x_i) (all by default).
+    """
+    entropy = entropy if entropy is not None else (True,) * game.players
+    J = _stack([hessian_rows(loss, game.split, lo, hi, slice(a, b))
+                for loss, a, b in zip(game.losses, game.offsets[:-1], game.offsets[1:])], axis=1)
+    lo_, hi_ = J.lo * np.ones(J.shape), J.hi * np.ones(J.shape)
+    for tau, use, a, b in zip(game.entropy, entropy, game.offsets[:-1], game.offsets[1:]):
+        if tau and use:
+            diagonal = Interval(lo[:, a:b], hi[:, a:b]).reciprocal().scale(np.array(tau))
+            k = np.arange(a, b)
+            own = Interval(lo_[:, k, k], hi_[:, k, k]) + diagonal
+            lo_[:, k, k], hi_[:, k, k] = own.lo, own.hi
+    return Interval(lo_, hi_)
+
+
+def _softmax(U: np.ndarray, z: Jet) -> Jet:
+    """x = softmax(U z) as x_k = 1 / sum_l exp((u_l - u_k) . z): each z enters every term once (tighter)."""
+    return _cat([(torch.as_tensor(U - U[k]) @ z).exp().sum().reciprocal()[None] for k in range(len(U))], dim=0)
+
+
+def _matmul(A: Interval, B: Interval) -> Interval:
+    """(..., p, k) x (..., k, q) with outward rounding."""
+    return (Interval(A.lo[..., :, :, None], A.hi[..., :, :, None])
+            * Interval(B.lo[..., None, :, :], B.hi[..., None, :, :])).sum(-2)
+
+
 def jacobian_enclosure(chart: Chart, lo: np.ndarray, hi: np.ndarray) -> Interval:
-    """(B, n, n) intervals containing the pseudo-gradient's Jacobian on each box [lo_b, hi_b]."""
-    if chart.geometry != "euclidean":
-        raise NotEnclosable("interval constants are implemented in the euclidean geometry only (the entropic chart's "
-                            "curvature tau appears only after a symbolic cancellation that intervals lose)")
+    """(B, n, n) intervals containing the Jacobian of the chart's field G on each box [lo_b, hi_b] of z.
+
+    Euclidean players: G_i = F_i, dx_i/dz_i = I. Entropic players: G_i = U_i^T F_i(x), x_i = softmax(U_i z_i),
+    so dG/dz = P^T (dF/dx) (dx/dz), P = diag(U_i or I): dF/dx is enclosed over a box enclosing x, dx/dz
+    by a jet of the softmax. The entropy term of a mirrored player is left out of that product and
+    added as exactly tau_i I (U_i^T (log softmax(U_i z_i) + 1) = z_i, as U_i^T 1 = 0 and U_i^T U_i = I).
+    """
     game = chart.game
-    rows = [hessian_rows(loss, game.split, lo, hi, slice(a, b))
-            for loss, a, b in zip(game.losses, game.offsets[:-1], game.offsets[1:])]
-    return Interval(np.concatenate([r.lo * np.ones(r.shape) for r in rows], axis=1),
-                    np.concatenate([r.hi * np.ones(r.shape) for r in rows], axis=1))
+    if not any(chart.mirrored):
+        return primal_jacobian_enclosure(game, lo, hi)
+    z = Jet.variables(lo, hi)
+    x = _cat([zi if U is None else _softmax(U.numpy(), zi) for zi, U in zip(chart.split(z), chart.bases)], dim=0)
+    H = primal_jacobian_enclosure(game, x.v.lo, x.v.hi, tuple(not m for m in chart.mirrored))
+    P = np.zeros((game.dim, chart.dim))
+    for (a, b), (c, d), U in zip(zip(game.offsets[:-1], game.offsets[1:]), zip(chart.offsets[:-1], chart.offsets[1:]),
+                                 chart.bases):
+        P[a:b, c:d] = np.eye(b - a) if U is None else U.numpy()
+    J = _matmul(Interval(P.T[None]), _matmul(H, x.g))
+    lo_, hi_ = J.lo.copy(), J.hi.copy()
+    for tau, mirrored, c, d in zip(game.entropy, chart.mirrored, chart.offsets[:-1], chart.offsets[1:]):
+        if tau and mirrored:
+            k = np.arange(c, d)
+            own = Interval(lo_[:, k, k], hi_[:, k, k]) + Interval(np.array(tau))
+            lo_[:, k, k], hi_[:, k, k] = own.lo, own.hi
+    return Interval(lo_, hi_)
 
 
 def field_enclosure(chart: Chart, z: np.ndarray) -> Interval:
-    """(n,) intervals containing the field G at the point z (Euclidean charts: G = F, own-block gradients)."""
-    if chart.geometry != "euclidean":
-        raise NotEnclosable("the field is enclosed in the euclidean geometry only")
+    """(n,) intervals containing the field G at the point z.
+
+    G_i = F_i(x) for Euclidean players, U_i^T F_i(x) for entropic ones, with x enclosed by the softmax
+    jet; an entropy term adds tau_i (log x_i + 1), which is exactly tau_i z_i in the entropic chart.
+    """
     game, point = chart.game, np.asarray(z, dtype=float)[None]
-    parts = [loss_jet(loss, game.split, point, point).g[0, a:b]
-             for loss, a, b in zip(game.losses, game.offsets[:-1], game.offsets[1:])]
-    return Interval(np.concatenate([p.lo * np.ones(p.shape) for p in parts]),
-                    np.concatenate([p.hi * np.ones(p.shape) for p in parts]))
+    x = _cat([zi if U is None else _softmax(U.numpy(), zi) for zi, U in zip(chart.split(Jet.variables(point, point)),
+                                                                         chart.bases)], dim=0).v
+    parts = []
+    for loss, tau, U, a, b, c, d in zip(game.losses, game.entropy, chart.bases, game.offsets[:-1], game.offsets[1:],
+                                        chart.offsets[:-1], chart.offsets[1:]):
+        part = loss_jet(loss, game.split, x.lo, x.hi).g[0, a:b]
+        if U is not None:
+            part = _matmul(Interval(U.numpy().T), Interval(part.lo[:, None], part.hi[:, None]))[:, 0]
+            if tau:
+                part = part + Interval(point[0, c:d]).scale(np.array(tau))
+        elif tau:
+            xi = x[0, a:b]
+            if np.any(xi.lo <= 0):
+                raise OutsideDomain("log of a non-positive coordinate in an entropy term")
+            part = part + (xi.monotone("log") + Interval(np.ones(b - a))).scale(np.array(tau))
+        parts.append(part)
+    return _stack(parts, axis=0)
 
 
 def _up(x: np.ndarray) -> np.ndarray:

@@ -150,7 +150,8 @@ def weighted_lipschitz(w: np.ndarray, constants: Constants, blocks: tuple[tuple[
 def _euler_residual(chart: Chart, z: torch.Tensor, step: float) -> Interval | None:
     """Intervals containing T(z) - z for the Euler step T, or None where G or the projection cannot be enclosed.
 
-    Boxes project by clamping, which is monotone; another set is bounded by non-expansiveness,
+    Logits (entropic players) are not projected. Boxes project by clamping, which is monotone; another
+    set is bounded by non-expansiveness,
     ||P(y) - z|| <= ||y - z|| for z in the set, i.e. by eta ||G_i(z)|| (a box centred at 0 of that radius).
     """
     try:
@@ -159,8 +160,10 @@ def _euler_residual(chart: Chart, z: torch.Tensor, step: float) -> Interval | No
         return None
     moved = G.scale(np.array(-step))  # y - z = -eta G(z)
     lo, hi = moved.lo.copy(), moved.hi.copy()
-    for s, (a, b) in zip(chart.game.sets, zip(chart.offsets[:-1], chart.offsets[1:])):
+    for s, U, (a, b) in zip(chart.game.sets, chart.bases, zip(chart.offsets[:-1], chart.offsets[1:])):
         zi = z.numpy()[a:b]
+        if U is not None:  # logits are unconstrained: no projection
+            continue
         if isinstance(s, Box):  # clamp(z + d) - z is increasing in d; the clamp itself is exact
             y = Interval(zi) + moved[a:b]
             lo[a:b] = (Interval(np.clip(y.lo, s.lower, s.upper)) - Interval(zi)).lo
@@ -331,8 +334,8 @@ def certify(game: DifferentiableGame, region: Region | float | None = None, geom
         notes.append("the certified Euler iteration did not reach its fixed point within the step limit")
     else:
         error = equilibrium_error(chart, equilibrium, euler, w, blocks, proven=found.rigorous)
-        basin = basin_radius(region, equilibrium, w, blocks, error)  # a ball around z* itself
-        if math.isinf(error):
+        basin = None if math.isinf(error) else basin_radius(region, equilibrium, w, blocks, error)  # around z*
+        if basin is None:
             notes.append("the equilibrium's location could not be enclosed (losses without an interval enclosure): "
                          "no basin is certified")
             basin = None

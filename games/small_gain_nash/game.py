@@ -81,9 +81,8 @@ class SmallGainNashGame(Game):
         if slot == "offset":
             return OFFSETS
         if slot == "estimator":
-            chart = self.charts[state[0]]
-            usable = {"exact": chart.exact_jacobian() is not None, "interval": chart.geometry == "euclidean"}
-            return tuple(e for e in ESTIMATORS if usable.get(e, True))
+            exact = self.charts[state[0]].exact_jacobian() is not None
+            return tuple(e for e in ESTIMATORS if exact or e != "exact")
         return WEIGHT_METHODS
 
     def apply(self, state: tuple, action) -> tuple:

@@ -19,16 +19,19 @@ Loss = Callable[[tuple[torch.Tensor, ...]], torch.Tensor]
 
 
 class DifferentiableGame:
-    """Players i = 1..N with losses l_i(x_1, ..., x_N) and convex sets X_i.
+    """Players i = 1..N with losses l_i(x_1, ..., x_N) + tau_i sum_k x_ik log x_ik and convex sets X_i.
 
+    ``entropy`` holds the weights tau_i (default 0) of an entropy term added to each loss, kept apart
+    from the loss so that its curvature is known exactly: tau_i diag(1/x_i) in the players' coordinates,
+    tau_i I in the entropic chart's logits (interval arithmetic would lose that cancellation).
     ``jacobian`` is the (constant) Jacobian of the pseudo-gradient when it is affine, as for quadratic
-    games; the certificate then uses exact constants instead of sampled ones. ``equilibrium`` is a
-    known or candidate Nash equilibrium (a flat vector), used to place regions and measure distances.
+    games; the certificate then uses exact constants. ``equilibrium`` is a known or candidate Nash
+    equilibrium (a flat vector), used to place regions and measure distances.
     """
 
     def __init__(self, losses: Sequence[Loss], sets: Sequence[ConvexSet], names: Sequence[str] | None = None, *,
                  jacobian: np.ndarray | None = None, equilibrium: Sequence[float] | None = None,
-                 name: str = "custom") -> None:
+                 entropy: Sequence[float] | None = None, name: str = "custom") -> None:
         if len(losses) < 1 or len(losses) != len(sets):
             raise ValueError(f"a game needs one loss per player and one set per player; got {len(losses)} losses "
                              f"and {len(sets)} sets")
@@ -41,6 +44,11 @@ class DifferentiableGame:
         if len(self.names) != len(self.losses) or len(set(self.names)) != len(self.names):
             raise ValueError(f"player names must be unique, one per player; got {list(self.names)}")
         self.name = name
+        self.entropy = tuple(float(t) for t in entropy) if entropy is not None else (0.0,) * len(self.losses)
+        if len(self.entropy) != len(self.losses) or min(self.entropy) < 0:
+            raise ValueError(f"entropy needs one non-negative weight per player, got {entropy}")
+        if jacobian is not None and any(self.entropy):
+            raise ValueError("a game with entropy terms has no constant Jacobian; leave jacobian out")
         self.dims = tuple(s.dim for s in self.sets)
         self.offsets = tuple(int(o) for o in np.cumsum((0, *self.dims)))
         self.dim = self.offsets[-1]
@@ -62,10 +70,11 @@ class DifferentiableGame:
         """F(x): each player's gradient of its own loss in its own block (vmap- and jacrev-safe)."""
         blocks = self.split(x)
         parts = []
-        for i, loss in enumerate(self.losses):
+        for i, (loss, tau) in enumerate(zip(self.losses, self.entropy)):
             def own(xi: torch.Tensor, i: int = i, loss: Loss = loss) -> torch.Tensor:
                 return loss(blocks[:i] + (xi,) + blocks[i + 1:])
-            parts.append(torch.func.grad(own)(blocks[i]))
+            gradient = torch.func.grad(own)(blocks[i])
+            parts.append(gradient + tau * (torch.log(blocks[i]) + 1) if tau else gradient)
         return torch.cat(parts, dim=-1)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
@@ -145,13 +154,13 @@ def entropic_matrix_game(A: np.ndarray, B: np.ndarray, tau: tuple[float, float] 
     At, Bt = torch.as_tensor(A), torch.as_tensor(B)
     t1, t2 = float(tau[0]), float(tau[1])
 
-    def row(blocks: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def row(blocks: tuple[torch.Tensor, ...]) -> torch.Tensor:  # the entropy terms are the game's ``entropy``
         x, y = blocks
-        return x @ At @ y + t1 * torch.sum(x * torch.log(x))
+        return x @ At @ y
 
     def col(blocks: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x, y = blocks
-        return x @ Bt @ y + t2 * torch.sum(y * torch.log(y))
+        return x @ Bt @ y
 
     m, n = A.shape
     x, y = np.full(m, 1.0 / m), np.full(n, 1.0 / n)
@@ -164,7 +173,7 @@ def entropic_matrix_game(A: np.ndarray, B: np.ndarray, tau: tuple[float, float] 
             break
         x, y = x_new, y_new
     return DifferentiableGame([row, col], [Simplex(m), Simplex(n)], ("row", "column"),
-                              equilibrium=equilibrium, name=name)
+                              equilibrium=equilibrium, entropy=(t1, t2), name=name)
 
 
 def _softmax(v: np.ndarray) -> np.ndarray:

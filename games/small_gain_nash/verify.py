@@ -90,6 +90,8 @@ def recheck(game: DifferentiableGame, claim: dict[str, Any]) -> str | None:
         rule = StepRule(claim["euler"]["step"], factor(euler_q2(fraction(claim["euler"]["step"]), fraction(m),
                                                                   fraction(lipschitz))), claim["euler"]["max_step"])
         error = equilibrium_error(chart, z, rule, w, blocks)
+        if math.isinf(error):
+            return "a basin is claimed but the equilibrium's location cannot be enclosed"
         basin = basin_radius(region, z, w, blocks, error)
         if claim["basin"] is not None and not claim["basin"] <= basin:
             return f"the claimed basin {claim['basin']!r} exceeds the proven {basin!r}"
