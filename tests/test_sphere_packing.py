@@ -12,7 +12,13 @@ import pytest
 from scipy import integrate, special
 
 from discover.types import EvalContext, Outcome, Player, Status
-from games.sphere_packing import SpherePackingGame, best_known_density, cohn_elkies_bound, laguerre, verify_certificate
+from games.sphere_packing import (
+    SpherePackingGame,
+    best_known_density,
+    cohn_elkies_bound,
+    laguerre,
+    verify_certificate,
+)
 from games.testing import check_game
 
 E8 = math.pi ** 4 / 384

@@ -12,8 +12,14 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from games.sphere_packing.solve import (DEFAULT_MARGIN, DEFAULT_TOLERANCE, LP_SOLVERS, Candidate, SolveError,
-                                       make_solver)
+from games.sphere_packing.solve import (
+    DEFAULT_MARGIN,
+    DEFAULT_TOLERANCE,
+    LP_SOLVERS,
+    Candidate,
+    SolveError,
+    make_solver,
+)
 from games.sphere_packing.verify import verify_certificate
 
 SCAN_POINTS = 9

@@ -15,7 +15,6 @@ alternating sum, and for alpha >= 0 every column is bounded by e^(t/2) (Szego, O
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from functools import lru_cache
 
