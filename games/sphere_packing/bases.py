@@ -5,8 +5,9 @@ well conditioned the solver's matrices are. A basis supplies the values of its f
 points (rows for p), the Fourier map in its own coordinates (rows for q = F p), and the exact change
 of basis to Laguerre coefficients, so that the certificate handed to the verifier is exactly the
 function the solver described. In the Laguerre basis (normalised at zero) the Fourier map is the
-diagonal (-1)^k; in the monomial and Chebyshev bases it is a dense matrix whose entries grow factorially with
-the degree, which is why those bases lose all accuracy in double precision past small degrees.
+diagonal (-1)^k; in the monomial and Chebyshev bases it is a dense matrix whose entries grow
+factorially with the degree, which is why those bases lose all accuracy in double precision past
+small degrees.
 """
 
 from __future__ import annotations

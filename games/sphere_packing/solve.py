@@ -9,11 +9,12 @@ nothing is violated. It does not trust itself: the result is only a candidate un
 has checked it exactly.
 
 A sum-of-squares formulation (Lukacs: q = s0 + t s1, -p = s2 + (t - R) s3, the identities matched at
-d + 1 nodes) was offered before and removed: in double precision its Gram matrices span ~20 orders
-of magnitude by degree 15, Clarabel stopped with a numerical error at its first iteration, SCS
-returned "optimal_inaccurate" points violating the program's own equalities (q(0) = -74 where q(0) = 1
-was imposed: the source of the "densities" below E8 it claimed), and SDPA-GMP called it infeasible
-from degree 11. None of its candidates ever verified; the LP reaches the same bounds.
+d + 1 nodes) was offered before and removed: in double precision its row-scaled constraint data
+spanned 18 orders of magnitude at degree 15 in dimension 8; Clarabel stopped with a numerical error
+at its first iteration, SCS returned "optimal_inaccurate" points violating the program's own
+equalities (q(0) = -74 where q(0) = 1 was imposed: the source of the "densities" below E8 it
+claimed), and SDPA-GMP called it infeasible from degree 11. None of its candidates ever verified;
+the LP reaches the same bounds.
 """
 
 from __future__ import annotations
