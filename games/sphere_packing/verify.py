@@ -96,8 +96,7 @@ def _verify(dimension: int, coefficients: list[Fraction], radius_t: float | None
         return Verification(False, reason="f never changes sign, so it cannot be <= 0 beyond any radius")
     last = odd[0][0].upper()
     for root, _ in odd[1:]:
-        if root.upper() > last:  # exact comparison of two dyadic endpoints
-            last = root.upper()
+        last = max(last, root.upper())  # exact comparison of two dyadic endpoints (points, not balls)
     if radius_t is not None and last > flint.arb(radius_t):
         return Verification(False, reason=f"f > 0 beyond the claimed radius: its last sign change is at "
                                           f"|x| = {_radius(float(last.mid())):.6g} > r = {_radius(radius_t):.6g}",
