@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from games.small_gain_nash.enclosure import Interval, Jet, NotEnclosable, OutsideDomain, _cat, hessian_rows, loss_jet
+from games.small_gain_nash.enclosure import Interval, Jet, OutsideDomain, concatenate, hessian_rows, loss_jet
 from games.small_gain_nash.geometry import Chart
 from games.small_gain_nash.model import DifferentiableGame
 
@@ -68,7 +68,13 @@ def primal_jacobian_enclosure(game: DifferentiableGame, lo: np.ndarray, hi: np.n
 
 def _softmax(U: np.ndarray, z: Jet) -> Jet:
     """x = softmax(U z) as x_k = 1 / sum_l exp((u_l - u_k) . z): each z enters every term once (tighter)."""
-    return _cat([(torch.as_tensor(U - U[k]) @ z).exp().sum().reciprocal()[None] for k in range(len(U))], dim=0)
+    return concatenate([(torch.as_tensor(U - U[k]) @ z).exp().sum().reciprocal()[None] for k in range(len(U))], dim=0)
+
+
+def _primal(chart: Chart, z: Jet) -> Jet:
+    """The players' coordinates x as a jet of the chart's z (softmax for entropic players, z itself otherwise)."""
+    return concatenate([zi if U is None else _softmax(U.numpy(), zi) for zi, U in zip(chart.split(z), chart.bases)],
+                       dim=0)
 
 
 def _matmul(A: Interval, B: Interval) -> Interval:
@@ -89,7 +95,7 @@ def jacobian_enclosure(chart: Chart, lo: np.ndarray, hi: np.ndarray) -> Interval
     if not any(chart.mirrored):
         return primal_jacobian_enclosure(game, lo, hi)
     z = Jet.variables(lo, hi)
-    x = _cat([zi if U is None else _softmax(U.numpy(), zi) for zi, U in zip(chart.split(z), chart.bases)], dim=0)
+    x = _primal(chart, z)
     H = primal_jacobian_enclosure(game, x.v.lo, x.v.hi, tuple(not m for m in chart.mirrored))
     P = np.zeros((game.dim, chart.dim))
     for (a, b), (c, d), U in zip(zip(game.offsets[:-1], game.offsets[1:]), zip(chart.offsets[:-1], chart.offsets[1:]),
@@ -112,8 +118,7 @@ def field_enclosure(chart: Chart, z: np.ndarray) -> Interval:
     jet; an entropy term adds tau_i (log x_i + 1), which is exactly tau_i z_i in the entropic chart.
     """
     game, point = chart.game, np.asarray(z, dtype=float)[None]
-    x = _cat([zi if U is None else _softmax(U.numpy(), zi) for zi, U in zip(chart.split(Jet.variables(point, point)),
-                                                                         chart.bases)], dim=0).v
+    x = _primal(chart, Jet.variables(point, point)).v
     parts = []
     for loss, tau, U, a, b, c, d in zip(game.losses, game.entropy, chart.bases, game.offsets[:-1], game.offsets[1:],
                                         chart.offsets[:-1], chart.offsets[1:]):

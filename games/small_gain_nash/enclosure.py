@@ -309,7 +309,7 @@ def matmul(a: Any, b: Any) -> Jet:
     raise NotEnclosable(f"matmul of a {a.ndim}-D and a {b.ndim}-D array has no interval enclosure here")
 
 
-def _cat(tensors: Any, dim: int = 0, **_: Any) -> Jet:
+def concatenate(tensors: Any, dim: int = 0, **_: Any) -> Jet:
     parts = list(tensors)
     j = _jet_of(*parts)
     parts = [j._lift(p) for p in parts]
@@ -337,7 +337,7 @@ SUPPORTED: dict[str, Callable[..., Any]] = {
     "dot": matmul, "inner": matmul, "neg": _method("__neg__"), "negative": _method("__neg__"),
     "pow": lambda a, k: a ** k, "square": _method("square"), "exp": _method("exp"), "log": _method("log"),
     "tanh": _method("tanh"), "sqrt": _method("sqrt"), "reciprocal": _method("reciprocal"), "sum": _method("sum"),
-    "cat": _cat, "concat": _cat, "concatenate": _cat, "getitem": lambda a, i: a[i],
+    "cat": concatenate, "concat": concatenate, "concatenate": concatenate, "getitem": lambda a, i: a[i],
 }
 
 
