@@ -28,7 +28,7 @@ from games.sphere_packing.solve import LP_SOLVERS
 from games.sphere_packing.verify import verify_certificate
 
 DEGREES = (7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47, 51, 55, 59, 63)
-MARGINS = (1e-6, 1e-8, 1e-10)
+MARGINS = (1e-6, 1e-7, 1e-8)  # 1e-10 (HiGHS tolerance 1e-11) failed in dimensions 8 and 24: beyond what HiGHS meets
 SOLVERS = tuple(LP_SOLVERS)
 SLOTS = ("family", "degree", "basis", "solver", "margin")
 
