@@ -13,26 +13,24 @@ one that cannot be evaluated (losses undefined on the region) as failed.
 
 from __future__ import annotations
 
-import math
 import time
 
-
-from discover.game import Feature, Game, Param
-from discover.types import EvalContext, Outcome, Player, Status
+from discover.game import Param
+from discover.types import EvalContext, Outcome, Status
+from games.slots import Slot, SlotGame
 from games.small_gain_nash.certificate import WEIGHT_METHODS, certify
 from games.small_gain_nash.constants import Region
 from games.small_gain_nash.examples import EXAMPLES, load_example
 from games.small_gain_nash.geometry import GEOMETRIES, PARTITIONS, charts
 from games.small_gain_nash.verify import recheck
 
-SLOTS = ("geometry", "partition", "radius", "offset", "estimator", "weights")
 RADIUS_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 OFFSETS = (0.0, 0.5)
 ESTIMATORS = {"exact": ("exact", 0), "interval": ("interval", 0), "sampled-512": ("sampled", 512)}
 OBJECTIVES = ("margin", "region")
 
 
-class SmallGainNashGame(Game):
+class SmallGainNashGame(SlotGame):
     """Certify contraction to a Nash equilibrium of a built-in example game; maximise margin or region."""
 
     name = "small-gain-nash"
@@ -56,6 +54,8 @@ class SmallGainNashGame(Game):
         self.game, self.objective, self.safety, self.bo_budget = game, objective, safety, bo_budget
         self.model, example = load_example(game)
         self.radii = tuple(example.scale * f for f in RADIUS_FACTORS)
+        self.slots = (Slot("geometry", GEOMETRIES), Slot("partition", PARTITIONS), Slot("radius", self.radii, log=True),
+                      Slot("offset", OFFSETS), Slot("estimator", tuple(ESTIMATORS)), Slot("weights", WEIGHT_METHODS))
         # built once: the planner asks for moves at every visit
         self.charts = charts(self.model)
         self.partitions = {g: chart.partitions() for g, chart in self.charts.items()}
@@ -64,29 +64,16 @@ class SmallGainNashGame(Game):
         # the example's losses are closures; workers rebuild the game from its parameters instead
         return (type(self), (self.game, self.objective, self.safety, self.bo_budget))
 
-    def initial_state(self) -> tuple:
-        return ()
-
-    def to_move(self, state: tuple) -> Player:
-        return Player.TERMINAL if len(state) == len(SLOTS) else Player.SEARCHER
-
     def actions(self, state: tuple) -> tuple:
-        slot = SLOTS[len(state)]
+        slot = self.next_slot(state).name
         if slot == "geometry":
             return tuple(self.charts)
         if slot == "partition":
             return self.partitions[state[0]]
-        if slot == "radius":
-            return self.radii
-        if slot == "offset":
-            return OFFSETS
         if slot == "estimator":
             exact = self.charts[state[0]].exact_jacobian() is not None
             return tuple(e for e in ESTIMATORS if exact or e != "exact")
-        return WEIGHT_METHODS
-
-    def apply(self, state: tuple, action) -> tuple:
-        return (*state, action)
+        return super().actions(state)
 
     def region(self, state: tuple) -> Region:
         """The box of the chosen radius around the candidate equilibrium, shifted by the chosen offset."""
@@ -126,21 +113,3 @@ class SmallGainNashGame(Game):
         if not outcome.value <= proven:
             return f"value {outcome.value} exceeds the certificate's {proven}"
         return None
-
-    def features(self) -> tuple[Feature, ...]:
-        return (
-            Feature("geometry", "categorical", choices=GEOMETRIES),
-            Feature("partition", "categorical", choices=PARTITIONS),
-            Feature("log2_radius", "numeric", math.log2(self.radii[0]), math.log2(self.radii[-1])),
-            Feature("offset", "numeric", OFFSETS[0], OFFSETS[-1]),
-            Feature("estimator", "categorical", choices=tuple(ESTIMATORS)),
-            Feature("weights", "categorical", choices=WEIGHT_METHODS),
-        )
-
-    def encode(self, state: tuple) -> list[float]:
-        geometry, partition, radius, offset, estimator, weights = state
-        return [GEOMETRIES.index(geometry), PARTITIONS.index(partition), math.log2(radius), offset,
-                list(ESTIMATORS).index(estimator), WEIGHT_METHODS.index(weights)]
-
-    def describe_state(self, state: tuple) -> str:
-        return ", ".join(f"{n}={v:g}" if isinstance(v, float) else f"{n}={v}" for n, v in zip(SLOTS, state)) or "(empty)"
