@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
+from discover.check import check_game
 from discover.types import EvalContext, Outcome, Player, Status
 from games.sphere_packing import (
     SpherePackingGame,
@@ -19,7 +20,6 @@ from games.sphere_packing import (
     laguerre,
     verify_certificate,
 )
-from games.testing import check_game
 
 E8 = math.pi ** 4 / 384
 LEECH = math.pi ** 12 / math.factorial(12)

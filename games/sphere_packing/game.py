@@ -1,10 +1,11 @@
 """The sphere-packing bound game: assemble a Cohn–Elkies formulation, solve it, verify it.
 
 Moves, in order: the formulation family, the degree, the basis the (sampled, exchange) LP sees, the
-LP solver, and the margin by which the sign conditions are imposed. The family comes first and every later move is looked up
-from the family's own component table, so a second family (the three-point bound of Cohn, de Laat
-and Salmon) is added as a new entry in ``FAMILIES`` with its own moves and solve function; the
-engine and the other families do not change.
+LP solver, and the margin by which the sign conditions are imposed (the game's slots, see
+:mod:`games.slots`). ``FAMILIES`` maps a family to the builder of its formulation, so a second
+family (the three-point bound of Cohn, de Laat and Salmon) is a new entry there with its own
+components; the engine and the other families do not change. The radius search gets two thirds of
+the evaluation's time limit (``default_timeout`` 45 s) and the exact check the rest.
 
 Value: minus the verified density bound (maximised by the searcher). A solve that fails, or whose
 certificate does not survive the exact check of :mod:`.verify`, is recorded as failed with the reason.
@@ -14,13 +15,13 @@ centre density or radius below the recomputed one, by any amount, is refused.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict
 from fractions import Fraction
 
-from discover.game import Feature, Game, Param
-from discover.types import EvalContext, Outcome, Player, Status
+from discover.game import Param
+from discover.types import EvalContext, Outcome, Status
+from games.slots import Slot, SlotGame
 from games.sphere_packing.bases import BASES
 from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation
 from games.sphere_packing.known import best_known_density
@@ -30,19 +31,7 @@ from games.sphere_packing.verify import verify_certificate
 DEGREES = (7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47, 51, 55, 59, 63)
 MARGINS = (1e-6, 1e-7, 1e-8)  # 1e-10 (HiGHS tolerance 1e-11) failed in dimensions 8 and 24: beyond what HiGHS meets
 SOLVERS = tuple(LP_SOLVERS)
-SLOTS = ("family", "degree", "basis", "solver", "margin")
-
-
-def _cohn_elkies_moves(state: tuple, max_degree: int) -> tuple:
-    """The legal values of the next component of a Cohn–Elkies formulation (state[0] is the family)."""
-    slot = SLOTS[len(state)]
-    if slot == "degree":
-        return tuple(d for d in DEGREES if d <= max_degree)
-    if slot == "basis":
-        return BASES
-    if slot == "solver":
-        return SOLVERS
-    return MARGINS
+SEARCH_SHARE = 2 / 3  # of the evaluation's time limit for the radius search; the exact check uses the rest
 
 
 def _cohn_elkies_formulation(state: tuple, dimension: int) -> Formulation:
@@ -51,8 +40,8 @@ def _cohn_elkies_formulation(state: tuple, dimension: int) -> Formulation:
 
 
 FAMILIES = {
-    # family -> (number of components including the family, legal moves, formulation builder)
-    "cohn-elkies": (len(SLOTS), _cohn_elkies_moves, _cohn_elkies_formulation),
+    # family -> formulation builder from a complete state (the slots after the family are its components)
+    "cohn-elkies": _cohn_elkies_formulation,
 }
 
 
@@ -68,49 +57,32 @@ def describe_bound(result: BoundResult) -> str:
             f"({len(result.coefficients)} exact rationals in the artifacts)")
 
 
-class SpherePackingGame(Game):
+class SpherePackingGame(SlotGame):
     """Cohn–Elkies upper bounds on the sphere-packing density of R^n, assembled and verified."""
 
     name = "sphere-packing"
     expensive = True
+    default_timeout = 45.0  # two thirds for the radius search; the best radius found by then is verified
     params = (
         Param("dimension", "int", 4, "dimension n of the packing problem"),
         Param("max_degree", "int", 31, "largest polynomial degree the search may choose"),
-        Param("solve_seconds", "float", 30.0, "time for the radius search of one formulation; the best "
-                                              "radius found by then is verified and reported"),
     )
 
-    def __init__(self, dimension: int = 4, max_degree: int = 31, solve_seconds: float = 30.0) -> None:
+    def __init__(self, dimension: int = 4, max_degree: int = 31) -> None:
         if dimension < 1:
             raise ValueError(f"dimension must be a positive integer, got {dimension}")
         if max_degree < DEGREES[0]:
             raise ValueError(f"max_degree must be at least {DEGREES[0]}, got {max_degree}")
-        if solve_seconds <= 0:
-            raise ValueError(f"solve_seconds must be positive, got {solve_seconds}")
-        self.dimension, self.max_degree, self.solve_seconds = dimension, max_degree, solve_seconds
-
-    def initial_state(self) -> tuple:
-        return ()
-
-    def to_move(self, state: tuple) -> Player:
-        if state and len(state) == FAMILIES[state[0]][0]:
-            return Player.TERMINAL
-        return Player.SEARCHER
-
-    def actions(self, state: tuple):
-        if not state:
-            return tuple(FAMILIES)
-        return FAMILIES[state[0]][1](state, self.max_degree)
-
-    def apply(self, state: tuple, action) -> tuple:
-        return (*state, action)
+        self.dimension, self.max_degree = dimension, max_degree
+        self.slots = (Slot("family", tuple(FAMILIES)), Slot("degree", tuple(d for d in DEGREES if d <= max_degree)),
+                      Slot("basis", BASES), Slot("solver", SOLVERS), Slot("margin", MARGINS, log=True))
 
     def formulation(self, state: tuple) -> Formulation:
-        return FAMILIES[state[0]][2](state, self.dimension)
+        return FAMILIES[state[0]](state, self.dimension)
 
     def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
         start = time.perf_counter()
-        result = solve_formulation(self.formulation(state), time_limit=self.solve_seconds)
+        result = solve_formulation(self.formulation(state), time_limit=context.time_for(SEARCH_SHARE))
         cost = time.perf_counter() - start
         artifacts = {**result.artifacts(), "summary": describe_bound(result)}
         if not result.verified:
@@ -154,20 +126,3 @@ class SpherePackingGame(Game):
         if stored["summary"] != describe_bound(shown):
             return "the stored summary does not describe the stored certificate"
         return None
-
-    def features(self) -> tuple[Feature, ...]:
-        return (
-            Feature("family", "categorical", choices=tuple(FAMILIES)),
-            Feature("degree", "integer", DEGREES[0], max(d for d in DEGREES if d <= self.max_degree)),
-            Feature("basis", "categorical", choices=BASES),
-            Feature("solver", "categorical", choices=SOLVERS),
-            Feature("log10_margin", "numeric", math.log10(MARGINS[-1]), math.log10(MARGINS[0])),
-        )
-
-    def encode(self, state: tuple) -> list[float]:
-        family, degree, basis, solver, margin = state
-        return [list(FAMILIES).index(family), degree, BASES.index(basis),
-                SOLVERS.index(solver), math.log10(margin)]
-
-    def describe_state(self, state: tuple) -> str:
-        return ", ".join(f"{n}={v:g}" if isinstance(v, float) else f"{n}={v}" for n, v in zip(SLOTS, state)) or "(empty)"
