@@ -74,6 +74,12 @@ def decimal_up(x: float, digits: int = 6) -> str:
     return f"{exact.quantize(quantum, rounding=ROUND_CEILING).normalize():g}"
 
 
+def decimal_down(x: float, digits: int = 6) -> str:
+    """x printed with ``digits`` significant digits, rounded down: a printed lower bound stays one."""
+    text = decimal_up(-x, digits)
+    return text[1:] if text.startswith("-") else ("-" + text if text != "0" else text)
+
+
 def frobenius_up(X: np.ndarray) -> float:
     """Upper bound of ||X||_F (and so of ||X||_2)."""
     if X.size == 0:
