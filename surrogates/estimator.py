@@ -10,16 +10,18 @@ directly with BoTorch's mixed optimiser (discrete slots held fixed).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
 from botorch.optim import optimize_acqf_mixed
+from linear_operator.utils.warnings import NumericalWarning
 
 from discover.game import Game
 from discover.types import Action, Outcome, Player, State, Status
@@ -28,6 +30,19 @@ from surrogates.encoding import Space
 from surrogates.models import FeasibilityModel, WarmGP, log_cost_floor
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _without_jitter_warnings(method: F) -> F:
+    """GPyTorch warns each time it adds jitter to a nearly singular covariance, which is routine
+    with few or clustered observations; the warnings printed over a campaign's progress lines."""
+    @functools.wraps(method)
+    def quiet(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumericalWarning)
+            return method(*args, **kwargs)
+
+    return quiet  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,7 @@ class GPEstimator:
     def ready(self) -> bool:
         return sum(v is not None for v in self._values) >= self.settings.min_observations
 
+    @_without_jitter_warnings
     def priors(self, game: Game, state: State, actions: Sequence[Action]) -> Sequence[float] | None:
         if not self.ready or len(actions) < 2:
             return None
@@ -108,6 +124,7 @@ class GPEstimator:
         share = self.settings.prior_uniform_share
         return ((1 - share) * p + share / len(actions)).tolist()
 
+    @_without_jitter_warnings
     def complete(self, game: Game, state: State, rng: np.random.Generator, pending: Sequence[State]) -> State:
         if not self.ready:
             return game.random_completion(state, rng)
