@@ -338,11 +338,10 @@ class _Run:
             stopped = "interrupted"
             raise
         finally:
-            c.backend.cancel_all()
+            c.backend.close()  # cancels what is in flight
             for proposal in self.inflight.values():
                 self.proposer.forget(proposal)
             self.inflight.clear()
-            c.backend.close()
             try:
                 self.commit([_event(EventKind.CAMPAIGN_FINISHED, stopped=stopped, done=self.done, best=self.best,
                                     reason=self.reason)])

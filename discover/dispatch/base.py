@@ -44,7 +44,8 @@ class Backend(abc.ABC):
         """Stop every running job now (their futures resolve as cancelled)."""
 
     @abc.abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Cancel what is queued or running (futures resolve as cancelled) and release the workers."""
 
     def __enter__(self) -> Backend:
         return self

@@ -133,6 +133,10 @@ class ProcessBackend(Backend):
         return future
 
     def cancel_all(self) -> None:
+        self._cancel(respawn=True)
+
+    def _cancel(self, respawn: bool) -> None:
+        """Cancel queued jobs and kill busy workers (replaced by fresh ones only when the pool goes on)."""
         with self._lock:
             while self._queue:
                 self._queue.popleft()[1].cancel()
@@ -141,12 +145,13 @@ class ProcessBackend(Backend):
                     w.future.set_exception(CancelledError(f"job {w.job.id if w.job else '?'} cancelled"))
                     w.job = w.future = None
                     self._kill(w)
-                    self._spawn(w)
+                    if respawn:
+                        self._spawn(w)
 
     def close(self) -> None:
         if self._closing:
             return
-        self.cancel_all()
+        self._cancel(respawn=False)  # busy workers are killed, not replaced only to be shut down
         self._closing = True
         try:
             self._wake_w.send_bytes(b"q")
