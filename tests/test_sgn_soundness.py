@@ -244,3 +244,77 @@ def test_estimates_are_not_ok_outcomes():
     assert outcome.status is Status.INFEASIBLE and outcome.message.startswith("estimated, not certified")
     assert outcome.artifacts["status"] == "estimated" and outcome.artifacts["certified"] is False
     assert outcome.artifacts["margin"] > 0  # the numbers are kept, under their label
+
+
+# -- found by review: each of these was certified (and accepted by recheck) before its fix --------------
+E0 = torch.tensor([1.0, 0.0], dtype=torch.float64)
+
+
+def scalar_times_vector(blocks):
+    """Player y's loss multiplies a scalar (tanh of y0) by a vector: a dip of curvature for y0 > 0.2."""
+    y = blocks[0]
+    s = 0.75 * (1 + torch.tanh(50 * (y[0] - 0.2)))
+    return 0.5 * (y @ y) - 0.5 * (s * y ** 2) @ E0
+
+
+def test_a_scalar_times_a_vector_pairs_boxes_with_boxes():
+    from games.small_gain_nash.enclosure import Jet
+
+    lo = np.array([[-1.0, 0.0, 1.0, 1.0], [2.0, 0.0, 1.0, 1.0]])
+    jet = Jet.variables(lo, lo)  # two point boxes, 4 variables
+    value = (torch.tanh(jet[0]) * jet[2:]).sum()
+    expected = [float((torch.tanh(torch.tensor(p[0])) * torch.tensor(p[2:])).sum()) for p in lo]
+    for b, e in enumerate(expected):
+        assert value.v.lo[b] <= e <= value.v.hi[b]
+    game = DifferentiableGame([scalar_times_vector, lambda b: 0.5 * b[1][0] ** 2], [Reals(2), Reals(1)],
+                              equilibrium=np.zeros(3))
+    cert = certify(game, 1.0)
+    assert not cert.certified and cert.constants.mu[0] < 0  # a second equilibrium sits at y0 = 0.1746
+
+
+@pytest.mark.parametrize("loss", [
+    lambda b: torch.add(0.5 * b[0][0] ** 2, b[0][0] ** 2, alpha=-1.0) + 0.1 * b[0][0] * b[1][0],  # -x^2/2
+    lambda b: -0.5 * torch.div(b[0][0] ** 2, 1.0, rounding_mode="floor") + 0.1 * b[0][0] * b[1][0],
+])
+def test_keywords_and_in_place_variants_are_never_dropped(loss):
+    game = DifferentiableGame([loss, lambda b: 0.5 * b[1][0] ** 2], [Reals(1), Reals(1)], equilibrium=np.zeros(2))
+    cert = certify(game, 1.0)
+    assert not cert.certified
+
+
+def test_in_place_variants_are_refused():
+    from games.small_gain_nash.enclosure import Jet, NotEnclosable
+
+    x = Jet.variables(np.zeros((1, 2)), np.ones((1, 2)))
+    with pytest.raises(NotEnclosable, match="add_"):
+        torch.zeros(()).add_(x[0])
+    with pytest.raises(NotEnclosable, match="exp_"):
+        torch.exp_(x[0])
+
+
+def test_inner_is_not_taken_for_matmul():
+    C = torch.tensor([[0.0, 3.0], [0.0, 0.0]], dtype=torch.float64)
+    game = DifferentiableGame([lambda b: 0.5 * b[0] @ b[0] + 0.5 * b[0][1] * b[1][0],
+                               lambda b: 0.5 * b[1] @ b[1] + torch.inner(b[0], C) @ b[1]],
+                              [Reals(2), Reals(2)], equilibrium=np.zeros(4))
+    assert not certify(game, 1.0, partition="coordinates").certified  # the true Jacobian has eigenvalue -0.22
+
+
+def test_only_quadratic_game_declares_a_jacobian():
+    with pytest.raises(TypeError):
+        DifferentiableGame([lambda b: 0.5 * b[0][0] ** 2], [Reals(1)], jacobian=np.eye(1))
+    with pytest.raises(ValueError, match="not exactly symmetric"):
+        quadratic_game(np.array([[1.0, 0.5 + 1e-12], [0.5, 1.0]]), dims=(2,))
+
+
+def test_recheck_refuses_an_rk4_step_at_a_boundary_equilibrium():
+    from games.small_gain_nash import Box
+
+    game = quadratic_game(np.array([[1.0, 0.5], [0.2, 1.0]]), q=np.array([-2.0, 0.0]),
+                          sets=(Box(1, -1.0, 1.0), Box(1, -1.0, 1.0)))
+    cert = certify(game, 1.0)
+    assert cert.certified and cert.rk4 is None  # the equilibrium (1, -0.2) is on the boundary
+    claim = cert.to_dict()
+    rule = rk4_rule(cert.margin, cert.lipschitz)
+    claim["rk4"] = {"step": rule.step, "factor": rule.factor, "max_step": rule.max_step}
+    assert "not proven interior" in recheck(game, claim)

@@ -171,7 +171,7 @@ def test_entropic_geometry_is_mirror_descent_with_curvature_tau():
 
 
 def test_bad_input_is_refused_with_a_reason():
-    with pytest.raises(ValueError, match="not symmetric"):
+    with pytest.raises(ValueError, match="not exactly symmetric"):
         quadratic_game(np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), dims=(2, 1))
     with pytest.raises(ValueError, match="positive radius"):
         Region((0.0, 0.0), 0.0)

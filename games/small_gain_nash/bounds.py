@@ -24,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from games.small_gain_nash.enclosure import Interval, Jet, OutsideDomain, concatenate, hessian_rows, loss_jet
+from games.small_gain_nash.enclosure import (
+    Interval, Jet, OutsideDomain, _down, _up, concatenate, hessian_rows, loss_jet,
+)
 from games.small_gain_nash.geometry import Chart
 from games.small_gain_nash.model import DifferentiableGame
 
@@ -136,10 +138,6 @@ def field_enclosure(chart: Chart, z: np.ndarray) -> Interval:
     return _stack(parts, axis=0)
 
 
-def _up(x: np.ndarray) -> np.ndarray:
-    return np.nextafter(x, np.inf)
-
-
 def gershgorin_lower(S: Interval) -> np.ndarray:
     """(B, k, k) symmetric intervals -> (B,) proven lower bounds on lambda_min."""
     k = S.shape[-1]
@@ -205,7 +203,7 @@ def box_bounds(J: Interval, blocks: tuple[tuple[int, ...], ...]) -> tuple[np.nda
 def enclosed_constants(chart: Chart, centre: np.ndarray, radius: float, blocks: tuple[tuple[int, ...], ...],
                        tol: float = 0.01, max_boxes: int = 4096) -> tuple[np.ndarray, np.ndarray, float, int]:
     """Proven (mu, L, euclidean modulus lower bound, boxes evaluated) on the box |z - centre| <= radius."""
-    lo, hi = (centre - radius)[None], (centre + radius)[None]
+    lo, hi = _down(centre - radius)[None], _up(centre + radius)[None]  # outward: the box covers the exact region
     n = len(blocks)
     mu, L, modulus = np.full(n, np.inf), np.zeros((n, n)), np.inf  # proven, over settled boxes
     mu_seen, L_seen = np.full(n, np.inf), np.zeros((n, n))  # attained at centres

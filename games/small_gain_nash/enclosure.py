@@ -26,7 +26,9 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from flint import arb
+from flint import arb, ctx
+
+ARB_PRECISION = 128  # bits: Arb's balls are then far narrower than a float64 ulp, so one outward step covers them
 
 
 class NotEnclosable(ValueError):
@@ -49,9 +51,13 @@ def _arb_endpoints(values: np.ndarray, method: str, upper: bool) -> np.ndarray:
     """A rigorous outward float of f(v) for each v (f an Arb method name)."""
     flat = values.ravel()
     out = np.empty(flat.shape)
-    for k, v in enumerate(flat):
-        ball = getattr(arb(float(v)), method)()
-        out[k] = float(ball.upper() if upper else ball.lower())
+    old, ctx.prec = ctx.prec, ARB_PRECISION
+    try:
+        for k, v in enumerate(flat):
+            ball = getattr(arb(float(v)), method)()
+            out[k] = float(ball.upper() if upper else ball.lower())
+    finally:
+        ctx.prec = old
     out = _up(out) if upper else _down(out)
     return out.reshape(values.shape)
 
@@ -170,9 +176,28 @@ class Jet:
             Interval(d2f.lo[..., None, None], d2f.hi[..., None, None]) * _outer(self.g, self.g)
         return Jet(f, g, h)
 
-    def __add__(self, other: Any) -> Jet:
+    def _expanded(self, ndim: int) -> Jet:
+        """The same Jet with singleton element axes inserted after the batch axis, up to ``ndim``: element
+        shapes then broadcast right-aligned as torch's do, and batch axes meet batch axes (a scalar
+        over B boxes must never be paired with a vector of B components)."""
+        k = ndim - self.ndim
+        if k <= 0:
+            return self
+
+        def grow(iv: Interval) -> Interval:
+            lo, hi = np.broadcast_to(iv.lo, iv.shape), np.broadcast_to(iv.hi, iv.shape)
+            shape = iv.shape[:1] + (1,) * k + iv.shape[1:]
+            return Interval(lo.reshape(shape), hi.reshape(shape))
+        return Jet(grow(self.v), grow(self.g), grow(self.h))
+
+    def _aligned(self, other: Any) -> tuple[Jet, Jet]:
         o = self._lift(other)
-        return Jet(self.v + o.v, self.g + o.g, self.h + o.h)
+        ndim = max(self.ndim, o.ndim)
+        return self._expanded(ndim), o._expanded(ndim)
+
+    def __add__(self, other: Any) -> Jet:
+        a, o = self._aligned(other)
+        return Jet(a.v + o.v, a.g + o.g, a.h + o.h)
 
     __radd__ = __add__
 
@@ -186,12 +211,12 @@ class Jet:
         return self._lift(other) + (-self)
 
     def __mul__(self, other: Any) -> Jet:
-        o = self._lift(other)
-        av, bv = self.v, o.v
-        g = self.g * Interval(bv.lo[..., None], bv.hi[..., None]) + Interval(av.lo[..., None], av.hi[..., None]) * o.g
-        h = (self.h * Interval(bv.lo[..., None, None], bv.hi[..., None, None])
+        a, o = self._aligned(other)
+        av, bv = a.v, o.v
+        g = a.g * Interval(bv.lo[..., None], bv.hi[..., None]) + Interval(av.lo[..., None], av.hi[..., None]) * o.g
+        h = (a.h * Interval(bv.lo[..., None, None], bv.hi[..., None, None])
              + Interval(av.lo[..., None, None], av.hi[..., None, None]) * o.h
-             + _outer(self.g, o.g) + _outer(o.g, self.g))
+             + _outer(a.g, o.g) + _outer(o.g, a.g))
         return Jet(av * bv, g, h)
 
     __rmul__ = __mul__
@@ -279,9 +304,14 @@ class Jet:
 
     @classmethod
     def __torch_function__(cls, func: Callable, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
-        name = getattr(func, "__name__", str(func)).strip("_")
-        if name not in SUPPORTED:
-            raise NotEnclosable(f"torch.{name} has no interval enclosure (supported: {', '.join(sorted(SUPPORTED))})")
+        raw = getattr(func, "__name__", str(func))
+        dunder = raw.startswith("__") and raw.endswith("__")
+        name = raw[2:-2] if dunder else raw
+        if name not in SUPPORTED or (raw.endswith("_") and not dunder):  # in-place variants (add_, exp_) differ
+            raise NotEnclosable(f"torch.{raw} has no interval enclosure (supported: {', '.join(sorted(SUPPORTED))})")
+        unknown = set(kwargs or {}) - KEYWORDS.get(name, set())
+        if unknown:  # e.g. add(alpha=), div(rounding_mode=): silently dropping them would change the function
+            raise NotEnclosable(f"torch.{raw} with {', '.join(sorted(unknown))}= has no interval enclosure")
         return SUPPORTED[name](*args, **(kwargs or {}))
 
 
@@ -290,7 +320,7 @@ def _jet_of(*xs: Any) -> Jet:
 
 
 def _binary(op: str) -> Callable[[Any, Any], Jet]:
-    def apply(a: Any, b: Any, **_: Any) -> Jet:
+    def apply(a: Any, b: Any) -> Jet:
         j = _jet_of(a, b)
         return getattr(j._lift(a), op)(j._lift(b))
     return apply
@@ -309,7 +339,16 @@ def matmul(a: Any, b: Any) -> Jet:
     raise NotEnclosable(f"matmul of a {a.ndim}-D and a {b.ndim}-D array has no interval enclosure here")
 
 
-def concatenate(tensors: Any, dim: int = 0, **_: Any) -> Jet:
+def dot(a: Any, b: Any) -> Jet:
+    """torch.dot: two vectors only (torch refuses anything else, so must this)."""
+    j = _jet_of(a, b)
+    a, b = j._lift(a), j._lift(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise NotEnclosable(f"dot of a {a.ndim}-D and a {b.ndim}-D array")
+    return matmul(a, b)
+
+
+def concatenate(tensors: Any, dim: int = 0) -> Jet:
     parts = list(tensors)
     j = _jet_of(*parts)
     parts = [j._lift(p) for p in parts]
@@ -334,11 +373,12 @@ SUPPORTED: dict[str, Callable[..., Any]] = {
     "mul": _binary("__mul__"), "rmul": _binary("__mul__"), "div": _binary("__truediv__"),
     "truediv": _binary("__truediv__"), "true_divide": _binary("__truediv__"),
     "rtruediv": lambda a, b: _binary("__truediv__")(b, a), "matmul": matmul, "rmatmul": lambda a, b: matmul(b, a),
-    "dot": matmul, "inner": matmul, "neg": _method("__neg__"), "negative": _method("__neg__"),
+    "dot": dot, "neg": _method("__neg__"), "negative": _method("__neg__"),
     "pow": lambda a, k: a ** k, "square": _method("square"), "exp": _method("exp"), "log": _method("log"),
     "tanh": _method("tanh"), "sqrt": _method("sqrt"), "reciprocal": _method("reciprocal"), "sum": _method("sum"),
     "cat": concatenate, "concat": concatenate, "concatenate": concatenate, "getitem": lambda a, i: a[i],
 }
+KEYWORDS: dict[str, set[str]] = {"sum": {"dim"}, "cat": {"dim"}, "concat": {"dim"}, "concatenate": {"dim"}}
 
 
 def loss_jet(loss: Callable, split: Callable, lo: np.ndarray, hi: np.ndarray) -> Jet:

@@ -24,13 +24,15 @@ class DifferentiableGame:
     ``entropy`` holds the weights tau_i (default 0) of an entropy term added to each loss, kept apart
     from the loss so that its curvature is known exactly: tau_i diag(1/x_i) in the players' coordinates,
     tau_i I in the entropic chart's logits (interval arithmetic would lose that cancellation).
-    ``jacobian`` is the (constant) Jacobian of the pseudo-gradient when it is affine, as for quadratic
-    games; the certificate then uses exact constants. ``equilibrium`` is a known or candidate Nash
+    ``jacobian`` is the constant Jacobian of an affine pseudo-gradient, and it is set only by
+    :func:`quadratic_game`, whose losses are built from that very matrix (the certificate then uses
+    exact constants): a declaration by hand could not be checked against the losses, so a user's game
+    gets its constants from the losses themselves. ``equilibrium`` is a known or candidate Nash
     equilibrium (a flat vector), used to place regions and measure distances.
     """
 
     def __init__(self, losses: Sequence[Loss], sets: Sequence[ConvexSet], names: Sequence[str] | None = None, *,
-                 jacobian: np.ndarray | None = None, equilibrium: Sequence[float] | None = None,
+                 equilibrium: Sequence[float] | None = None,
                  entropy: Sequence[float] | None = None, name: str = "custom") -> None:
         if len(losses) < 1 or len(losses) != len(sets):
             raise ValueError(f"a game needs one loss per player and one set per player; got {len(losses)} losses "
@@ -47,14 +49,10 @@ class DifferentiableGame:
         self.entropy = tuple(float(t) for t in entropy) if entropy is not None else (0.0,) * len(self.losses)
         if len(self.entropy) != len(self.losses) or min(self.entropy) < 0:
             raise ValueError(f"entropy needs one non-negative weight per player, got {entropy}")
-        if jacobian is not None and any(self.entropy):
-            raise ValueError("a game with entropy terms has no constant Jacobian; leave jacobian out")
         self.dims = tuple(s.dim for s in self.sets)
         self.offsets = tuple(int(o) for o in np.cumsum((0, *self.dims)))
         self.dim = self.offsets[-1]
-        self.jacobian = None if jacobian is None else np.asarray(jacobian, dtype=float)
-        if self.jacobian is not None and self.jacobian.shape != (self.dim, self.dim):
-            raise ValueError(f"jacobian must be {self.dim} x {self.dim}, got {self.jacobian.shape}")
+        self.jacobian: np.ndarray | None = None  # set by quadratic_game only
         self.equilibrium = None if equilibrium is None else torch.as_tensor(equilibrium, dtype=torch.float64)
         if self.equilibrium is not None and self.equilibrium.shape != (self.dim,):
             raise ValueError(f"equilibrium must have {self.dim} coordinates, got {tuple(self.equilibrium.shape)}")
@@ -111,9 +109,9 @@ def quadratic_game(Q: np.ndarray, q: np.ndarray | None = None, dims: Sequence[in
         raise ValueError(f"q must have {n} entries, got shape {q.shape}")
     offsets = np.cumsum((0, *dims))
     for i, (a, b) in enumerate(zip(offsets[:-1], offsets[1:])):
-        if not np.allclose(Q[a:b, a:b], Q[a:b, a:b].T):
-            raise ValueError(f"Q's diagonal block {i} is not symmetric: player {i}'s loss only sees its symmetric "
-                             "part; pass (Q_ii + Q_ii^T)/2")
+        if not np.array_equal(Q[a:b, a:b], Q[a:b, a:b].T):  # exactly: Q is then the losses' exact Jacobian
+            raise ValueError(f"Q's diagonal block {i} is not exactly symmetric: player {i}'s loss only sees its "
+                             "symmetric part; pass (Q_ii + Q_ii^T)/2")
     Qt, qt = torch.as_tensor(Q), torch.as_tensor(q)
 
     def make_loss(i: int) -> Loss:
@@ -133,8 +131,10 @@ def quadratic_game(Q: np.ndarray, q: np.ndarray | None = None, dims: Sequence[in
         xt = torch.as_tensor(x)
         if all(s.contains(b) for s, b in zip(sets, (xt[a:b] for a, b in zip(offsets[:-1], offsets[1:])))):
             equilibrium = x
-    return DifferentiableGame([make_loss(i) for i in range(len(dims))], sets, names, jacobian=Q,
-                              equilibrium=equilibrium, name=name)
+    game = DifferentiableGame([make_loss(i) for i in range(len(dims))], sets, names, equilibrium=equilibrium,
+                              name=name)
+    game.jacobian = np.asarray(Q, dtype=float)  # the losses above are built from Q: their Jacobian is Q
+    return game
 
 
 def entropic_matrix_game(A: np.ndarray, B: np.ndarray, tau: tuple[float, float] = (1.0, 1.0), *,

@@ -83,9 +83,11 @@ def recheck(game: DifferentiableGame, claim: dict[str, Any]) -> str | None:
     problem = _step(claim["euler"], euler_q2, m, lipschitz, "Euler") or _step(claim["rk4"], rk4_q2, m, lipschitz, "RK4")
     if problem:
         return problem
-    if claim["basin"] is not None or claim["rk4_basin"] is not None:
+    if claim["basin"] is not None or claim["rk4_basin"] is not None or claim["rk4"] is not None:
+        # an RK4 step is certified only at a proven-interior equilibrium (projected RK4 need not fix a
+        # boundary one), so it needs the equilibrium and its enclosure as much as a basin does
         if claim["equilibrium"] is None or claim["euler"] is None:
-            return "a basin is claimed without an equilibrium and an Euler step"
+            return "a basin or an RK4 step is claimed without an equilibrium and an Euler step"
         z = torch.as_tensor(claim["equilibrium"], dtype=torch.float64)
         rule = StepRule(claim["euler"]["step"], factor(euler_q2(fraction(claim["euler"]["step"]), fraction(m),
                                                                   fraction(lipschitz))), claim["euler"]["max_step"])
@@ -95,11 +97,11 @@ def recheck(game: DifferentiableGame, claim: dict[str, Any]) -> str | None:
         basin = basin_radius(region, z, w, blocks, error)
         if claim["basin"] is not None and not claim["basin"] <= basin:
             return f"the claimed basin {claim['basin']!r} exceeds the proven {basin!r}"
+        if claim["rk4"] is not None and not interior(chart, z, error, w, blocks):
+            return "an RK4 step is claimed but the equilibrium is not proven interior (the field need not vanish)"
         if claim["rk4_basin"] is not None:
             if claim["rk4"] is None:
                 return "an RK4 basin is claimed without an RK4 step"
-            if not interior(chart, z, error, w, blocks):
-                return "an RK4 basin is claimed but the equilibrium is not proven interior (the field need not vanish)"
             rk4 = StepRule(claim["rk4"]["step"], claim["rk4"]["factor"], claim["rk4"]["max_step"])
             if not claim["rk4_basin"] <= rk4_basin_radius(basin, rk4, lipschitz):
                 return f"the claimed RK4 basin {claim['rk4_basin']!r} exceeds the proven one"
