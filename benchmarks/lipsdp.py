@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 import discover
+from games.decimals import decimal_up
 from games.lipsdp import (
     lipschitz_bound,
     load_network,
@@ -32,7 +33,6 @@ from games.lipsdp import (
     random_network,
 )
 from games.lipsdp.digits import digits_mlp
-from games.lipsdp.rigorous import decimal_up
 
 RESULTS = Path(__file__).parent / "results"
 

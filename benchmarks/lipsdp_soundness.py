@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from games.decimals import decimal_up
 from games.lipsdp import MaxMin, Network, lipschitz_bound
 from games.lipsdp.bounds import lower_bound
 from games.lipsdp.network import Activation, activation_of
-from games.lipsdp.rigorous import decimal_up
 from games.lipsdp.solve import SOLVERS
 
 RESULTS = Path(__file__).parent / "results"

@@ -10,6 +10,7 @@ from flint import arb, fmpq, fmpq_mat
 from torch import nn
 
 from discover.types import EvalContext, Outcome, Status
+from games.decimals import decimal_up
 from games.lipsdp import (
     LipSDPGame,
     lipschitz_bound,
@@ -20,7 +21,7 @@ from games.lipsdp import (
 )
 from games.lipsdp.formulation import helmert_enclosure, multipliers, segments
 from games.lipsdp.network import ACTIVATION_NAMES, Network
-from games.lipsdp.rigorous import decimal_up, positive_definite, spectral_norm_up
+from games.lipsdp.rigorous import positive_definite, spectral_norm_up
 from games.lipsdp.solve import solve_segment
 from games.lipsdp.verify import project
 

@@ -318,3 +318,30 @@ def test_recheck_refuses_an_rk4_step_at_a_boundary_equilibrium():
     rule = rk4_rule(cert.margin, cert.lipschitz)
     claim["rk4"] = {"step": rule.step, "factor": rule.factor, "max_step": rule.max_step}
     assert "not proven interior" in recheck(game, claim)
+
+
+def test_every_ratio_inside_the_timescale_band_certifies_exactly():
+    from games.small_gain_nash.rational import positive_definite
+    from games.small_gain_nash.weights import timescale_band
+
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(2000):
+        mu, (l12, l21) = rng.uniform(0.1, 3, 2), rng.uniform(0.01, 3, 2)
+        if l12 * l21 >= mu[0] * mu[1]:
+            continue
+        lo, hi = timescale_band(mu, np.array([[0.0, l12], [l21, 0.0]]))
+        for r in (np.nextafter(lo, np.inf), np.nextafter(hi, -np.inf)):  # one ulp inside each end
+            m1, m2, a, b, w = (fraction(float(v)) for v in (*mu, l12, l21, r))
+            off = -(a + w * b) / 2
+            assert positive_definite([[m1, off], [off, w * m2]]), (mu, l12, l21, r)
+            checked += 1
+    assert checked > 1000
+
+
+def test_printed_bounds_round_the_safe_way():
+    cert = certify(quadratic_game(np.array([[1.0, 0.3], [0.4, 1.0]]), dims=(1, 1)), 1.0)
+    text = cert.summary()
+    margin = float(text.split("margin ")[1].split(" ")[0])
+    factor = float(text.split("factor ")[1].split(",")[0])
+    assert cert.certified and margin <= cert.margin and factor >= cert.euler.factor

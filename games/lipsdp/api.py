@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import nn
 
+from games.decimals import decimal_up
 from games.lipsdp.bounds import lower_bound as sampled_lower_bound
 from games.lipsdp.bounds import naive_bound
 from games.lipsdp.formulation import ENCODINGS, STRUCTURES, segments
 from games.lipsdp.network import Network, load_network
-from games.lipsdp.rigorous import decimal_up, mul_up
+from games.lipsdp.rigorous import mul_up
 from games.lipsdp.solve import SOLVERS, SegmentSolve, solve_segment
 
 

@@ -19,11 +19,12 @@ from scipy.stats import ortho_group
 
 from discover.game import Param
 from discover.types import EvalContext, Outcome, Status
+from games.decimals import decimal_up
 from games.lipsdp.api import best_bound, lipschitz_bound
 from games.lipsdp.bounds import lower_bound, naive_bound
 from games.lipsdp.formulation import ENCODINGS, STRUCTURES, multipliers, segments
 from games.lipsdp.network import ACTIVATION_NAMES, Network, load_network, random_network
-from games.lipsdp.rigorous import decimal_up, mul_up
+from games.lipsdp.rigorous import mul_up
 from games.lipsdp.solve import SOLVERS
 from games.lipsdp.verify import certified_bound
 from games.slots import Slot, SlotGame

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
 from scipy.linalg import LinAlgError, cholesky
@@ -63,21 +62,6 @@ def mul_up(*factors: float) -> float:
 def sqrt_up(x: float) -> float:
     """Upper bound of sqrt(x) for x >= 0 (math.sqrt is correctly rounded)."""
     return up(math.sqrt(x)) if x > 0 else 0.0
-
-
-def decimal_up(x: float, digits: int = 6) -> str:
-    """x printed with ``digits`` significant digits, rounded up: a printed upper bound stays one."""
-    if not math.isfinite(x) or x == 0:
-        return str(x) if x else "0"
-    exact = Decimal(x)  # a float converts exactly
-    quantum = Decimal(1).scaleb(exact.adjusted() - digits + 1)
-    return f"{exact.quantize(quantum, rounding=ROUND_CEILING).normalize():g}"
-
-
-def decimal_down(x: float, digits: int = 6) -> str:
-    """x printed with ``digits`` significant digits, rounded down: a printed lower bound stays one."""
-    text = decimal_up(-x, digits)
-    return text[1:] if text.startswith("-") else ("-" + text if text != "0" else text)
 
 
 def frobenius_up(X: np.ndarray) -> float:

@@ -22,8 +22,8 @@ import cvxpy as cp
 import networkx as nx
 import numpy as np
 
+from games.decimals import decimal_up
 from games.lipsdp.formulation import Segment, blocks, multipliers
-from games.lipsdp.rigorous import decimal_up
 from games.lipsdp.verify import Verified, certified_bound
 
 SOLVERS = tuple(s for s in ("SCS", "CLARABEL", "MOSEK") if s in cp.installed_solvers())

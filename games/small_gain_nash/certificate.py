@@ -53,6 +53,7 @@ import numpy as np
 import torch
 from scipy.optimize import root as scipy_root
 
+from games.decimals import decimal_down, decimal_up
 from games.small_gain_nash.bounds import field_enclosure
 from games.small_gain_nash.constants import Constants, Region, region_constants
 from games.small_gain_nash.enclosure import Interval, NotEnclosable
@@ -65,6 +66,12 @@ from games.small_gain_nash.weights import (WeightSearch, bo_weights, convex_weig
                                            timescale_band)
 
 WEIGHT_METHODS = ("convex", "bo")
+
+
+def _rule_text(name: str, rule: StepRule) -> str:
+    """A step, its contraction factor (an upper bound: rounded up) and the largest safe step (rounded down)."""
+    return (f"{name} step {rule.step!r} (factor {decimal_up(rule.factor)}, safe below "
+            f"{decimal_down(rule.max_step, 4)})")
 
 
 @dataclass(frozen=True)
@@ -111,14 +118,15 @@ class Certificate:
             return f"not certified: {self.reason}"
         w = ", ".join(f"{v:.4g}" for v in self.weights)
         head = "certified" if self.certified else "ESTIMATED (sampled constants, not a proof)"
-        parts = [(f"{head}: margin {self.margin:.6g} (flow contracts like exp(-{self.rate:.4g} t)) in the "
-                  f"{self.geometry} metric with weights [{w}]"),
-                 f"Euler step {self.euler.step:.4g} (factor {self.euler.factor:.6f}, safe below {self.euler.max_step:.4g})"]
+        # proven lower bounds are printed rounded down, upper bounds rounded up (games.decimals)
+        parts = [(f"{head}: margin {decimal_down(self.margin)} (flow contracts like exp(-{decimal_down(self.rate, 4)} t)) "
+                  f"in the {self.geometry} metric with weights [{w}]"),
+                 _rule_text("Euler", self.euler)]
         if self.rk4 is not None:
-            parts.append(f"RK4 step {self.rk4.step:.4g} (factor {self.rk4.factor:.6f}, safe below {self.rk4.max_step:.4g})")
+            parts.append(_rule_text("RK4", self.rk4))
         if self.band is not None:
-            parts.append(f"timescale band w2/w1 in ({self.band[0]:.4g}, {self.band[1]:.4g})")
-        parts.append(f"region radius {self.region.radius:g}, gain {self.gain:.4g}, Euclidean-monotone: "
+            parts.append(f"timescale band w2/w1 in ({decimal_up(self.band[0], 4)}, {decimal_down(self.band[1], 4)})")
+        parts.append(f"region radius {self.region.radius:g}, gain {decimal_up(self.gain, 4)}, Euclidean-monotone: "
                      f"{'yes' if self.euclidean_monotone else 'no'}, constants {self.constants.describe()}")
         return "; ".join(parts)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 import torch
+from flint import arb, ctx
 from scipy.optimize import minimize
 
 
@@ -66,24 +67,34 @@ def gain_radius(mu: np.ndarray, L: np.ndarray) -> float:
 
 
 def timescale_band(mu: np.ndarray, L: np.ndarray) -> tuple[float, float] | None:
-    """For two blocks: the open interval of ratios r = w_2 / w_1 with S(w) positive definite.
+    """For two blocks: an open interval of ratios r = w_2 / w_1 with S(w) positive definite, proven.
 
     det S(1, r) > 0 reads L_21^2 r^2 - 2 (2 mu_1 mu_2 - L_12 L_21) r + L_12^2 < 0, whose roots are
     (sqrt(mu_1 mu_2) -+ sqrt(mu_1 mu_2 - L_12 L_21))^2 / L_21^2: real, and the band non-empty, exactly
-    when L_12 L_21 < mu_1 mu_2. With L_21 = 0 the band is (L_12^2 / (4 mu_1 mu_2), infinity).
+    when L_12 L_21 < mu_1 mu_2. With L_21 = 0 the band is (L_12^2 / (4 mu_1 mu_2), infinity). The roots
+    are computed in Arb from the (exact) float constants and rounded inwards, so every ratio inside
+    the returned interval satisfies the inequality (mu_i > 0 gives the diagonal).
     """
     if len(mu) != 2:
         raise ValueError(f"the timescale band is defined for two blocks, got {len(mu)}")
     (m1, m2), l12, l21 = mu, L[0, 1], L[1, 0]
     if m1 <= 0 or m2 <= 0 or l12 * l21 >= m1 * m2:
         return None
-    if l21 == 0:
-        return (l12 ** 2 / (4 * m1 * m2), math.inf)
-    root = math.sqrt(m1 * m2 * (m1 * m2 - l12 * l21))
-    # the smaller root written as L_12^2 / (larger root's numerator) to avoid cancellation
-    hi = (2 * m1 * m2 - l12 * l21 + 2 * root) / l21 ** 2
-    lo = l12 ** 2 / (l21 ** 2 * hi) if l12 > 0 else 0.0
-    return (lo, hi)
+    old, ctx.prec = ctx.prec, 128
+    try:
+        p, a, b = arb(float(m1)) * arb(float(m2)), arb(float(l12)), arb(float(l21))
+        if l21 == 0:
+            lo, hi_value = a * a / (4 * p), math.inf
+        else:
+            # the smaller root written as L_12^2 / (larger root's numerator) to avoid cancellation
+            big = 2 * p - a * b + 2 * (p * (p - a * b)).sqrt()
+            hi = big / (b * b)
+            lo = a * a / (b * b * hi) if l12 > 0 else arb(0)
+            hi_value = float(np.nextafter(float(hi.lower()), -np.inf))
+        lo_value = float(np.nextafter(float(lo.upper()), np.inf)) if l12 > 0 else 0.0
+    finally:
+        ctx.prec = old
+    return (lo_value, hi_value) if lo_value < hi_value else None
 
 
 def _normalised(w: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from fractions import Fraction
 from discover.game import Param
 from discover.types import EvalContext, Outcome, Status
 from games.slots import Slot, SlotGame
+from games.decimals import decimal_up
 from games.sphere_packing.bases import BASES
 from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation
 from games.sphere_packing.known import best_known_density
@@ -52,7 +53,9 @@ def describe_bound(result: BoundResult) -> str:
     n = result.formulation.dimension
     head = ", ".join(f"{float(a):.6g}" for a in result.coefficients[:4])
     more = ", ..." if len(result.coefficients) > 4 else ""
-    return (f"density <= {result.density:.9g} (center density <= {result.center_density:.9g}), r = {result.radius:.6g}; "
+    # each printed number rounded up: a bound still, and f <= 0 beyond the printed radius too
+    return (f"density <= {decimal_up(result.density, 9)} (center density <= {decimal_up(result.center_density, 9)}), "
+            f"r = {decimal_up(result.radius)}; "
             f"f(x) = sum_k a_k L_k^({n}/2-1)(2 pi |x|^2) exp(-pi |x|^2), a = [{head}{more}] "
             f"({len(result.coefficients)} exact rationals in the artifacts)")
 

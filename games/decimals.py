@@ -1,0 +1,25 @@
+"""Certified numbers printed the safe way: an upper bound rounded up, a lower bound rounded down.
+
+A summary line is read, copied and quoted, so a bound printed to a few digits must still be a bound:
+``f"{x:.6g}"`` rounds to nearest and may print a number on the wrong side of what was proven.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_CEILING, Decimal
+
+
+def decimal_up(x: float, digits: int = 6) -> str:
+    """x with ``digits`` significant digits, rounded up (towards +infinity)."""
+    if not math.isfinite(x) or x == 0:
+        return str(x) if x else "0"
+    exact = Decimal(x)  # a float converts exactly
+    quantum = Decimal(1).scaleb(exact.adjusted() - digits + 1)
+    return f"{exact.quantize(quantum, rounding=ROUND_CEILING).normalize():g}"
+
+
+def decimal_down(x: float, digits: int = 6) -> str:
+    """x with ``digits`` significant digits, rounded down (towards -infinity)."""
+    text = decimal_up(-x, digits)
+    return text[1:] if text.startswith("-") else ("-" + text if text != "0" else text)
