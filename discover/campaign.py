@@ -25,7 +25,7 @@ import numpy as np
 
 from discover import __version__
 from discover.check import check_game
-from discover.dispatch import Backend, make_backend
+from discover.dispatch import BACKENDS, Backend, make_backend
 from discover.errors import DiscoverError, SettingsError
 from discover.game import Game, load_game
 from discover.methods import (
@@ -96,6 +96,13 @@ class Campaign:
         if not isinstance(self.game, Game):
             raise SettingsError(f"game must be a discover.Game or a registered name, got {game!r}")
         check_names(self._estimator_object or self.settings.surrogate, self.settings.method)
+        # the defaults a campaign starts with are written down, so that a resumed run continues with the
+        # same surrogate and planner even where other plugins are installed
+        if self.settings.surrogate is None:
+            self.settings = self.settings.updated(surrogate=default_surrogate(self.game))
+        if self.settings.planner is None:
+            guided = self._estimator_object is not None or self.settings.surrogate != "none"
+            self.settings = self.settings.updated(planner=PlannerConfig.guided() if guided else PlannerConfig())
         self.backend = self._backend_object or make_backend(self.settings.backend, self.settings.workers)
         self.timeout = self._timeout()
         self.db = Path(db) if db is not None else None
@@ -106,13 +113,11 @@ class Campaign:
     @property
     def surrogate(self) -> str | Estimator:
         """The estimator guiding the planner: a name, or the object given."""
-        return self._estimator_object or self.settings.surrogate or default_surrogate(self.game)
+        return self._estimator_object or self.settings.surrogate  # type: ignore[return-value]
 
     @property
     def planner_config(self) -> PlannerConfig:
-        if self.settings.planner is not None:
-            return self.settings.planner
-        return PlannerConfig.guided() if self.surrogate != "none" else PlannerConfig()
+        return self.settings.planner  # type: ignore[return-value]
 
     def _timeout(self) -> float | None:
         """The per-evaluation limit: given, or the game's default, or one hour; none inline."""
@@ -135,12 +140,20 @@ class Campaign:
         """
         with Store.open(db, readonly=True) as store:
             info, done = store.campaign(), store.count()
+            top = store.evaluations(order="best", status=Status.OK.value, limit=1)
         stored = dict(info.settings)
         stored.setdefault("seed", info.seed)
         name = stored.get("surrogate")
-        if surrogate is None and isinstance(name, str) and name not in surrogate_names():
+        known = isinstance(name, str) and name in surrogate_names()
+        if surrogate is None and isinstance(name, str) and not known:
             raise SettingsError(f"{db} was run with a surrogate object ({name}); pass it again: "
                                 "Campaign.resume(db, surrogate=...)")
+        if surrogate is not None and (isinstance(surrogate, str) or known):
+            raise SettingsError(f"{db} was run with surrogate {name!r}, which cannot change on resume; "
+                                "start a new campaign instead")
+        if isinstance(stored.get("backend"), str) and stored["backend"] not in BACKENDS and backend is None:
+            raise SettingsError(f"{db} was run on a backend object ({stored['backend']}); pass it again: "
+                                "Campaign.resume(db, backend=...), or choose --backend process")
         fixed = sorted(set(CampaignSettings.names(resumable=False)) & {k for k, v in overrides.items() if v is not None})
         if fixed:
             raise SettingsError(f"{', '.join(fixed)} cannot change on resume; start a new campaign instead")
@@ -166,6 +179,10 @@ class Campaign:
                        settings, db=db, **options)
         if campaign.game.name != info.game:
             raise SettingsError(f"{db} holds a campaign of game {info.game!r}, not {campaign.game.name!r}")
+        target, best = campaign.settings.target, top[0].value if top else None
+        if target is not None and best is not None and best >= target:
+            raise SettingsError(f"{db} already reached its target {target:g} (best {best:.10g}); "
+                                "give a higher --target to continue")
         if campaign.settings.budget is not None and campaign.settings.budget <= done:
             raise SettingsError(f"{db} already has {done} evaluations and its budget is {campaign.settings.budget}; "
                                 "give a larger total (--budget) or a number to add (--add N)")

@@ -319,3 +319,18 @@ def test_200_campaigns_with_2_workers_never_crash(tmp_path, name, params, budget
         else:
             assert result.stopped == "budget" and len(keys) == budget
     assert exhausted == (0 if params.get("faces") == 100 else 200)
+
+
+def test_resume_keeps_what_the_campaign_started_with(tmp_path):
+    db = tmp_path / "t.db"
+    reached = Campaign("toy-dice", budget=20, backend="inline", target=0.1, db=db).run()
+    assert reached.stopped == "target"
+    with pytest.raises(discover.SettingsError, match="already reached its target"):
+        Campaign.resume(db, add=5)
+    more = Campaign.resume(db, add=5, target=10.0).run()  # a higher target continues it
+    assert len(more.history) == len(reached.history) + 5
+    with discover.open(db) as store:
+        stored = store.campaign().settings
+    assert stored["surrogate"] == "none" and stored["planner"]["rule"] == "uct"  # defaults written down
+    with pytest.raises(discover.SettingsError, match="cannot change on resume"):
+        Campaign.resume(db, add=1, surrogate="gp")

@@ -286,3 +286,38 @@ def test_invariants_when_workers_finish_in_any_order(name, params, workers):
         assert not planner.pending and all(n.virtual == 0 for n in planner.nodes.values())
         if planner.exhausted:
             assert planner.root_value() == pytest.approx(exact_value(game), abs=1e-12)
+
+
+class _CoinSampler:
+    """A 'very wide' move set drawn by sampling, that only ever draws two values."""
+
+    def sample(self, rng):
+        return int(rng.integers(2))
+
+
+class _SampledCoin(Game):
+    name = "sampled-coin"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if state else Player.SEARCHER
+
+    def actions(self, state):
+        return _CoinSampler()
+
+    def apply(self, state, action):
+        return (action,)
+
+    def evaluate(self, state, context):
+        return Outcome.ok(state[0])
+
+
+def test_ask_returns_when_a_sampler_only_draws_states_in_flight():
+    planner = Planner(_SampledCoin(), seed=0)
+    first = planner.ask(2)
+    assert sorted(p.state for p in first) == [(0,), (1,)]
+    assert planner.ask(1) == []  # both in flight: nothing new, and no endless redrawing
+    planner.tell(first[0], Outcome.ok(1.0))
+    assert planner.ask(1) == []

@@ -78,8 +78,12 @@ class Planner:
         """Up to ``n`` distinct terminal states to evaluate; fewer when the tree has run dry."""
         proposals: list[Proposal] = []
         blocked: set[str] = set()
-        free = 0
+        hits: dict[str, int] = {}  # per sampler node: draws that landed on a state already in flight
+        free = stalls = 0
         while len(proposals) < n and not self.root.solved and self.root.key not in blocked:
+            stalls += 1  # iterations since the last proposal: bounded, whatever the game's samplers do
+            if stalls > self.config.max_free_iterations:
+                break
             path, actions = self._select(blocked)
             if path is None:
                 continue
@@ -94,6 +98,13 @@ class Planner:
             state, key = target
             if key in self.pending:  # a terminal just reached by a new path is already in flight
                 blocked.add(leaf.key)
+                parent = path[-2] if len(path) > 1 else None
+                if parent is not None and parent.sampler is not None:
+                    # a sampler that keeps drawing moves already in flight is done for this ask, as a
+                    # leaf is after completion_tries completions in flight
+                    hits[parent.key] = hits.get(parent.key, 0) + 1
+                    if hits[parent.key] >= self.config.completion_tries:
+                        blocked.add(parent.key)
                 continue
             if key in self.evaluated:
                 self._backup(path, actions, self.evaluated[key])
@@ -102,6 +113,7 @@ class Planner:
                     break
                 continue
             proposals.append(self._propose(state, key, path, actions))
+            stalls = 0
         return proposals
 
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
