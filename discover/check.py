@@ -16,10 +16,10 @@ import pickle
 
 import numpy as np
 
-from discover.dispatch import run_evaluation
+from discover.dispatch import ProcessBackend, run_evaluation
 from discover.errors import GameError
 from discover.game import Game, sample_action, sample_chance
-from discover.types import Job, Player, Sampler, State, Status
+from discover.types import Job, Outcome, Player, Sampler, State, Status
 
 
 def _require(ok: bool, game: Game, message: str) -> None:
@@ -52,7 +52,7 @@ def _playout(game: Game, rng: np.random.Generator, max_moves: int) -> State:
         if player is Player.CHANCE:
             outcomes = list(game.chance_outcomes(state))
             probs = [p for _, p in outcomes]
-            _require(bool(outcomes) and min(probs) >= 0 and math.isclose(sum(probs), 1.0, abs_tol=1e-9), game,
+            _require(bool(outcomes) and min(probs) >= 0 and math.isclose(sum(probs), 1.0, abs_tol=1e-6), game,
                      f"chance outcomes at {state!r} must be non-negative probabilities summing to 1")
             action = sample_chance(outcomes, rng)
         else:
@@ -70,8 +70,12 @@ def _playout(game: Game, rng: np.random.Generator, max_moves: int) -> State:
 
 
 def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: int = 0,
-               max_moves: int = 10_000) -> list[State]:
-    """Play ``playouts`` random games through the public API checking the protocol; the terminals."""
+               max_moves: int = 10_000, timeout: float | None = None) -> list[State]:
+    """Play ``playouts`` random games through the public API checking the protocol; the terminals.
+
+    With ``evaluate``, three of them are evaluated too: in a worker process killed after ``timeout``
+    seconds when one is given, else here.
+    """
     rng = np.random.default_rng(seed)
     _require(bool(game.name), game, "a game needs a name")
     _require(set(game.parameters()) == {p.name for p in game.params}, game,
@@ -85,8 +89,27 @@ def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: i
                      f"encode() gives {len(code)} slots, features() declares {len(features)}")
             _require(all(math.isfinite(float(x)) for x in code), game, f"encode({state!r}) is not finite")
     if evaluate:
-        for i, state in enumerate(terminals[:3]):
-            result = run_evaluation(game, Job(i, state, game.resources(state)), worker="check", device="cpu")
-            _require(result.outcome.status is not Status.FAILED, game,
-                     f"evaluating {game.describe_state(state)} failed: {result.outcome.message}")
+        for state, outcome in zip(terminals, _evaluate(game, terminals[:3], timeout)):
+            _require(outcome.status is not Status.FAILED, game,
+                     f"evaluating {game.describe_state(state)} failed: {outcome.message}")
+            _require(outcome.status is not Status.TIMEOUT, game,
+                     f"evaluating {game.describe_state(state)} took longer than {timeout:g} s")
     return terminals
+
+
+def _evaluate(game: Game, states: list[State], timeout: float | None) -> list[Outcome]:
+    """Outcomes of ``states``: in this process, or, with a ``timeout``, in a worker process that is
+    killed at the limit (so a game that hangs or crashes its process is reported, not obeyed)."""
+    if timeout is None:
+        return [run_evaluation(game, Job(i, s, game.resources(s)), worker="check", device="cpu").outcome
+                for i, s in enumerate(states)]
+    backend = ProcessBackend(1)
+    try:
+        backend.start(game)
+    except ValueError as exc:
+        raise GameError(f"game {game.name!r}: {exc}") from None
+    try:
+        return [backend.submit(Job(i, s, game.resources(s), timeout_seconds=timeout)).result().outcome
+                for i, s in enumerate(states)]
+    finally:
+        backend.close()

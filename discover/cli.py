@@ -238,6 +238,9 @@ def _with_settings(names: tuple[str, ...]) -> Callable[[Callable[..., Any]], Cal
     return decorate
 
 
+CHECK_TIMEOUT_SECONDS = 60.0  # `discover check`: a formulation slower than this to evaluate is worth knowing about
+
+
 def _given(options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
@@ -282,12 +285,15 @@ def check(
     param: list[str] = typer.Option([], "--param", "-p", help="game parameter NAME=VALUE (repeatable)"),
     playouts: int = typer.Option(20, "--playouts", min=1, help="random games played to the end"),
     evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="also evaluate three terminal states"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.001,
+                                            help="seconds per evaluation (default: the game's, or 60)"),
 ) -> None:
     """Check GAME against the protocol (random play, hashing, pickling, encoding, evaluation) before
-    spending a budget on it."""
+    spending a budget on it. Evaluations run in a worker process, killed at the timeout."""
     instance = load_game(game, **_parse_params(param))
     started = time.monotonic()
-    terminals = check_game(instance, playouts=playouts, evaluate=evaluate)
+    limit = timeout or instance.default_timeout or CHECK_TIMEOUT_SECONDS
+    terminals = check_game(instance, playouts=playouts, evaluate=evaluate, timeout=limit)
     what = "played and evaluated" if evaluate else "played"
     out.print(f"ok: game {instance.name!r} {what} {len(terminals)} random games to the end "
               f"({len({instance.state_key(t) for t in terminals})} distinct) in {time.monotonic() - started:.1f} s",

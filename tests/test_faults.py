@@ -334,3 +334,9 @@ def test_resume_keeps_what_the_campaign_started_with(tmp_path):
     assert stored["surrogate"] == "none" and stored["planner"]["rule"] == "uct"  # defaults written down
     with pytest.raises(discover.SettingsError, match="cannot change on resume"):
         Campaign.resume(db, add=1, surrogate="gp")
+
+
+def test_check_runs_evaluations_in_a_worker_killed_at_its_timeout():
+    hung = cli("check", "toy-faulty", "-p", "size=10", "-p", "hang_seconds=600", "--timeout", "2", timeout=120)
+    one_line(hung.stderr, 2, hung.returncode, "game 'toy-faulty': evaluating")
+    assert "Traceback" not in hung.stdout

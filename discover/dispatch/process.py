@@ -251,7 +251,7 @@ class ProcessBackend(Backend):
                 message = f"worker process died ({_death_reason(code)}) while evaluating"
                 w.future.set_result(lost_result(w.job, Status.FAILED, message, w.name, w.device, w.started))
                 w.job = w.future = None
-            log.warning("%s died (%s); starting a new one", w.name, _death_reason(code))
+            log.info("%s died (%s); starting a new one", w.name, _death_reason(code))  # the job records why
             self._kill(w)
             self._spawn(w)
             return
