@@ -101,12 +101,18 @@ def _decode(column: str, value: Any) -> Any:
     return value
 
 
-def _process_start(pid: int) -> str:
-    """When ``pid`` started (Linux /proc), so that a reused pid is not taken for a live writer."""
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (Linux); empty elsewhere."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return ""
+        return []
+
+
+def _process_start(pid: int) -> str:
+    """When ``pid`` started, so that a reused pid is not taken for a live writer."""
+    fields = _proc_stat(pid)
+    return fields[19] if len(fields) > 19 else ""
 
 
 def _alive(pid: int, proc_start: str) -> bool:
@@ -116,6 +122,9 @@ def _alive(pid: int, proc_start: str) -> bool:
         return False
     except PermissionError:  # someone else's live process
         pass
+    fields = _proc_stat(pid)
+    if fields and fields[0] in ("Z", "X"):  # killed, not yet reaped by its parent: it writes nothing more
+        return False
     return not proc_start or _process_start(pid) in ("", proc_start)
 
 
@@ -210,8 +219,8 @@ class Store:
             return cls(conn, path, readonly=True)
         conn.close()
         if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
-            raise StoreError(f"cannot write {path} (the file or its folder is read-only); "
-                             "inspect it with `discover status`, or copy it somewhere writable to resume")
+            raise StoreError(f"cannot write {path} (the file or its folder is read-only); inspect it with "
+                             "`discover status`, or copy it (with its -wal and -shm files) somewhere writable to resume")
         try:
             conn = cls._connect_rw(path)
             if version < SCHEMA_VERSION:
@@ -228,6 +237,13 @@ class Store:
         uri = path.resolve().as_uri()
         last: sqlite3.Error | None = None
         for flags in ("mode=ro", "mode=ro&immutable=1"):
+            wal = path.with_name(path.name + "-wal")
+            if "immutable" in flags and wal.exists() and wal.stat().st_size > 0:
+                # immutable reads skip the write-ahead log, where a killed or running campaign's latest
+                # evaluations are: better no answer than a silently stale one
+                raise StoreError(f"cannot read {path} in this folder: its latest evaluations are in {wal.name}, "
+                                 "which needs a writable folder to read; copy the .db, -wal and -shm files together "
+                                 "somewhere writable")
             try:
                 conn = sqlite3.connect(f"{uri}?{flags}", uri=True, isolation_level=None,
                                        check_same_thread=False, timeout=30)
@@ -327,9 +343,10 @@ class Store:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         try:
             while not self._stop.wait(HEARTBEAT_SECONDS):
-                conn.execute("UPDATE writer SET heartbeat = ? WHERE token = ?", (time.time(), self._token))
-        except sqlite3.Error:
-            pass  # the next write transaction checks the lock and reports
+                try:
+                    conn.execute("UPDATE writer SET heartbeat = ? WHERE token = ?", (time.time(), self._token))
+                except sqlite3.Error:  # busy or briefly unavailable: beat again next time
+                    continue
         finally:
             conn.close()
 

@@ -221,3 +221,23 @@ def test_schema_1_databases_are_read_and_migrated(tmp_path):
     with Store.open(db, readonly=True) as reader:
         assert (reader.campaign().status, reader.campaign().reason) == ("crashed", "RuntimeError: x")
         assert reader._conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_a_killed_writer_not_yet_reaped_is_not_alive(tmp_path):
+    from discover.store import _process_start
+
+    db = tmp_path / "s.db"
+    Store.create(db, info()).close()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # exits, but stays a zombie until waited for
+    deadline = time.monotonic() + 30
+    while open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO writer VALUES (1, 'zombie', ?, ?, ?, 0, 0)",
+                 (child.pid, os.uname().nodename, _process_start(child.pid)))
+    conn.commit()
+    conn.close()
+    with Store.open(db) as store:
+        store.record(evaluation=evaluation(1))
+    child.wait()
