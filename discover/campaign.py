@@ -205,7 +205,6 @@ class Campaign:
         """
         check_game(self.game, playouts=3, evaluate=False)  # a broken game fails here, before any budget
         store = self._open_store()
-        self._stop.clear()
         try:
             run = _Run(self, store)
             try:
@@ -220,6 +219,7 @@ class Campaign:
             return result
         finally:
             self._resuming = True  # a second run() continues this database
+            self._stop.clear()  # a stop() asked for is spent by this run, and only by it
             store.close()
 
     # -- internals ---------------------------------------------------------------------------

@@ -78,6 +78,8 @@ def _read_config(path: Path | None) -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except (FileNotFoundError, IsADirectoryError):
         raise SettingsError(f"config file {path} does not exist") from None
+    except (UnicodeDecodeError, PermissionError) as exc:
+        raise SettingsError(f"cannot read config file {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
 
@@ -261,7 +263,10 @@ def run(
     if not isinstance(params, dict):
         raise SettingsError(f"config file {config}: [params] must be a table of game parameters")
     params = {**params, **_parse_params(param)}
-    db_path = db or cfg.pop("db", None) or Path(f"{game}-{time.strftime('%Y%m%d-%H%M%S')}.db")
+    stored_db = cfg.pop("db", None)
+    if stored_db is not None and not isinstance(stored_db, str):
+        raise SettingsError(f"config file {config}: db must be a file name, got {stored_db!r}")
+    db_path = db or stored_db or Path(f"{game}-{time.strftime('%Y%m%d-%H%M%S')}.db")
     settings = CampaignSettings.from_mapping({**cfg, **_given(options)}, source=f"config file {config}")
     _run_with_progress(Campaign(game, settings, params=params, db=Path(db_path)))
 
@@ -352,8 +357,9 @@ def export(
     """Export the search tree as JSON, GraphML or DOT."""
     if fmt not in FORMATS:
         raise SettingsError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if output is not None and not output.parent.is_dir():
-        raise SettingsError(f"cannot write {output}: folder {output.parent} does not exist")
+    if output is not None and (not output.parent.is_dir() or output.is_dir()):
+        raise SettingsError(f"cannot write {output}: " + (f"{output} is a folder; name a file" if output.is_dir()
+                                                          else f"folder {output.parent} does not exist"))
     with Store.open(db, readonly=True) as store:
         text = export_tree(tree_graph(store), fmt, output)
     if output is None:

@@ -309,6 +309,8 @@ class CampaignSettings:
         if self.time_limit is not None:
             _check_seconds("time_limit", self.time_limit)
         _check_int("seed", self.seed, 0)
+        if self.seed >= 2**63:  # stored as an SQLite integer
+            raise SettingsError(f"seed must be below 2**63, got {self.seed}")
         if not isinstance(self.backend, str):
             raise SettingsError(f"backend must be a name such as 'process' or 'inline', got {self.backend!r}")
         if self.workers is not None:

@@ -38,6 +38,8 @@ class Slot:
     def __post_init__(self) -> None:
         if bool(self.choices) == (self.interval is not None):
             raise ValueError(f"slot {self.name!r} needs either choices or an interval")
+        if self.interval is not None and self.interval.log:  # a log-sampled interval is modelled on a log scale
+            object.__setattr__(self, "log", True)
         if self.log and self.kind != "numeric":
             raise ValueError(f"slot {self.name!r}: log scale is for real values")
         if self.log and min(self._reals()) <= 0:
@@ -75,10 +77,14 @@ class Slot:
         return self._scale(value)
 
     def decode(self, x: float) -> Any:
+        if not math.isfinite(x):
+            raise ValueError(f"slot {self.name!r}: cannot decode {x!r}")
         if self.kind == "categorical":
             return self.choices[min(max(int(round(x)), 0), len(self.choices) - 1)]
-        if self.interval is not None:
-            value = math.exp(x) if self.log else float(x)
+        if self.interval is not None:  # clip in the encoded scale: exp() of a far-off value would overflow
+            low, high = self._scale(self.interval.low), self._scale(self.interval.high)
+            x = min(max(float(x), low), high)
+            value = math.exp(x) if self.log else x
             return float(min(max(value, self.interval.low), self.interval.high))
         return min(self.choices, key=lambda c: abs(self._scale(c) - x))
 

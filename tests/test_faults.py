@@ -133,6 +133,8 @@ def check_read_only(stored):
     ("budget = 5\ncolour = 3", "unknown keys colour"),
     ('budget = 5\n[planner]\nrule = "best"', "planner rule must be one of"),
     ("budget = 5.5", "budget must be a positive integer"),
+    ("budget = 5\nseed = 100000000000000000000000", "seed must be below 2**63"),
+    ("budget = 5\ndb = 5", "db must be a file name"),
 ])
 def test_settings_of_the_wrong_type_are_one_line(tmp_path, toml, fragment):
     config = tmp_path / "c.toml"
@@ -154,8 +156,9 @@ def test_api_settings_of_the_wrong_type_are_refused(tmp_path, options, fragment)
         Campaign("toy-dice", db=tmp_path / "x.db", **options)
 
 
-def test_export_into_a_missing_folder(stored, tmp_path):
+def test_export_into_a_missing_folder_or_onto_a_folder(stored, tmp_path):
     one_line_error(invoke("export", stored, "--format", "dot", "-o", tmp_path / "no" / "t.dot"), "does not exist")
+    one_line_error(invoke("export", stored, "--format", "dot", "-o", tmp_path), "is a folder")
 
 
 def test_inline_backend_refuses_a_timeout_and_the_default_is_printed(tmp_path):

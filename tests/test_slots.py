@@ -65,3 +65,12 @@ def test_slot_games_pass_the_protocol_check():
     game = FormulationGame()
     for state in check_game(game, playouts=10, evaluate=False):
         assert game.decode(game.encode(state)) == state
+
+
+def test_decode_refuses_non_numbers_and_clips_far_values():
+    slot = Slot("scale", interval=Interval(0.1, 10.0, log=True))
+    assert slot.log and slot.feature().name == "log_scale"  # a log-sampled interval is modelled in logs
+    assert slot.decode(1e6) == pytest.approx(10.0) and slot.decode(-1e6) == pytest.approx(0.1)
+    for bad in (math.inf, math.nan):
+        with pytest.raises(ValueError, match="cannot decode"):
+            Slot("family", ("lp", "sdp")).decode(bad)

@@ -56,7 +56,11 @@ def _worker_main(conn: Connection, game_bytes: bytes, name: str, gpu: str | None
         if message is None:
             return
         job, device = message
-        conn.send(run_evaluation(game, job, worker, device))
+        result = run_evaluation(game, job, worker, device)
+        try:
+            conn.send(result)
+        except (BrokenPipeError, EOFError, OSError):  # the campaign is gone (killed): end quietly
+            return
 
 
 class _Worker:
