@@ -92,8 +92,9 @@ def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: i
         for state, outcome in zip(terminals, _evaluate(game, terminals[:3], timeout)):
             _require(outcome.status is not Status.FAILED, game,
                      f"evaluating {game.describe_state(state)} failed: {outcome.message}")
-            _require(outcome.status is not Status.TIMEOUT, game,
-                     f"evaluating {game.describe_state(state)} took longer than {timeout:g} s")
+            if outcome.status is Status.TIMEOUT:
+                raise GameError(f"game {game.name!r}: evaluating {game.describe_state(state)} took longer than "
+                                f"{timeout:g} s")
     return terminals
 
 
