@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,7 +41,6 @@ from discover.types import (
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
-_SETTING_NAMES = {f.name for f in fields(CampaignSettings)}
 
 
 @dataclass(frozen=True)
@@ -72,10 +71,10 @@ class Campaign:
 
     def __init__(self, game: Game | str, settings: CampaignSettings | None = None, *,
                  db: str | Path | None = None, params: dict[str, Any] | None = None, **options: Any) -> None:
-        unknown = sorted(set(options) - _SETTING_NAMES)
+        unknown = sorted(set(options) - set(CampaignSettings.names()))
         if unknown:
             raise SettingsError(f"unknown campaign setting {', '.join(unknown)}; "
-                                f"settings are: {', '.join(sorted(_SETTING_NAMES))}")
+                                f"settings are: {', '.join(sorted(CampaignSettings.names()))}")
         if params is not None and not isinstance(params, dict):
             raise SettingsError(f"params must be a mapping of game parameters, got {params!r}")
         if params and not isinstance(game, str):
@@ -290,8 +289,7 @@ class _Run:
             self.proposer.replay(history)
             if self.keeps_tree:
                 self.proposer.restore_tree(*store.tree(states=True))
-        self.best = max((r.value for r in history if r.value is not None), default=None)
-        self.any_ok = self.best is not None
+        self.best = max((r.value for r in history if r.value is not None), default=None)  # None: nothing ok yet
         self.inflight: dict[Future[JobResult], Proposal] = {}
         self.started = time.monotonic()
         self.reason = ""
@@ -368,7 +366,7 @@ class _Run:
             db=Path(c.db),  # type: ignore[arg-type]
             best=self.store.evaluations(order="best", status=Status.OK.value, limit=10),
             history=self.store.evaluations(),
-            root_value=self.proposer.root_value() if self.any_ok else None,
+            root_value=self.proposer.root_value() if self.best is not None else None,
             stopped=stopped,
             reason=self.reason,
         )
@@ -417,7 +415,6 @@ class _Run:
         improved = outcome.value is not None and (self.best is None or outcome.value > self.best)
         if improved:
             self.best = outcome.value
-            self.any_ok = True
         kind = EventKind.EVALUATION_FINISHED if outcome.status is Status.OK else EventKind.EVALUATION_FAILED
         events = [_event(kind, **data, best=self.best)]
         if improved:
@@ -426,7 +423,7 @@ class _Run:
             state_key=proposal.key, label=label, value=outcome.value, status=outcome.status.value,
             message=outcome.message, cost_seconds=outcome.cost_seconds, artifacts=artifacts,
             worker=result.worker, device=result.device, started=result.started, finished=result.finished,
-            encoding=self.game.checked_encoding(proposal.state) if self.game.features() else None,
+            encoding=self.game.checked_encoding(proposal.state),
             path=list(proposal.path), state=proposal.state,
         )
         self.commit(events, evaluation=record)

@@ -149,16 +149,19 @@ class Game(abc.ABC):
         raise NotImplementedError(f"game {self.name!r} does not define encode()")
 
     def checked_encoding(self, state: State) -> list[float] | None:
-        """``encode(state)`` as floats, or None (logged) when it raises or is not one finite number
-        per feature: a broken encoder loses that encoding, never the evaluation or the search."""
+        """``encode(state)`` as floats, or None: quietly for a game without features, logged when it
+        raises or is not one finite number per feature (a broken encoder loses that encoding, never
+        the evaluation or the search)."""
+        width = len(self.features())
+        if not width:
+            return None
         try:
             row = [float(x) for x in self.encode(state)]
         except Exception as exc:
             log.warning("encode() failed on %r: %s", state, exc)
             return None
-        if len(row) != len(self.features()) or not all(map(math.isfinite, row)):
-            log.warning("encode() gave an invalid vector for %r (%d values for %d features)",
-                        state, len(row), len(self.features()))
+        if len(row) != width or not all(map(math.isfinite, row)):
+            log.warning("encode() gave an invalid vector for %r (%d values for %d features)", state, len(row), width)
             return None
         return row
 

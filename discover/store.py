@@ -74,7 +74,7 @@ CREATE TABLE events (id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT N
 """
 
 # columns stored as JSON text or pickled bytes; the rest are stored as they are
-_JSON_COLUMNS = {"artifacts", "encoding", "path"}
+_JSON_COLUMNS = {"artifacts", "encoding", "path", "params", "settings"}
 _PICKLED_COLUMNS = {"state", "action"}
 _NODE_COLUMNS = tuple(f.name for f in fields(NodeRecord))
 _EVALUATION_COLUMNS = tuple(f.name for f in fields(EvaluationRecord) if f.name != "id")
@@ -166,10 +166,9 @@ class Store:
         so a process killed while creating leaves either no database or a complete one.
         """
         path = Path(path)
+        exists = StoreError(f"{path} already exists; resume it with `discover resume {path}` or choose another --db")
         if path.exists():
-            raise StoreError(
-                f"{path} already exists; resume it with `discover resume {path}` or choose another --db"
-            )
+            raise exists
         if not path.parent.is_dir():
             raise StoreError(f"cannot create {path}: folder {path.parent} does not exist")
         draft = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.creating")
@@ -182,13 +181,12 @@ class Store:
                     conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                     conn.execute(
                         f"INSERT INTO campaign (id, {', '.join(_INFO_COLUMNS)}) VALUES (1, {_marks(_INFO_COLUMNS)})",
-                        [to_json(v) if k in ("params", "settings") else v
-                         for k, v in zip(_INFO_COLUMNS, _info_values(info))])
+                        [_encode(c, getattr(info, c)) for c in _INFO_COLUMNS])
             finally:
                 conn.close()
             _place(draft, path)
         except FileExistsError:
-            raise StoreError(f"{path} already exists; resume it with `discover resume {path}` or choose another --db") from None
+            raise exists from None
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot create campaign database {path}: {exc}") from None
         finally:
@@ -414,16 +412,14 @@ class Store:
             self._conn.execute("UPDATE campaign SET status = ?, reason = ?, updated = ? WHERE id = 1",
                                (status, reason, time.time()))
             if settings is not None:
-                self._conn.execute("UPDATE campaign SET settings = ? WHERE id = 1", (to_json(settings),))
+                self._conn.execute("UPDATE campaign SET settings = ? WHERE id = 1", (_encode("settings", settings),))
 
     # -- reading -----------------------------------------------------------------------------
     @_damage
     def campaign(self) -> CampaignInfo:
         columns = [c for c in _INFO_COLUMNS if c != "reason" or self._has_reason()]
         row = self._conn.execute(f"SELECT {', '.join(columns)} FROM campaign").fetchone()
-        values = dict(zip(columns, row))
-        values["params"], values["settings"] = json.loads(values["params"]), json.loads(values["settings"])
-        return CampaignInfo(**values)
+        return CampaignInfo(**{c: _decode(c, v) for c, v in zip(columns, row)})
 
     def _has_reason(self) -> bool:  # schema 1 databases opened read-only are never migrated
         return any(r[1] == "reason" for r in self._conn.execute("PRAGMA table_info(campaign)"))
@@ -487,7 +483,3 @@ def _place(draft: Path, path: Path) -> None:
 
 def _marks(columns: Sequence[str]) -> str:
     return ", ".join("?" for _ in columns)
-
-
-def _info_values(info: CampaignInfo) -> list[Any]:
-    return [getattr(info, c) for c in _INFO_COLUMNS]

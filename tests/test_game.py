@@ -101,6 +101,7 @@ def test_checked_encoding_loses_a_bad_encoding_not_the_search():
     broken = Broken()
     assert broken.checked_encoding(("lp", "monomial", 2, "double", "scs", 1.0)) is None  # not finite
     assert broken.checked_encoding(game.optimal_state) is None  # wrong length
+    assert Coin(rounds=1).checked_encoding(("H",)) is None  # no features: no encoding, and nothing logged
 
 
 def test_a_game_without_moves_says_so():
