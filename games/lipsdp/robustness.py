@@ -23,31 +23,9 @@ import numpy as np
 
 from games.lipsdp.network import Activation, Network
 from games.lipsdp.rigorous import U, inflate, mul_up, product, sqrt_up
-
-ARB_PRECISION = 128  # bits: the balls are far narrower than one float64 ulp, so one outward step covers them
-
-
-def _down(x: np.ndarray) -> np.ndarray:
-    return np.nextafter(x, -np.inf)
-
-
-def _up(x: np.ndarray) -> np.ndarray:
-    return np.nextafter(x, np.inf)
-
-
-def _arb_map(values: np.ndarray, f, upper: bool) -> np.ndarray:
-    """A float bound (above when ``upper``, else below) of f at each value, through Arb."""
-    old, flint.ctx.prec = flint.ctx.prec, ARB_PRECISION
-    try:
-        out = []
-        for v in values.tolist():
-            ball = f(flint.arb(v))
-            end = ball.upper() if upper else ball.lower()
-            out.append(float(end))
-    finally:
-        flint.ctx.prec = old
-    result = np.array(out)
-    return _up(result) if upper else _down(result)
+from games.outward import arb_bounds
+from games.outward import down as _down
+from games.outward import up as _up
 
 
 def _arb_function(act: Activation):
@@ -79,7 +57,7 @@ def activation_bounds(act: Activation, lo: np.ndarray, hi: np.ndarray) -> tuple[
     f = _arb_function(act)
     if f is None:
         raise ValueError(f"no enclosure for activation {act.name!r}")
-    return _arb_map(lo, f, upper=False), _arb_map(hi, f, upper=True)
+    return arb_bounds(lo, f, upper=False), arb_bounds(hi, f, upper=True)
 
 
 def logit_enclosure(network: Network, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

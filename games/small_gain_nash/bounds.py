@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from games.small_gain_nash.enclosure import (
-    Interval, Jet, OutsideDomain, _down, _up, concatenate, hessian_rows, loss_jet,
-)
+from games.outward import down as _down
+from games.outward import up as _up
+from games.small_gain_nash.enclosure import Interval, Jet, OutsideDomain, concatenate, hessian_rows, loss_jet
 from games.small_gain_nash.geometry import Chart
 from games.small_gain_nash.model import DifferentiableGame
 

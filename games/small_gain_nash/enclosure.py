@@ -26,9 +26,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from flint import arb, ctx
 
-ARB_PRECISION = 128  # bits: Arb's balls are then far narrower than a float64 ulp, so one outward step covers them
+from games.outward import arb_bounds
+from games.outward import down as _down
+from games.outward import up as _up
 
 
 class NotEnclosable(ValueError):
@@ -37,29 +38,6 @@ class NotEnclosable(ValueError):
 
 class OutsideDomain(ValueError):
     """An operation's argument leaves its domain somewhere on the box (log or sqrt of <= 0, 1/0)."""
-
-
-def _down(x: np.ndarray) -> np.ndarray:
-    return np.nextafter(x, -np.inf)
-
-
-def _up(x: np.ndarray) -> np.ndarray:
-    return np.nextafter(x, np.inf)
-
-
-def _arb_endpoints(values: np.ndarray, method: str, upper: bool) -> np.ndarray:
-    """A rigorous outward float of f(v) for each v (f an Arb method name)."""
-    flat = values.ravel()
-    out = np.empty(flat.shape)
-    old, ctx.prec = ctx.prec, ARB_PRECISION
-    try:
-        for k, v in enumerate(flat):
-            ball = getattr(arb(float(v)), method)()
-            out[k] = float(ball.upper() if upper else ball.lower())
-    finally:
-        ctx.prec = old
-    out = _up(out) if upper else _down(out)
-    return out.reshape(values.shape)
 
 
 class Interval:
@@ -124,7 +102,9 @@ class Interval:
 
     def monotone(self, method: str) -> Interval:
         """f(x) for an increasing f given by its Arb method name (exp, log, tanh, sqrt)."""
-        return Interval(_arb_endpoints(self.lo, method, False), _arb_endpoints(self.hi, method, True))
+        def f(z):
+            return getattr(z, method)()
+        return Interval(arb_bounds(self.lo, f, upper=False), arb_bounds(self.hi, f, upper=True))
 
     def root(self) -> Interval:
         """sqrt of an interval that is >= 0 in exact arithmetic (rounding may have put lo a hair below 0)."""

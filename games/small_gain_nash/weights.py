@@ -27,8 +27,10 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 import torch
-from flint import arb, ctx
+from flint import arb
 from scipy.optimize import minimize
+
+from games.outward import arb_precision
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,7 @@ def timescale_band(mu: np.ndarray, L: np.ndarray) -> tuple[float, float] | None:
     (m1, m2), l12, l21 = mu, L[0, 1], L[1, 0]
     if m1 <= 0 or m2 <= 0 or l12 * l21 >= m1 * m2:
         return None
-    old, ctx.prec = ctx.prec, 128
-    try:
+    with arb_precision():
         p, a, b = arb(float(m1)) * arb(float(m2)), arb(float(l12)), arb(float(l21))
         if l21 == 0:
             lo, hi_value = a * a / (4 * p), math.inf
@@ -92,8 +93,6 @@ def timescale_band(mu: np.ndarray, L: np.ndarray) -> tuple[float, float] | None:
             lo = a * a / (b * b * hi) if l12 > 0 else arb(0)
             hi_value = float(np.nextafter(float(hi.lower()), -np.inf))
         lo_value = float(np.nextafter(float(lo.upper()), np.inf)) if l12 > 0 else 0.0
-    finally:
-        ctx.prec = old
     return (lo_value, hi_value) if lo_value < hi_value else None
 
 
