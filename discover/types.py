@@ -231,8 +231,11 @@ class PlannerConfig:
     rule: Literal["uct", "puct"] = "uct"
     exploration: float = 1.0  # c in [UCT]/[PUCT]; values are normalised to [0, 1]
     backup: Literal["mean", "max"] = "max"  # q of a child: mean value, or best seen for the mover
-    # where q comes from: values observed below a child, or the estimator's prior for it relative to
-    # its best sibling (a surrogate's acquisition already trades exploration against exploitation)
+    # where q comes from: values observed below a child ("observed"), or ("prior", guided by a
+    # surrogate) half the estimator's prior for it relative to its best sibling (the acquisition
+    # already trades exploration against exploitation) and half what was observed below it; guided
+    # searcher nodes also leave a branch where every evaluation failed while another may succeed,
+    # and take every continuous move from the estimator (its acquisition maximiser)
     value_source: Literal["observed", "prior"] = "observed"
     # "one": expand one node per iteration and evaluate below it (classic MCTS); "deep": keep
     # descending through new nodes by the selection rule until the moves left are continuous or

@@ -1,11 +1,29 @@
-"""The GP surrogate as the planner's estimator: priors for PUCT and which completion to evaluate.
+"""The GP surrogate as the planner's estimator: it decides every searcher move the planner asks of it.
 
-Priors: for each move at a node, a few random completions below it are scored by the acquisition
-and the move is worth the best of them; a softmax of those scores (mixed with a uniform share, so
-nothing is ruled out on a young model) is the node's prior. Completion: many random completions
-below a leaf are scored, with the evaluations in flight as fantasies, and the best is evaluated;
-when the game can ``decode`` an encoding, the continuous slots of the best few are then optimised
-directly with BoTorch's mixed optimiser (discrete slots held fixed).
+Everything the planner asks reduces to one question, *which completion below this node does the
+acquisition favour?* (the path so far fixed):
+
+* ``complete``: the acquisition maximiser among the completions below a leaf;
+* ``widen``: a new continuous move at a node is the move of that maximiser, so progressive
+  widening adds children at acquisition maxima, not uniform draws;
+* ``priors``: each move is worth the best acquisition value found below it; a softmax of those
+  (mixed with a uniform share, so a young model rules nothing out) is the node's prior.
+
+The maximiser is searched over three kinds of candidate completions, scored in one batch with the
+evaluations in flight as fantasies: random completions below the node; neighbours of the best
+completions observed below it (one continuous move nudged, or one decision re-drawn and the rest
+completed at random: a local, trust-region-like search as in TuRBO [TuRBO]); and a few rounds in
+which the continuous moves of the best candidates are perturbed with a shrinking step. The model is
+a GP over the tree-derived encoding of :mod:`surrogates.space` (or the game's own ``features()``),
+fitted on OK evaluations, with a feasibility model learnt from the failures (log-probability of
+feasibility added to the acquisition) and an optional cost model.
+
+Cold start: the first ``initial_design`` completions are a scrambled Sobol design, each decision
+of a completion taking the next coordinate of a Sobol point (so the design fills the conditional
+space branch by branch); after that the model decides, as soon as two evaluations succeeded.
+
+[TuRBO] Eriksson, Pearce, Gardner, Turner, Poloczek, "Scalable global optimization via local
+        Bayesian optimization", NeurIPS 2019.
 """
 
 from __future__ import annotations
@@ -16,21 +34,21 @@ import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Hashable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
-from botorch.optim import optimize_acqf_mixed
 from linear_operator.utils.warnings import NumericalWarning
 
 from discover.game import Game
-from discover.types import Action, Outcome, Player, State, Status
+from discover.types import Action, Outcome, Player, Sampler, State, Status
 from surrogates.acquisition import KINDS, GuidedAcquisition, build_acquisition
-from surrogates.encoding import Space
 from surrogates.models import FeasibilityModel, WarmGP, log_cost_floor
+from surrogates.space import Space, Step, Trace, Walker, unit_sobol
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
+SOBOL_DEPTH = 64  # decisions per completion that the initial design fills (deeper ones are random)
 
 
 def _without_jitter_warnings(method: F) -> F:
@@ -47,21 +65,25 @@ def _without_jitter_warnings(method: F) -> F:
 
 @dataclass(frozen=True)
 class GPSettings:
-    """Knobs of the GP surrogate; the defaults keep one decision well under a second."""
+    """Knobs of the GP surrogate: one default serves every game (none is tuned to one problem)."""
 
     acquisition: str = "logei"  # one of surrogates.acquisition.KINDS
-    candidates: int = 128  # random completions scored below a leaf
+    initial_design: int = 6  # Sobol completions before the model decides
+    candidates: int = 96  # random completions scored below a node
+    neighbours: int = 48  # completions near the best observed below a node
+    refine_rounds: int = 3  # rounds of continuous moves perturbed around the best candidates
+    refine_width: int = 24  # perturbations per round
     prior_samples: int = 6  # completions per move when scoring priors
     prior_temperature: float = 1.0  # softmax temperature on log-acquisition scores
     prior_uniform_share: float = 0.25  # of the prior spread uniformly over the moves
-    min_observations: int = 5  # OK evaluations before the GP is trusted
     refit_every: int = 5  # observations between full hyper-parameter fits
     max_points: int = 500  # training rows of the exact GP (subsampled beyond)
-    optimize_continuous: bool = True
 
     def __post_init__(self) -> None:
         if self.acquisition not in KINDS:
             raise ValueError(f"unknown acquisition {self.acquisition!r}; choose one of {', '.join(KINDS)}")
+        if self.initial_design < 1:
+            raise ValueError("initial_design must be at least 1")
 
 
 class GPEstimator:
@@ -73,14 +95,20 @@ class GPEstimator:
         self.seed = seed
         self.version = 0
         self._rng = np.random.default_rng([seed, 1])
-        self._rows: list[list[float]] = []
+        self._design = unit_sobol(max(self.settings.initial_design, 2), SOBOL_DEPTH, seed)
+        self._designed = 0
+        self._traces: dict[str, Trace] = {}  # completions built here, by state key
+        self._raws: list[dict[Hashable, float]] = []
+        self._observed: list[Trace | None] = []
         self._values: list[float | None] = []
         self._costs: list[float] = []
         self._seen: set[str] = set()
+        self._chosen: dict[tuple[str, int], Trace] = {}  # (node key, model version) -> its maximiser
         s = self.settings
-        self.value_model = WarmGP(self.space, refit_every=s.refit_every, max_points=s.max_points, seed=seed)
-        self.cost_model = WarmGP(self.space, refit_every=s.refit_every, max_points=s.max_points, seed=seed + 1)
-        self.feasibility = FeasibilityModel(self.space, refit_every=s.refit_every, max_points=s.max_points, seed=seed)
+        self.value_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
+        self.cost_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed + 1)
+        self.feasibility = FeasibilityModel(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
+        self._columns: list[Hashable] = []  # the sites the models were fitted on
         self._fitted_rows = 0
         self._X_ok: torch.Tensor | None = None
         self._plain: GuidedAcquisition | None = None
@@ -88,35 +116,47 @@ class GPEstimator:
 
     # -- Estimator protocol ------------------------------------------------------------------
     def observe(self, game: Game, state: State, outcome: Outcome) -> None:
-        self._seen.add(game.state_key(state))
-        row = game.checked_encoding(state)  # an unencodable state teaches nothing
-        if row is None:
+        key = game.state_key(state)
+        self._seen.add(key)
+        trace = self._traces.pop(key, None) or self.space.trace_of(game, state)
+        if trace is None and self.space.from_features:
+            trace = Trace(state, key, ())
+        raw = self.space.raw(game, trace) if trace is not None else None
+        if raw is None:  # an unencodable state teaches nothing
             return
         ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
-        self._rows.append(row)
+        self._raws.append(raw)
+        self._observed.append(trace)
         self._values.append(float(outcome.value) if ok else None)
         self._costs.append(float(outcome.cost_seconds or 0.0))
 
     @property
     def ready(self) -> bool:
-        return sum(v is not None for v in self._values) >= self.settings.min_observations
+        """The model decides once the initial design is done and two evaluations succeeded."""
+        return len(self._raws) >= self.settings.initial_design and sum(v is not None for v in self._values) >= 2
 
     @_without_jitter_warnings
-    def priors(self, game: Game, state: State, actions: Sequence[Action]) -> Sequence[float] | None:
+    def priors(self, game: Game, state: State, actions: Sequence[Action],
+               history: Sequence[Action] = ()) -> Sequence[float] | None:
         if not self.ready or len(actions) < 2:
             return None
         self._refresh()
-        rows, owner = [], []
+        _, prefix = self.space.prefix(game, history)
+        key = game.state_key(state)
+        player = game.to_move(state)
+        traces, owner = [], []
         for i, action in enumerate(actions):
             child = game.apply(state, action)
-            for _ in range(self.settings.prior_samples):
-                rows.append(game.encode(game.random_completion(child, self._rng)))
-                owner.append(i)
+            step = [*prefix, Step(prefix_site(self.space, prefix, game, state), action, key, player)]
+            below = [self.space.walk(game, child, Walker(None, self._rng), step)
+                     for _ in range(self.settings.prior_samples)]
+            below += self._neighbours(game, child, game.state_key(child), len(step), 2)
+            traces += below
+            owner += [i] * len(below)
         if self._plain is None:  # the acquisition without pending points, built once per model
             with self._seeded():
                 self._plain = self._acquisition(None)
-        with torch.no_grad():
-            scores = self._plain(self.space.tensor(rows).unsqueeze(-2))
+        scores = self._score(game, traces, self._plain)
         best = torch.full((len(actions),), -math.inf, dtype=scores.dtype)
         best = best.scatter_reduce(0, torch.tensor(owner), scores, reduce="amax")
         best = torch.nan_to_num(best, nan=-1e9, neginf=-1e9)
@@ -125,58 +165,174 @@ class GPEstimator:
         return ((1 - share) * p + share / len(actions)).tolist()
 
     @_without_jitter_warnings
-    def complete(self, game: Game, state: State, rng: np.random.Generator, pending: Sequence[State]) -> State:
-        if not self.ready:
-            return game.random_completion(state, rng)
-        self._refresh()
+    def complete(self, game: Game, state: State, rng: np.random.Generator, pending: Sequence[State],
+                 history: Sequence[Action] = ()) -> State:
+        key = game.state_key(state)
         busy = self._seen | {game.state_key(p) for p in pending}
-        candidates: dict[str, State] = {}
-        for _ in range(2 * self.settings.candidates):
-            completion = game.random_completion(state, rng)
-            key = game.state_key(completion)
-            if key not in busy:
-                candidates.setdefault(key, completion)
-            if len(candidates) >= self.settings.candidates:
-                break
-        if not candidates:
-            return game.random_completion(state, rng)
-        states = list(candidates.values())
-        X = self.space.tensor([game.encode(s) for s in states])
-        X_pending = self.space.tensor([game.encode(p) for p in pending]) if pending else None
-        with self._seeded():
-            acquisition = self._acquisition(X_pending)
-            with torch.no_grad():
-                scores = acquisition(X.unsqueeze(-2))
-            best = int(torch.argmax(torch.nan_to_num(scores, nan=-math.inf)))
-            if self.settings.optimize_continuous and type(game).decode is not Game.decode:
-                return self._refine(game, acquisition, X, scores, states[best])
-        return states[best]
+        chosen = self._chosen.pop((key, self.version), None)
+        if chosen is not None and chosen.key not in busy:
+            self._traces[chosen.key] = chosen
+            return chosen.state
+        trace = self._choose(game, state, history, pending, busy)
+        self._traces[trace.key] = trace
+        return trace.state
 
-    # -- internals ---------------------------------------------------------------------------
+    @_without_jitter_warnings
+    def widen(self, game: Game, state: State, moves: Sampler, rng: np.random.Generator,
+              pending: Sequence[State], history: Sequence[Action] = ()) -> Action:
+        busy = self._seen | {game.state_key(p) for p in pending}
+        trace = self._choose(game, state, history, pending, busy)
+        action = trace.steps[len(history)].action
+        child = game.state_key(game.apply(state, action))
+        self._chosen[(child, self.version)] = trace  # its completion is what the child evaluates first
+        return action
+
+    # -- choosing a completion ---------------------------------------------------------------
+    def _choose(self, game: Game, state: State, history: Sequence[Action], pending: Sequence[State],
+                busy: set[str]) -> Trace:
+        _, prefix = self.space.prefix(game, history)
+        if not self.ready:
+            return self._design_point(game, state, prefix, busy)
+        self._refresh()
+        key = game.state_key(state)
+        s = self.settings
+        candidates: dict[str, Trace] = {}
+        for trace in [*(self.space.walk(game, state, Walker(None, self._rng), prefix) for _ in range(s.candidates)),
+                      *self._neighbours(game, state, key, len(prefix), s.neighbours)]:
+            if trace.key not in busy:
+                candidates.setdefault(trace.key, trace)
+        if not candidates:
+            return self.space.walk(game, state, Walker(None, self._rng), prefix)
+        pending_raws = [r for r in (self._raw_of(game, p) for p in pending) if r is not None]
+        with self._seeded():
+            acquisition = self._acquisition(self._inputs(pending_raws) if pending_raws else None)
+            pool = list(candidates.values())
+            scores = self._score(game, pool, acquisition)
+            pool, scores = self._refine(game, pool, scores, acquisition, len(prefix), busy)
+        return pool[int(torch.argmax(scores))]
+
+    def _design_point(self, game: Game, state: State, prefix: list[Step], busy: set[str]) -> Trace:
+        """The next point of the Sobol design, below ``state``; random once the design repeats."""
+        trace = None
+        for _ in range(8):
+            point = self._design[self._designed % len(self._design)] if self._designed < len(self._design) else None
+            self._designed += 1
+            trace = self.space.walk(game, state, Walker(point, self._rng), prefix)
+            if trace.key not in busy:
+                return trace
+        assert trace is not None
+        return trace
+
+    def _neighbours(self, game: Game, state: State, key: str, depth: int, count: int) -> list[Trace]:
+        """Completions near the best ones observed through node ``key`` (``depth`` moves fixed)."""
+        order = sorted((i for i, v in enumerate(self._values) if v is not None), key=lambda i: -self._values[i])
+        anchors = [t for i in order if (t := self._observed[i]) is not None and t.passes(key)
+                   and len(t.steps) > depth][:3]
+        out: list[Trace] = []
+        for n in range(count if anchors else 0):
+            anchor = anchors[n % len(anchors)]
+            real = [i for i in range(depth, len(anchor.steps)) if self._is_real(anchor.steps[i])]
+            if real and self._rng.random() < 0.5:
+                trace = self._nudge(game, anchor, real, 0.1)
+            else:  # re-draw one decision below the node and complete at random
+                trace = self._redraw(game, anchor, int(self._rng.integers(depth, len(anchor.steps))))
+            if trace is not None:
+                out.append(trace)
+        return out
+
+    def _redraw(self, game: Game, anchor: Trace, j: int) -> Trace:
+        """``anchor``'s first ``j`` moves, then a random completion."""
+        state = game.initial_state()
+        for step in anchor.steps[:j]:
+            state = game.apply(state, step.action)
+        return self.space.walk(game, state, Walker(None, self._rng), list(anchor.steps[:j]))
+
+    def _is_real(self, step: Step) -> bool:
+        site = self.space.decisions[step.site]
+        return site.kind == "real" and site.interval is not None and step.player is Player.SEARCHER
+
+    def _nudge(self, game: Game, trace: Trace, real: list[int], sigma: float) -> Trace | None:
+        """``trace`` with its continuous moves at step indices ``real`` moved by N(0, sigma^2) in u,
+        each with probability min(1, 20 / len(real)) (TuRBO's perturbation mask: all of them in
+        low dimension, a random subspace in high), at least one."""
+        chosen = [i for i in real if self._rng.random() < min(1.0, 20 / len(real))] or \
+            [real[int(self._rng.integers(len(real)))]]
+        values = {}
+        for i in chosen:
+            site = self.space.decisions[trace.steps[i].site]
+            values[i] = site.action(site.unit(trace.steps[i].action) + sigma * self._rng.standard_normal())
+        return self.space.replay(game, trace, values)
+
+    def _refine(self, game: Game, pool: list[Trace], scores: torch.Tensor, acquisition: GuidedAcquisition,
+                depth: int, busy: set[str]) -> tuple[list[Trace], torch.Tensor]:
+        """Rounds of perturbations of the best candidates' continuous moves, the step shrinking."""
+        s = self.settings
+        for sigma in (0.08 / 3**r for r in range(s.refine_rounds)):
+            top = torch.topk(scores, min(4, len(pool))).indices.tolist()
+            new: list[Trace] = []
+            for n in range(s.refine_width):
+                anchor = pool[top[n % len(top)]]
+                real = [i for i in range(depth, len(anchor.steps)) if self._is_real(anchor.steps[i])]
+                if not real:
+                    continue
+                trace = self._nudge(game, anchor, real, sigma)
+                if trace is not None and trace.key not in busy:
+                    new.append(trace)
+            if not new:
+                break
+            pool = pool + new
+            scores = torch.cat([scores, self._score(game, new, acquisition)])
+        return pool, scores
+
+    # -- the model ---------------------------------------------------------------------------
+    def _raw_of(self, game: Game, state: State) -> dict[Hashable, float] | None:
+        key = game.state_key(state)
+        trace = self._traces.get(key) or self.space.trace_of(game, state)
+        if trace is None and self.space.from_features:
+            trace = Trace(state, key, ())
+        return None if trace is None else self.space.raw(game, trace)
+
+    def _inputs(self, raws: Sequence[dict[Hashable, float]]) -> torch.Tensor:
+        return self.space.embed(*self.space.matrix(raws, self._columns), self._columns)
+
+    def _score(self, game: Game, traces: Sequence[Trace], acquisition: GuidedAcquisition) -> torch.Tensor:
+        """Acquisition values of ``traces`` (-inf for one that cannot be encoded)."""
+        raws = [self.space.raw(game, t) for t in traces]
+        keep = [i for i, r in enumerate(raws) if r is not None]
+        scores = torch.full((len(traces),), -math.inf, dtype=torch.double)
+        if keep:
+            with torch.no_grad():
+                values = acquisition(self._inputs([raws[i] for i in keep]).unsqueeze(-2))
+            scores[keep] = torch.nan_to_num(values.to(torch.double), nan=-math.inf)
+        return scores
+
     @contextmanager
     def _seeded(self) -> Iterator[None]:
         """Torch randomness (restarts, MC samples) fixed by the seed and the data seen so far."""
         with torch.random.fork_rng():
-            torch.manual_seed(self.seed * 1_000_003 + len(self._rows))
+            torch.manual_seed(self.seed * 1_000_003 + len(self._raws))
             yield
 
     def _refresh(self) -> None:
         """Refit the models if observations arrived since the last fit."""
-        if len(self._rows) == self._fitted_rows:
+        if len(self._raws) == self._fitted_rows:
             return
-        X = self.space.tensor(self._rows)
+        self._columns = self.space.columns()
+        cat_dims = self.space.cat_dims(self._columns)
+        X = self._inputs(self._raws)
         ok = torch.tensor([v is not None for v in self._values])
         y = torch.tensor([v for v in self._values if v is not None], dtype=X.dtype).unsqueeze(-1)
         with self._seeded():
-            self.value_model.fit(X[ok], y)
-            self.feasibility.fit(X, ok)
+            self.value_model.fit(X[ok], y, cat_dims)
+            self.feasibility.fit(X, ok, cat_dims)
             costs = torch.tensor(log_cost_floor(self._costs), dtype=X.dtype).unsqueeze(-1)
             self._cost_fitted = self.settings.acquisition == "logei-cost" and float(costs.std()) > 1e-6
             if self._cost_fitted:
-                self.cost_model.fit(X, costs)
+                self.cost_model.fit(X, costs, cat_dims)
         self._X_ok = X[ok]
         self._plain = None
-        self._fitted_rows = len(self._rows)
+        self._chosen.clear()
+        self._fitted_rows = len(self._raws)
         self.version += 1
 
     def _acquisition(self, X_pending: torch.Tensor | None) -> GuidedAcquisition:
@@ -188,31 +344,12 @@ class GPEstimator:
             seed=self.seed + self.version,
         )
 
-    def _refine(self, game: Game, acquisition: GuidedAcquisition, X: torch.Tensor, scores: torch.Tensor,
-                fallback: State) -> State:
-        """Optimise the free continuous slots of the best candidates; keep the fallback if no better."""
-        spread = X.max(0).values - X.min(0).values
-        free = [i for i, f in enumerate(self.space.features) if f.kind == "numeric" and spread[i] > 1e-9]
-        if not free:
-            return fallback
-        top = torch.topk(torch.nan_to_num(scores, nan=-math.inf), min(2, len(scores))).indices.tolist()
-        fixed = [{j: float(X[t, j]) for j in range(self.space.dim) if j not in free} for t in top]
-        bounds = torch.stack([X.min(0).values, X.max(0).values])  # stay inside the sampled ranges
-        try:
-            with warnings.catch_warnings():  # a failed local search is normal: the candidate stays
-                warnings.simplefilter("ignore")
-                x, value = optimize_acqf_mixed(acquisition, bounds, q=1, num_restarts=1, raw_samples=16,
-                                               fixed_features_list=fixed, options={"maxiter": 30},
-                                               retry_on_optimization_warning=False)
-            if float(value) <= float(scores.max()):
-                return fallback
-            refined = game.decode(x.squeeze(0).tolist())
-            if game.to_move(refined) is not Player.TERMINAL or game.state_key(refined) in self._seen:
-                return fallback
-            return refined
-        except Exception as exc:  # a failed refinement costs nothing: the best candidate remains
-            log.debug("continuous refinement failed: %s", exc)
-            return fallback
+
+def prefix_site(space: Space, prefix: list[Step], game: Game, state: State) -> Hashable:
+    """The site of the decision at ``state`` (the node after ``prefix``)."""
+    player = game.to_move(state)
+    moves = [a for a, _ in game.chance_outcomes(state)] if player is Player.CHANCE else game.actions(state)
+    return space.site(len(prefix), moves).key
 
 
 def gp_surrogate(game: Game, *, seed: int = 0) -> GPEstimator:

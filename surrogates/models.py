@@ -1,6 +1,6 @@
 """Gaussian-process models of a formulation's value, its cost and its feasibility.
 
-* Value: BoTorch ``SingleTaskGP`` (numeric encodings) or ``MixedSingleTaskGP`` (categorical slots),
+* Value: BoTorch ``SingleTaskGP`` (real and ordinal sites) or ``MixedSingleTaskGP`` (categorical sites),
   outputs standardised. Fitted on OK evaluations only: failures teach the feasibility model instead.
 * Cost: the same kind of GP on log seconds, so cost-aware acquisition can divide by predicted time.
 * Feasibility: least-squares GP classification of ok vs. not-ok (see :class:`FeasibilityModel`).
@@ -29,7 +29,6 @@ from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from surrogates.encoding import Space
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +51,27 @@ class WarmGP:
     fit_iterations = 60  # L-BFGS steps per full refit; warm starts converge in fewer
     fit_seconds: float | None = None  # optional wall-clock bound of one refit; breaks same-seed reproducibility
 
-    def __init__(self, space: Space, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
-        self.space = space
+    def __init__(self, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
         self.refit_every = refit_every
         self.max_points = max_points
         self.rng = np.random.default_rng(seed)
         self._hypers: dict[str, torch.Tensor] | None = None
+        self._dim = -1
         self._fits = 0
         self.model: Model | None = None
 
-    def _build(self, X: torch.Tensor, y: torch.Tensor) -> Model:
-        kwargs = dict(outcome_transform=Standardize(m=1), input_transform=self.space.input_transform())
-        if self.space.cat_dims:
-            return MixedSingleTaskGP(X, y, cat_dims=self.space.cat_dims, **kwargs)
-        return SingleTaskGP(X, y, **kwargs)
+    def _build(self, X: torch.Tensor, y: torch.Tensor, cat_dims: list[int]) -> Model:
+        # inputs are already in the unit cube (the space's embedding): no input transform
+        if cat_dims:
+            return MixedSingleTaskGP(X, y, cat_dims=cat_dims, outcome_transform=Standardize(m=1))
+        return SingleTaskGP(X, y, outcome_transform=Standardize(m=1))
 
-    def fit(self, X: torch.Tensor, y: torch.Tensor) -> Model:
+    def fit(self, X: torch.Tensor, y: torch.Tensor, cat_dims: list[int]) -> Model:
+        """Fit on ``n x d`` inputs (categorical columns ``cat_dims``) and ``n x 1`` targets."""
         X, y = subsample(X, y, self.max_points, self.rng)
-        model = self._build(X, y)
+        model = self._build(X, y, cat_dims)
+        if self._dim != X.shape[-1]:  # new decision sites appeared: hyper-parameters start afresh
+            self._hypers, self._dim = None, X.shape[-1]
         full = self._hypers is None or self._fits % self.refit_every == 0
         if self._hypers is not None:
             model.load_state_dict(self._hypers, strict=False)
@@ -105,15 +107,15 @@ class FeasibilityModel:
 
     sharpness = 2.0
 
-    def __init__(self, space: Space, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
-        self.gp = WarmGP(space, refit_every=refit_every, max_points=max_points, seed=seed)
+    def __init__(self, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
+        self.gp = WarmGP(refit_every=refit_every, max_points=max_points, seed=seed)
         self.model: Model | None = None
 
-    def fit(self, X: torch.Tensor, ok: torch.Tensor) -> None:
+    def fit(self, X: torch.Tensor, ok: torch.Tensor, cat_dims: list[int]) -> None:
         if bool(ok.all()):
             self.model = None
             return
-        self.model = self.gp.fit(X, (2.0 * ok.to(X.dtype) - 1.0).unsqueeze(-1))
+        self.model = self.gp.fit(X, (2.0 * ok.to(X.dtype) - 1.0).unsqueeze(-1), cat_dims)
 
     def probability(self, X: torch.Tensor) -> torch.Tensor:
         """P(ok) for ``... x q x d`` inputs, shape ``... x q``; differentiable."""

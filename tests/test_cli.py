@@ -136,3 +136,12 @@ def test_plugin_that_fails_to_import(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "discover.cli", "games"], capture_output=True, text=True,
                              env={**env, "COLUMNS": "250"}, timeout=60)
     assert listing.returncode == 0 and "broken" in listing.stdout and "toy-formulation" in listing.stdout
+
+
+@pytest.mark.parametrize("game", ["toy-minimax", "toy-dice"])
+def test_a_plugin_without_features_runs_with_the_gp_surrogate(tmp_path, game):
+    db = tmp_path / "plain.db"
+    result = invoke("run", game, "--surrogate", "gp", "--budget", "12", "--backend", "inline", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    with discover.open(db) as store:
+        assert store.count() == 12 and store.campaign().settings["surrogate"] == "gp"

@@ -186,7 +186,7 @@ def test_progressive_widening_limits_wide_discrete_nodes():
 
 
 class OneHotPrior(RolloutEstimator):
-    def priors(self, game, state, actions):
+    def priors(self, game, state, actions, history=()):
         return [1.0 if a == "hybrid" else 0.0 for a in actions] if "hybrid" in actions else None
 
 
@@ -229,7 +229,7 @@ class FavouriteFormulation(RolloutEstimator):
 
     favourite = ("sdp", "laguerre", 12, "mpfr", "sdpa")
 
-    def priors(self, game, state, actions):
+    def priors(self, game, state, actions, history=()):
         target = self.favourite[len(state)]
         return [0.97 if a == target else 0.03 / (len(actions) - 1) for a in actions]
 
@@ -321,3 +321,37 @@ def test_ask_returns_when_a_sampler_only_draws_states_in_flight():
     assert planner.ask(1) == []  # both in flight: nothing new, and no endless redrawing
     planner.tell(first[0], Outcome.ok(1.0))
     assert planner.ask(1) == []
+
+
+class BranchThenScale(Game):
+    """Pick a branch, then a real scale; every formulation of branch "dead" fails."""
+
+    name = "branch-scale-test"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return ("dead", "live", "fair") if not state else Interval(0.0, 1.0)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        branch, scale = state
+        if branch == "dead":
+            return Outcome.failure(Status.INFEASIBLE, "never solves")
+        return Outcome.ok(scale if branch == "live" else 0.5 * scale)
+
+
+def test_a_branch_whose_every_evaluation_failed_is_not_reselected_while_others_may_succeed():
+    game = BranchThenScale()
+    for seed in range(5):
+        planner = Planner(game, config=PlannerConfig.guided(), seed=seed)
+        drive(planner, 30)
+        dead = planner.root.children.get("dead")
+        assert dead is None or dead.visits == 1, f"seed {seed}: the failed branch was visited {dead.visits} times"
+        assert planner.root.children["live"].visits + planner.root.children["fair"].visits >= 29

@@ -10,10 +10,11 @@ from botorch.models import MixedSingleTaskGP
 
 import discover
 from discover.game import Feature, Game
+from discover.planner import Planner, PlannerConfig
 from discover.types import EvalContext, Interval, Outcome, Player, Status
 from surrogates import GPEstimator, GPSettings
 from surrogates.acquisition import build_acquisition
-from surrogates.encoding import Space
+from surrogates.space import Space
 from surrogates.models import FeasibilityModel, WarmGP
 
 warnings.filterwarnings("ignore")
@@ -52,9 +53,8 @@ def line_data(xs):
 
 
 def test_gp_is_close_where_data_is_dense_and_uncertain_where_not():
-    space = Space.of(LineGame())
     X, y = line_data(np.linspace(0.0, 0.5, 25))
-    model = WarmGP(space).fit(X, y)
+    model = WarmGP().fit(X, y, [])
     dense, _ = line_data([0.13, 0.27, 0.41])
     sparse, _ = line_data([0.85, 0.95])
     with torch.no_grad():
@@ -64,10 +64,9 @@ def test_gp_is_close_where_data_is_dense_and_uncertain_where_not():
 
 
 def test_acquisition_moves_toward_the_improving_region():
-    space = Space.of(LineGame())
     X = torch.linspace(0.0, 0.6, 12, dtype=torch.double).unsqueeze(-1)
     y = X.clone()  # increasing: improvement lies to the right of the data
-    model = WarmGP(space).fit(X, y)
+    model = WarmGP().fit(X, y, [])
     acq = build_acquisition("logei", model, X_baseline=X, X_pending=None)
     grid = torch.linspace(0, 1, 101, dtype=torch.double).reshape(-1, 1, 1)
     with torch.no_grad():
@@ -76,9 +75,8 @@ def test_acquisition_moves_toward_the_improving_region():
 
 
 def test_pending_points_enter_as_fantasies():
-    space = Space.of(LineGame())
     X, y = line_data(np.linspace(0.0, 1.0, 8))
-    model = WarmGP(space).fit(X, y)
+    model = WarmGP().fit(X, y, [])
     grid = torch.linspace(0, 1, 201, dtype=torch.double).reshape(-1, 1, 1)
     with torch.no_grad():
         alone = build_acquisition("logei", model, X_baseline=X, X_pending=None)
@@ -97,7 +95,8 @@ def test_mixed_gp_for_categorical_slots():
         estimator.observe(game, state, game.evaluate(state, EvalContext()))
     estimator.complete(game, (), rng, [])
     assert isinstance(estimator.value_model.model, MixedSingleTaskGP)
-    assert estimator.space.cat_dims == [0, 1, 3, 4]
+    # family, basis (categorical), degree (2 arc columns), precision, solver (categorical), scale (2)
+    assert estimator.space.cat_dims(estimator.space.columns()) == [0, 1, 4, 5]
 
 
 @pytest.mark.parametrize("bad", [
@@ -120,22 +119,20 @@ def test_failed_infeasible_and_nan_outcomes_never_crash_a_fit(bad):
 
 
 def test_feasibility_model_learns_where_evaluations_fail():
-    space = Space.of(LineGame())
     X = torch.linspace(0, 1, 30, dtype=torch.double).unsqueeze(-1)
     ok = X.squeeze(-1) < 0.5
-    model = FeasibilityModel(space)
-    model.fit(X, ok)
+    model = FeasibilityModel()
+    model.fit(X, ok, [])
     p = model.probability(torch.tensor([[[0.2]], [[0.8]]], dtype=torch.double)).squeeze()
     assert p[0] > 0.8 and p[1] < 0.2
 
 
 def test_cost_aware_acquisition_prefers_cheaper_equals():
-    space = Space.of(LineGame())
     X = torch.linspace(0, 1, 21, dtype=torch.double).unsqueeze(-1)
     y = -((X - 0.5) ** 2)  # symmetric about 0.5: x and 1 - x equally good
     log_cost = (X > 0.5).double() * math.log(100.0)  # the right half is 100x slower
-    value = WarmGP(space).fit(X, y)
-    cost = WarmGP(space).fit(X, log_cost)
+    value = WarmGP().fit(X, y, [])
+    cost = WarmGP().fit(X, log_cost, [])
     acq = build_acquisition("logei-cost", value, X_baseline=X, X_pending=None, cost=cost)
     pair = torch.tensor([[[0.42]], [[0.58]]], dtype=torch.double)
     with torch.no_grad():
@@ -150,7 +147,7 @@ def test_identical_seeds_give_identical_proposals(run_campaign):
     assert trace(a) == trace(b)
 
 
-@pytest.mark.parametrize("method", ["random", "flat-bo", "tpe"])
+@pytest.mark.parametrize("method", ["random", "flat-bo", "tpe", "ax"])
 def test_baselines_run_in_the_campaign_loop_and_resume(tmp_path, method):
     db = tmp_path / f"{method}.db"
     first = discover.Campaign("toy-formulation", budget=10, seed=0, db=db, backend="inline", method=method).run()
@@ -162,13 +159,45 @@ def test_baselines_run_in_the_campaign_loop_and_resume(tmp_path, method):
         assert store.campaign().settings["method"] == method
 
 
-def test_gp_needs_features():
-    class Plain(LineGame):
-        def features(self):
-            return ()
+class PlainLine(LineGame):
+    """LineGame as a plugin writes it without features(): the GP models the game tree."""
 
-    with pytest.raises(discover.SettingsError, match="features"):
-        GPEstimator(Plain())
+    name = "plain-line-test"
+
+    def features(self):
+        return ()
+
+
+def test_a_game_without_features_gets_a_gp_over_its_tree(run_campaign):
+    result = run_campaign(PlainLine(), budget=10, seed=0, backend="inline", surrogate="gp")
+    assert len(result.history) == 10 and result.best_value is not None
+    game = PlainLine()
+    estimator = GPEstimator(game, seed=0)
+    planner = Planner(game, estimator=estimator, config=PlannerConfig.guided(), seed=0)
+    for _ in range(10):
+        (proposal,) = planner.ask(1)
+        planner.tell(proposal, game.evaluate(proposal.state, EvalContext()))
+    assert estimator.value_model.model is not None  # fitted on the tree-derived encoding
+    assert [site.kind for site in estimator.space.sites.values()] == ["real"]
+    assert max(v for v in planner.evaluated.values()) > 0.99  # sin(6x) peaks at 1
+
+
+def test_new_continuous_moves_are_acquisition_maximisers_not_uniform_draws():
+    game = PlainLine()
+    estimator = GPEstimator(game, seed=0)
+    for x in (0.05, 0.3, 0.55, 0.8, 0.95, 0.7):
+        estimator.observe(game, (x,), game.evaluate((x,), EvalContext()))
+    estimator._refresh()
+    acquisition = estimator._acquisition(None)  # the fixed model the choice is made with
+
+    def score(xs):
+        return estimator._score(game, [estimator.space.trace_of(game, (x,)) for x in xs], acquisition)
+
+    moves = [estimator.widen(game, (), Interval(0.0, 1.0), np.random.default_rng(i), []) for i in range(3)]
+    uniform = score(np.random.default_rng(7).uniform(0, 1, 1000).tolist())
+    assert score(moves).min() >= torch.quantile(uniform, 0.99)
+    # and they lie where sin(6x) peaks (x = pi/12) rather than anywhere in [0, 1]
+    assert all(abs(x - math.pi / 12) < 0.15 for x in moves)
 
 
 def test_gp_settings_are_validated():

@@ -1,8 +1,10 @@
 """The seam between the tree and whatever predicts how good an unfinished formulation is.
 
-The planner asks an :class:`Estimator` three things: prior probabilities of the moves at a node
-(for PUCT), which complete formulation to evaluate below a leaf, and it tells the estimator every
-finished evaluation. An estimator's ``version`` changes whenever its model does; the planner then
+The planner asks an :class:`Estimator` for every move it does not take from the tree's statistics:
+prior probabilities of the moves at a node (for PUCT), the value of a new continuous move
+(progressive widening), and which complete formulation to evaluate below a leaf; and it tells the
+estimator every finished evaluation. Each question comes with ``history``, the moves from the
+initial state to the node, so an estimator can model the decisions along the path. An estimator's ``version`` changes whenever its model does; the planner then
 recomputes the priors of the nodes it passes through. The default, :class:`RolloutEstimator`, is
 classic MCTS: uniform priors and a uniformly random completion. The BoTorch surrogate plugs in here
 (``surrogates`` package).
@@ -15,18 +17,23 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from discover.game import Game
-from discover.types import Action, Outcome, State
+from discover.types import Action, Outcome, Sampler, State
 
 
 @runtime_checkable
 class Estimator(Protocol):
     version: int
 
-    def priors(self, game: Game, state: State, actions: Sequence[Action]) -> Sequence[float] | None:
+    def priors(self, game: Game, state: State, actions: Sequence[Action],
+               history: Sequence[Action]) -> Sequence[float] | None:
         """Prior probabilities of ``actions`` at ``state``, or None for uniform."""
 
+    def widen(self, game: Game, state: State, moves: Sampler, rng: np.random.Generator,
+              pending: Sequence[State], history: Sequence[Action]) -> Action:
+        """A new continuous move at ``state``, drawn from or chosen within ``moves``."""
+
     def complete(self, game: Game, state: State, rng: np.random.Generator,
-                 pending: Sequence[State]) -> State:
+                 pending: Sequence[State], history: Sequence[Action]) -> State:
         """A terminal state below ``state`` worth evaluating (``pending`` are already in flight)."""
 
     def observe(self, game: Game, state: State, outcome: Outcome) -> None:
@@ -34,15 +41,20 @@ class Estimator(Protocol):
 
 
 class RolloutEstimator:
-    """Classic MCTS: uniform priors, uniformly random completions, nothing to learn."""
+    """Classic MCTS: uniform priors, uniformly random moves and completions, nothing to learn."""
 
     version = 0
 
-    def priors(self, game: Game, state: State, actions: Sequence[Action]) -> Sequence[float] | None:
+    def priors(self, game: Game, state: State, actions: Sequence[Action],
+               history: Sequence[Action]) -> Sequence[float] | None:
         return None
 
+    def widen(self, game: Game, state: State, moves: Sampler, rng: np.random.Generator,
+              pending: Sequence[State], history: Sequence[Action]) -> Action:
+        return moves.sample(rng)
+
     def complete(self, game: Game, state: State, rng: np.random.Generator,
-                 pending: Sequence[State]) -> State:
+                 pending: Sequence[State], history: Sequence[Action]) -> State:
         return game.random_completion(state, rng)
 
     def observe(self, game: Game, state: State, outcome: Outcome) -> None:

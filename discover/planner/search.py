@@ -91,7 +91,7 @@ class Planner:
             if leaf.terminal:
                 target: tuple[State, str] | None = (leaf.state, leaf.key)
             else:
-                target = self._complete(leaf)
+                target = self._complete(leaf, actions)
                 if target is None:  # every completion tried is in flight: look elsewhere
                     blocked.add(leaf.key)
                     continue
@@ -209,27 +209,40 @@ class Planner:
             if isinstance(moves, Sampler):
                 node.sampler = moves
             else:
-                self._order_moves(node, list(moves))
+                moves = list(moves)
+                if not moves:
+                    raise GameError(f"game {self.game.name!r}: non-terminal state {node.state!r} has no moves")
+                node.priors = {a: 1.0 / len(moves) for a in moves}
+                node.untried = [moves[i] for i in self.rng.permutation(len(moves))]
         self.nodes[key] = node
         return node
 
-    def _order_moves(self, node: Node, moves: list[Action]) -> None:
-        """Set the priors of a node's finite moves and order its untried ones, most promising last."""
-        if not moves:
-            raise GameError(f"game {self.game.name!r}: non-terminal state {node.state!r} has no moves")
+    def _order_moves(self, node: Node, history: tuple[Action, ...]) -> None:
+        """Ask the estimator for the priors of a node's moves (finite ones, or the continuous
+        children made so far) and order its untried finite moves, most promising last."""
         node.priors_version = self.estimator.version
-        priors = self.estimator.priors(self.game, node.state, moves)
-        if priors is None:
-            p = np.full(len(moves), 1.0 / len(moves))
-        else:
-            p = np.asarray(priors, dtype=float)
-            if p.shape != (len(moves),) or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
-                raise ValueError(f"estimator returned invalid priors {priors!r} for {len(moves)} moves")
-            p = p / p.sum()
+        if node.sampler is not None:
+            moves = list(node.children)
+            if len(moves) < 2:
+                return
+            priors = self.estimator.priors(self.game, node.state, moves, history)
+            if priors is not None:
+                node.priors = dict(zip(moves, self._checked_priors(priors, len(moves)).tolist()))
+            return
+        moves = [*node.children, *node.untried]
+        priors = self.estimator.priors(self.game, node.state, moves, history)
+        p = np.full(len(moves), 1.0 / len(moves)) if priors is None else self._checked_priors(priors, len(moves))
         node.priors = dict(zip(moves, p.tolist()))
         order = self.rng.permutation(len(moves))  # random tie-breaking, then most promising last
         order = sorted(order, key=lambda i: p[i])  # stable: ties keep the random order
         node.untried = [moves[i] for i in order if moves[i] not in node.children]
+
+    @staticmethod
+    def _checked_priors(priors: Sequence[float], n: int) -> np.ndarray:
+        p = np.asarray(priors, dtype=float)
+        if p.shape != (n,) or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
+            raise ValueError(f"estimator returned invalid priors {priors!r} for {n} moves")
+        return p / p.sum()
 
     def _settle_terminal(self, node: Node) -> None:
         if node.key in self.evaluated:
@@ -237,15 +250,18 @@ class Planner:
             node.failed = node.value is None
             node.solved = True
 
-    def _expand(self, node: Node) -> tuple[Action, Node]:
-        if node.sampler is not None:
-            action = node.sampler.sample(self.rng)
+    def _expand(self, node: Node, history: tuple[Action, ...]) -> tuple[Action, Node]:
+        if node.sampler is not None:  # a new continuous move: the estimator's choice (a random draw by default)
+            pending = [p.state for p in self.pending.values()]
+            action = self.estimator.widen(self.game, node.state, node.sampler, self.rng, pending, history)
+            if action in node.children:  # the estimator chose a move made before: descend into it
+                return action, node.children[action]
+            # the estimator's pick among all moves: as likely as the best child so far
+            node.priors[action] = max(node.priors.values(), default=1.0)
         else:
             action = node.untried.pop()
         child = self._node(self.game.apply(node.state, action), node.depth + 1)
         node.children[action] = child
-        if node.sampler is not None:
-            node.priors[action] = 1.0
         return action, child
 
     # -- selection ---------------------------------------------------------------------------
@@ -276,24 +292,34 @@ class Planner:
         q = min(1.0, max(0.0, q))
         return q if mover is Player.SEARCHER else 1.0 - q
 
-    def _step(self, node: Node, blocked: set[str]) -> tuple[Action, Node] | None:
+    def _step(self, node: Node, blocked: set[str], history: tuple[Action, ...]) -> tuple[Action, Node] | None:
         """The move to descend at ``node`` (expanding a new one when that scores best)."""
         if node.player is Player.CHANCE:
             return self._step_chance(node, blocked)
         cfg = self.config
-        if node.priors_version != self.estimator.version and node.sampler is None:
-            self._order_moves(node, [*node.children, *node.untried])  # the model changed: new priors
+        if node.priors_version != self.estimator.version:
+            self._order_moves(node, history)  # the model changed: new priors
         parent_visits = node.visits + node.virtual
         parent_q = self._q(node, node.player)
         first_play = 0.5 if parent_q is None else parent_q
         best_score, best = -math.inf, None
         top_prior = max(node.priors.values(), default=1.0) or 1.0
         guided = cfg.value_source == "prior" and node.player is Player.SEARCHER  # priors favour the searcher
-        for action, child in node.children.items():
-            if not self._selectable(child, blocked):
-                continue
-            if guided:
-                q = node.priors.get(action, 0.0) / top_prior if child.visits else None
+        if guided and node.sampler is not None:
+            # a continuous move is the estimator's acquisition maximiser over the completions below:
+            # a move already tried is never better than the best of a continuum that contains it
+            return self._expand(node, history)
+        growable = bool(node.untried) or node.sampler is not None
+        children = [(a, c) for a, c in node.children.items() if self._selectable(c, blocked)]
+        if guided and (growable or any(not _failed_only(c) for _, c in children)):
+            # a branch where every evaluation failed is left while something else may succeed
+            children = [(a, c) for a, c in children if not _failed_only(c)]
+        for action, child in children:
+            if guided:  # the model's view of the branch, and what was observed below it
+                q = None
+                if child.visits:
+                    observed = self._q(child, node.player)
+                    q = 0.5 * node.priors.get(action, 0.0) / top_prior + 0.5 * (observed or 0.0)
             else:
                 q = self._q(child, node.player)
             visits = child.visits + child.virtual
@@ -310,7 +336,7 @@ class Planner:
                 first_play = prior / top_prior
             score = self._rule(None, 0, parent_visits, prior, cfg.exploration, first_play)
             if best is None or score > best_score:
-                return self._expand(node)
+                return self._expand(node, history)
         return best
 
     def _step_chance(self, node: Node, blocked: set[str]) -> tuple[Action, Node] | None:
@@ -332,7 +358,7 @@ class Planner:
         while True:
             if len(path) > self.config.max_depth:
                 raise GameError(f"game {self.game.name!r} went deeper than {self.config.max_depth} moves (a cycle?)")
-            step = self._step(node, blocked)
+            step = self._step(node, blocked, tuple(actions))
             if step is None:  # nothing left to try below: solved, or all in flight
                 node.refresh(self._optimistic)
                 if not node.solved:
@@ -347,10 +373,10 @@ class Planner:
                 return path, tuple(actions)
             node = child
 
-    def _complete(self, leaf: Node) -> tuple[State, str] | None:
+    def _complete(self, leaf: Node, history: tuple[Action, ...]) -> tuple[State, str] | None:
         in_flight = [p.state for p in self.pending.values()]
         for _ in range(self.config.completion_tries):
-            state = self.estimator.complete(self.game, leaf.state, self.rng, in_flight)
+            state = self.estimator.complete(self.game, leaf.state, self.rng, in_flight, history)
             if self.game.to_move(state) is not Player.TERMINAL:
                 raise ValueError(f"estimator returned a non-terminal completion {state!r}")
             key = self.game.state_key(state)
@@ -383,3 +409,8 @@ class Planner:
             self._dirty_nodes[node.key] = node
         for parent, child, action in zip(path, path[1:], actions):
             self._dirty_edges[(parent.key, child.key)] = action
+
+
+def _failed_only(node: Node) -> bool:
+    """Every evaluation below ``node`` failed (none gave a value)."""
+    return node.visits > 0 and not math.isfinite(node.best) and not math.isfinite(node.worst)
