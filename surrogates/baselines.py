@@ -3,7 +3,11 @@
 * ``random``: uniformly random complete formulations;
 * ``flat-bo``: BO over the flattened formulation space, no tree (the GP estimator's completion
   choice, asked at the root every time);
-* ``tpe``: Optuna's TPE, walking the game define-by-run (one suggestion per move);
+* ``tpe``: Optuna's TPE, multivariate and grouped (for conditional spaces), walking the game
+  define-by-run (one suggestion per move); a failed evaluation is told to it as a constraint
+  violation (``constraints_func``) the way Optuna users report infeasible points, not as a failed
+  trial, which TPE would ignore;
+* ``ax``: Ax (BoTorch's own service) over the game's decision sites as a flat parameter set;
 * plain UCT with random rollouts is ``method="mcts", surrogate="none"``.
 
 They propose whole formulations, keep no tree, and never propose an evaluated or in-flight one
@@ -13,16 +17,19 @@ twice (a collision is retried, then given up for this ask).
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
 from discover.errors import SettingsError
-from discover.game import Game, sample_chance
+from discover.game import Game, sample_action, sample_chance
 from discover.planner import Estimator, Proposal
 from discover.types import EvaluationRecord, Interval, Outcome, Player, Sampler, State, Status
 from surrogates.estimator import GPEstimator
+from surrogates.space import Space, Walker
 
 RETRIES = 64
 
@@ -125,8 +132,13 @@ class TPESearch(FlatProposer):
             raise SettingsError("method 'tpe' needs optuna: pip install optuna") from None
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
-        self.study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+        with warnings.catch_warnings():  # multivariate/group are flagged experimental
+            warnings.simplefilter("ignore")
+            sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
+                                                 constraints_func=_violation)
+        self.study = optuna.create_study(direction="maximize", sampler=sampler)
         self._trials: dict[str, Any] = {}
+        self._worst: float | None = None
 
     def _name(self, depth: int, moves: Any) -> str:
         return f"move{depth}_{hashlib.sha1(repr(moves).encode()).hexdigest()[:6]}"
@@ -161,17 +173,112 @@ class TPESearch(FlatProposer):
         if trial is None:  # evaluated before a resume: TPE restarts its model, the store still dedupes
             return
         ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
-        if ok:
-            self.study.tell(trial, outcome.value)
-        else:
-            self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
+        self._tell(trial, outcome.value if ok else None)
+
+    def _tell(self, trial: Any, value: float | None) -> None:
+        """A value, or (failed) a constraint violation at the worst value seen, which TPE ranks below
+        every feasible trial."""
+        if value is not None:
+            self._worst = value if self._worst is None else min(self._worst, value)
+        trial.set_user_attr(VIOLATION, 0.0 if value is not None else 1.0)
+        self.study.tell(trial, value if value is not None else (self._worst if self._worst is not None else 0.0))
 
     def discard(self, state: State) -> None:
         trial = self._trial(state)
         if trial is None:
             return
-        value = self.evaluated.get(self.game.state_key(state))
-        if value is not None:  # a repeat of an evaluated formulation: TPE learns its known value
-            self.study.tell(trial, value)
-        else:
+        key = self.game.state_key(state)
+        if key in self.evaluated:  # a repeat of an evaluated formulation: TPE learns its known outcome
+            self._tell(trial, self.evaluated[key])
+        else:  # cancelled: nothing was learnt
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
+
+
+VIOLATION = "constraint_violation"
+
+
+def _violation(trial: Any) -> tuple[float]:
+    return (trial.user_attrs.get(VIOLATION, 0.0),)
+
+
+class AxSearch(FlatProposer):
+    """Ax's default generation strategy (Sobol, then BoTorch's modular BO) over the game's decision
+    sites, found by walking random completions; infeasible points are an outcome constraint.
+
+    Ax needs its parameters up front, so sites are collected from ``discovery`` random completions;
+    a site met later takes a random move. Inactive parameters of a conditional space are proposed
+    and ignored (a flat space, as most users give Ax)."""
+
+    discovery = 64
+
+    def __init__(self, game: Game, *, estimator: Estimator | None = None, seed: int = 0) -> None:
+        super().__init__(game, seed=seed)
+        try:
+            from ax.api.client import Client
+            from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+        except ImportError:
+            raise SettingsError("method 'ax' needs Ax: pip install ax-platform") from None
+        logging.getLogger("ax").setLevel(logging.ERROR)
+        self.space = Space()
+        walker = Walker(None, self.rng)
+        for _ in range(self.discovery):
+            self.space.walk(game, game.initial_state(), walker)
+        self.names = {key: f"site{i}" for i, key in enumerate(self.space.decisions)}
+        parameters: list[Any] = []
+        for key, site in self.space.decisions.items():
+            if site.kind == "real":
+                parameters.append(RangeParameterConfig(name=self.names[key], parameter_type="float", bounds=(0.0, 1.0)))
+            else:
+                parameters.append(ChoiceParameterConfig(name=self.names[key], parameter_type="int",
+                                                        values=list(range(len(site.choices))),
+                                                        is_ordered=site.kind == "ordinal"))
+        self.client = Client(random_seed=seed)
+        self.client.configure_experiment(parameters=parameters, name=f"discover-{game.name}")
+        self.client.configure_optimization(objective="value", outcome_constraints=["feasible >= 0.5"])
+        self._trials: dict[str, int] = {}
+        self._worst: float | None = None
+
+    def draw(self) -> State:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ((index, params),) = self.client.get_next_trials(max_trials=1).items()
+        space, names, rng = self.space, self.names, self.rng
+
+        def choose(moves: Any, depth: int, chance: bool = False) -> Any:
+            if chance:
+                return sample_chance(moves, rng)
+            site = space.site(depth, moves)
+            name = names.get(site.key)
+            if name is None or site.interval is None and site.kind == "real":
+                return sample_action(moves, rng)
+            if site.kind == "real":
+                return site.action(float(params[name]))
+            return site.choices[int(params[name])]
+
+        trace = self.space.walk(self.game, self.game.initial_state(), choose)
+        self._trials[trace.key] = index
+        return trace.state
+
+    def observe(self, state: State, outcome: Outcome) -> None:
+        index = self._trials.pop(self.game.state_key(state), None)
+        if index is None:
+            return
+        ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
+        self._complete(index, outcome.value if ok else None)
+
+    def _complete(self, index: int, value: float | None) -> None:
+        if value is not None:
+            self._worst = value if self._worst is None else min(self._worst, value)
+        fallback = self._worst if self._worst is not None else 0.0
+        self.client.complete_trial(trial_index=index, raw_data={
+            "value": value if value is not None else fallback, "feasible": 1.0 if value is not None else 0.0})
+
+    def discard(self, state: State) -> None:
+        key = self.game.state_key(state)
+        index = self._trials.pop(key, None)
+        if index is None:
+            return
+        if key in self.evaluated:
+            self._complete(index, self.evaluated[key])
+        else:
+            self.client.mark_trial_failed(trial_index=index)
