@@ -57,6 +57,7 @@ class MovesGame(Game):
 
 
 UNIT = Interval(0.0, 1.0)
+TOLERANCE = 1e-5
 
 
 class Jenatton(MovesGame):
@@ -133,7 +134,7 @@ class Gramacy(MovesGame):
         x1, x2 = state
         c1 = 1.5 - x1 - 2 * x2 - 0.5 * math.sin(2 * math.pi * (x1 * x1 - 2 * x2))
         c2 = x1 * x1 + x2 * x2 - 1.5
-        return x1 + x2 if c1 <= 0 and c2 <= 0 else None
+        return x1 + x2 if max(c1, c2) <= TOLERANCE else None
 
 
 THICKNESS = tuple(round(0.0625 * k, 4) for k in range(1, 100))  # plates come in multiples of 1/16 inch
@@ -156,9 +157,9 @@ class PressureVessel(MovesGame):
 
     def objective(self, state: State) -> float | None:
         ts, th, r, length = state
-        feasible = (-ts + 0.0193 * r <= 0 and -th + 0.00954 * r <= 0
-                    and -math.pi * r * r * length - 4 / 3 * math.pi * r ** 3 + 1_296_000 <= 0 and length <= 240)
-        if not feasible:
+        g = (-ts + 0.0193 * r, -th + 0.00954 * r,
+             (-math.pi * r * r * length - 4 / 3 * math.pi * r ** 3) / 1_296_000 + 1, length / 240 - 1)
+        if max(g) > TOLERANCE:
             return None
         return 0.6224 * ts * r * length + 1.7781 * th * r * r + 3.1661 * ts * ts * length + 19.84 * ts * ts * r
 
@@ -183,8 +184,7 @@ class Spring(MovesGame):
         g2 = (4 * D * D - d * D) / (12566 * (D * d ** 3 - d ** 4)) + 1 / (5108 * d * d) - 1
         g3 = 1 - 140.45 * d / (D * D * N)
         g4 = (d + D) / 1.5 - 1
-        tolerance = 1e-5  # the published minimiser is rounded to 6 digits, and sits on g1 and g2
-        if max(g1, g2, g3, g4) > tolerance:
+        if max(g1, g2, g3, g4) > TOLERANCE:
             return None
         return (N + 2) * D * d * d
 
