@@ -159,9 +159,12 @@ def _busy() -> None:  # a worker beside the planner
         sum(i * i for i in range(10_000))
 
 
-def decision_time(observations: int, decisions: int = 8) -> dict:
+def decision_time(observations: int, capped: bool, decisions: int = 8) -> dict:
     """Seconds per planner + GP decision once ``observations`` evaluations are known, with one busy
-    process beside the planner (a worker), on the toy formulation game."""
+    process beside the planner (a worker), on the toy formulation game: with torch's and BLAS's
+    default threads, or ``capped`` to the cores the worker leaves (what a campaign does)."""
+    from discover.threads import spare_cores, thread_cap
+
     game = discover.load_game("toy-formulation")
     estimator = GPEstimator(game, seed=0)
     planner = Planner(game, estimator=estimator, config=PlannerConfig.guided(), seed=0)
@@ -172,16 +175,18 @@ def decision_time(observations: int, decisions: int = 8) -> dict:
     worker = multiprocessing.Process(target=_busy, daemon=True)
     worker.start()
     times = []
+    threads = spare_cores(1) if capped else _threads()
     try:
         for _ in range(decisions):
             tick = time.perf_counter()
-            (proposal,) = planner.ask(1)
+            with thread_cap(threads):
+                (proposal,) = planner.ask(1)
             times.append(time.perf_counter() - tick)
             planner.tell(proposal, game.evaluate(proposal.state, EvalContext()).checked())
     finally:
         worker.terminate()
-    return {"observations": observations, "median_seconds": float(np.median(times)),
-            "max_seconds": float(np.max(times)), "decisions": decisions, "torch_threads": _threads()}
+    return {"observations": observations, "threads": threads, "capped": capped,
+            "median_seconds": float(np.median(times)), "max_seconds": float(np.max(times)), "decisions": decisions}
 
 
 def _threads() -> int:
@@ -271,7 +276,8 @@ def main() -> None:
                 print(f"  {problem:24} {m:8} median final {np.median(finals):.6g} "
                       f"({np.median([r['seconds'] for r in by_method[m]]):.1f} s per campaign)", flush=True)
     headline = {p: summary(p, runs, args.budget, optimum(p, make_game(p))) for p, runs in curves.items()}
-    timing = saved.get("decision_time", []) if args.no_timing else [decision_time(n) for n in (200, 1000)]
+    timing = saved.get("decision_time", []) if args.no_timing else [
+        decision_time(n, capped) for n in (200, 1000) for capped in (False, True)]
     print()
     print(f"{'problem':24} {'best baseline':>13} {'its final':>11} {'GP-MCTS final':>13} {'GP-MCTS evals':>13} "
           f"{'fraction':>8} {'met':>4} {'evals to 1% (GP-MCTS / best baseline)':>38}")
@@ -286,7 +292,9 @@ def main() -> None:
     if timing:
         print("\nplanner + GP time per decision (toy-formulation, one busy process beside the planner)")
         for t in timing:
-            print(f"  {t['observations']:>5} observations: median {t['median_seconds']:.3f} s, max {t['max_seconds']:.3f} s")
+            print(f"  {t['observations']:>5} observations, {t['threads']} threads "
+                  f"({'capped to the spare cores' if t['capped'] else 'default'}): "
+                  f"median {t['median_seconds']:.3f} s, max {t['max_seconds']:.3f} s")
     path.write_text(json.dumps({"headline": headline, "decision_time": timing, "seeds": args.seeds, "runs": curves},
                                indent=1))
     plot(curves, args.out / "sample_efficiency.png")

@@ -33,6 +33,7 @@ from discover.methods import (
 )
 from discover.planner import Estimator, Proposal
 from discover.store import Store
+from discover.threads import spare_cores, thread_cap
 from discover.types import (
     DEFAULT_TIMEOUT_SECONDS, CampaignInfo, CampaignSettings, EvaluationRecord, Event, EventKind, Job, JobResult,
     Outcome, PlannerConfig, Status, to_json,
@@ -291,6 +292,7 @@ class _Run:
                 self.proposer.restore_tree(*store.tree(states=True))
         self.best = max((r.value for r in history if r.value is not None), default=None)  # None: nothing ok yet
         self.inflight: dict[Future[JobResult], Proposal] = {}
+        self.cpus: dict[Future[JobResult], int] = {}  # threads each job in flight runs
         self.started = time.monotonic()
         self.reason = ""
 
@@ -357,6 +359,7 @@ class _Run:
             for proposal in self.inflight.values():
                 self.proposer.forget(proposal)
             self.inflight.clear()
+            self.cpus.clear()
             try:
                 self.commit([_event(EventKind.CAMPAIGN_FINISHED, stopped=stopped, done=self.done, best=self.best,
                                     reason=self.reason)])
@@ -381,19 +384,27 @@ class _Run:
             slots = min(slots, remaining)
         if slots <= 0:
             return
-        proposals = self.proposer.ask(min(slots, batch))
+        with thread_cap(self.planner_threads()):
+            proposals = self.proposer.ask(min(slots, batch))
         events = []
         for p in proposals:
             # an inline evaluation cannot be stopped, but is still told the game's own time budget
             limit = c.timeout if c.timeout is not None else self.game.default_timeout
             job = Job(p.id, p.state, self.game.resources(p.state), _job_seed(self.s.seed, p.key), limit)
-            self.inflight[c.backend.submit(job)] = p
+            future = c.backend.submit(job)
+            self.inflight[future] = p
+            self.cpus[future] = job.resources.cpus
             events.append(_event(EventKind.EVALUATION_STARTED, state=self.game.describe_state(p.state),
                                  key=p.key, proposal=p.id))
         self.commit(events)  # reuses of stored values move tree statistics too
 
+    def planner_threads(self) -> int:
+        """The cores the evaluations running elsewhere leave to the planner (the GP's fits)."""
+        return spare_cores(sum(cpus for f, cpus in self.cpus.items() if not f.done()))
+
     def finish(self, future: Future[JobResult]) -> None:
         proposal = self.inflight.pop(future)
+        self.cpus.pop(future, None)
         try:
             result = future.result()
         except CancelledError:
@@ -406,7 +417,8 @@ class _Run:
         except (TypeError, ValueError) as exc:
             outcome = Outcome.failure(Status.FAILED, f"artifacts are not JSON-serialisable: {exc}", outcome.cost_seconds)
             artifacts = {}
-        self.proposer.tell(proposal, outcome)
+        with thread_cap(self.planner_threads()):
+            self.proposer.tell(proposal, outcome)
         self.done += 1
         label = self.game.describe_state(proposal.state)
         data = dict(id=proposal.id, state=label, key=proposal.key, value=outcome.value,

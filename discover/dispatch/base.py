@@ -9,16 +9,13 @@ matching status, so that one bad evaluation fails itself and not the campaign.
 from __future__ import annotations
 
 import abc
-import sys
 import time
 import traceback
 from concurrent.futures import Future
-from contextlib import contextmanager
-from typing import Iterator
 
-from threadpoolctl import threadpool_limits
 
 from discover.game import Game
+from discover.threads import thread_cap
 from discover.types import EvalContext, Job, JobResult, Outcome, Status
 
 
@@ -60,7 +57,7 @@ def run_evaluation(game: Game, job: Job, worker: str, device: str) -> JobResult:
     started = time.time()
     tick = time.perf_counter()
     try:
-        with _thread_cap(job.resources.cpus):
+        with thread_cap(job.resources.cpus):
             outcome = game.evaluate(job.state, context)
         if not isinstance(outcome, Outcome):
             outcome = Outcome.failure(
@@ -82,22 +79,6 @@ def run_evaluation(game: Game, job: Job, worker: str, device: str) -> JobResult:
     if not outcome.cost_seconds:
         outcome = Outcome(outcome.value, outcome.status, elapsed, outcome.artifacts, outcome.message)
     return JobResult(job, outcome, worker, device, started, started + elapsed)
-
-
-@contextmanager
-def _thread_cap(cpus: int) -> Iterator[None]:
-    """BLAS/OpenMP (threadpoolctl) and torch use at most ``cpus`` threads during one evaluation, so
-    that k workers on k cores do not run k times too many threads; both are restored afterwards."""
-    torch = sys.modules.get("torch")  # only a game that imported torch needs torch capped
-    before = torch.get_num_threads() if torch is not None else None
-    with threadpool_limits(limits=cpus):
-        if torch is not None:
-            torch.set_num_threads(cpus)
-        try:
-            yield
-        finally:
-            if torch is not None:
-                torch.set_num_threads(before)
 
 
 def lost_result(job: Job, status: Status, message: str, worker: str, device: str, started: float) -> JobResult:
