@@ -165,10 +165,6 @@ class Game(abc.ABC):
             return None
         return row
 
-    def decode(self, vector: Sequence[float]) -> State:
-        """Optional inverse of :meth:`encode`: lets a surrogate tune continuous slots directly."""
-        raise NotImplementedError(f"game {self.name!r} does not define decode()")
-
     # -- helpers with sensible defaults ------------------------------------------------------
     def state_key(self, state: State) -> str:
         """A key that is stable across processes and runs (``hash()`` of a str is not)."""

@@ -4,7 +4,7 @@ Every real game here has this shape (LipSDP, sphere packing, Small-Gain Nash, th
 formulation): the state is the tuple of components chosen so far, the searcher fills the next slot,
 and a full tuple is evaluated. :class:`SlotGame` derives from the list of :class:`Slot` declarations
 everything that follows from that shape (``to_move``, ``apply``, ``features``, ``encode``,
-``decode``, ``describe_state``), so a game writes only which values are legal next (``actions``,
+``describe_state``), so a game writes only which values are legal next (``actions``,
 which may depend on earlier choices) and how to evaluate.
 
 Encoding, one number per slot (what the surrogates model):
@@ -12,8 +12,7 @@ Encoding, one number per slot (what the surrogates model):
 * categorical values (strings, booleans, mixed): the index in ``choices``;
 * integer values: the integer itself, between the smallest and largest choice;
 * real values (finite ``choices`` of floats, or an :class:`~discover.types.Interval`): the value, or
-  its natural log when ``log`` is set (radii, tolerances); ``decode`` snaps finite choices to the
-  nearest one (in the encoded scale) and clips an interval to its bounds.
+  its natural log when ``log`` is set (radii, tolerances).
 """
 
 from __future__ import annotations
@@ -76,18 +75,6 @@ class Slot:
             return float(self.choices.index(value))
         return self._scale(value)
 
-    def decode(self, x: float) -> Any:
-        if not math.isfinite(x):
-            raise ValueError(f"slot {self.name!r}: cannot decode {x!r}")
-        if self.kind == "categorical":
-            return self.choices[min(max(int(round(x)), 0), len(self.choices) - 1)]
-        if self.interval is not None:  # clip in the encoded scale: exp() of a far-off value would overflow
-            low, high = self._scale(self.interval.low), self._scale(self.interval.high)
-            x = min(max(float(x), low), high)
-            value = math.exp(x) if self.log else x
-            return float(min(max(value, self.interval.low), self.interval.high))
-        return min(self.choices, key=lambda c: abs(self._scale(c) - x))
-
 
 class SlotGame(Game):
     """A game whose states are tuples of slot values, filled in order by the searcher.
@@ -120,18 +107,6 @@ class SlotGame(Game):
 
     def encode(self, state: State) -> list[float]:
         return [slot.encode(value) for slot, value in zip(self.slots, state, strict=True)]
-
-    def decode(self, vector: Sequence[float]) -> State:
-        """The formulation an encoding stands for; ValueError when it is not a legal one (a value
-        that an earlier choice rules out), so a surrogate never proposes what the game forbids."""
-        state: State = ()
-        for slot, x in zip(self.slots, vector, strict=True):
-            value, legal = slot.decode(x), self.actions(state)
-            if isinstance(legal, Interval) and not legal.low <= value <= legal.high or \
-                    not isinstance(legal, Interval) and value not in legal:
-                raise ValueError(f"{slot.name}={value!r} is not a legal move after {self.describe_state(state)}")
-            state = self.apply(state, value)
-        return state
 
     def describe_state(self, state: State) -> str:
         return ", ".join(f"{slot.name}={self.describe_action(v)}" for slot, v in zip(self.slots, state)) or "(empty)"
