@@ -215,6 +215,8 @@ def plot(results: dict, path: Path) -> None:
         ax.set_xlabel("evaluations")
         ax.set_ylabel("best value")
         ax.legend()
+    for ax in list(axes.flat)[len(results):]:
+        ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -178,7 +178,7 @@ class GPEstimator:
         return trace.state
 
     @_without_jitter_warnings
-    def widen(self, game: Game, state: State, moves: Sampler, rng: np.random.Generator,
+    def widen(self, game: Game, state: State, moves: Sequence[Action] | Sampler, rng: np.random.Generator,
               pending: Sequence[State], history: Sequence[Action] = ()) -> Action:
         busy = self._seen | {game.state_key(p) for p in pending}
         trace = self._choose(game, state, history, pending, busy)

@@ -16,7 +16,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from discover.game import Game
+from discover.game import Game, sample_action
 from discover.types import Action, Outcome, Sampler, State
 
 
@@ -28,9 +28,9 @@ class Estimator(Protocol):
                history: Sequence[Action]) -> Sequence[float] | None:
         """Prior probabilities of ``actions`` at ``state``, or None for uniform."""
 
-    def widen(self, game: Game, state: State, moves: Sampler, rng: np.random.Generator,
+    def widen(self, game: Game, state: State, moves: Sequence[Action] | Sampler, rng: np.random.Generator,
               pending: Sequence[State], history: Sequence[Action]) -> Action:
-        """A new continuous move at ``state``, drawn from or chosen within ``moves``."""
+        """A move at ``state`` chosen within ``moves`` (continuous, or a very wide finite set)."""
 
     def complete(self, game: Game, state: State, rng: np.random.Generator,
                  pending: Sequence[State], history: Sequence[Action]) -> State:
@@ -49,9 +49,9 @@ class RolloutEstimator:
                history: Sequence[Action]) -> Sequence[float] | None:
         return None
 
-    def widen(self, game: Game, state: State, moves: Sampler, rng: np.random.Generator,
+    def widen(self, game: Game, state: State, moves: Sequence[Action] | Sampler, rng: np.random.Generator,
               pending: Sequence[State], history: Sequence[Action]) -> Action:
-        return moves.sample(rng)
+        return sample_action(moves, rng)
 
     def complete(self, game: Game, state: State, rng: np.random.Generator,
                  pending: Sequence[State], history: Sequence[Action]) -> State:

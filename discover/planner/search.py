@@ -251,18 +251,26 @@ class Planner:
             node.solved = True
 
     def _expand(self, node: Node, history: tuple[Action, ...]) -> tuple[Action, Node]:
-        if node.sampler is not None:  # a new continuous move: the estimator's choice (a random draw by default)
+        if node.sampler is not None or self._guided_wide(node):  # the estimator's choice (a random draw by default)
             pending = [p.state for p in self.pending.values()]
-            action = self.estimator.widen(self.game, node.state, node.sampler, self.rng, pending, history)
+            moves = node.sampler if node.sampler is not None else [*node.children, *node.untried]
+            action = self.estimator.widen(self.game, node.state, moves, self.rng, pending, history)
             if action in node.children:  # the estimator chose a move made before: descend into it
                 return action, node.children[action]
-            # the estimator's pick among all moves: as likely as the best child so far
-            node.priors[action] = max(node.priors.values(), default=1.0)
+            if node.sampler is None:
+                node.untried.remove(action)
+            else:  # the estimator's pick among all moves: as likely as the best child so far
+                node.priors[action] = max(node.priors.values(), default=1.0)
         else:
             action = node.untried.pop()
         child = self._node(self.game.apply(node.state, action), node.depth + 1)
         node.children[action] = child
         return action, child
+
+    def _guided_wide(self, node: Node) -> bool:
+        """A searcher node with more finite moves than ``wide_threshold``, under guided selection."""
+        return (self.config.value_source == "prior" and node.player is Player.SEARCHER and node.sampler is None
+                and len(node.children) + len(node.untried) > self.config.wide_threshold)
 
     # -- selection ---------------------------------------------------------------------------
     def _may_widen(self, node: Node) -> bool:
@@ -297,6 +305,12 @@ class Planner:
         if node.player is Player.CHANCE:
             return self._step_chance(node, blocked)
         cfg = self.config
+        guided = cfg.value_source == "prior" and node.player is Player.SEARCHER  # priors favour the searcher
+        if guided and (node.sampler is not None or self._guided_wide(node)):
+            # a continuous (or very wide) move is the estimator's acquisition maximiser over the
+            # completions below: a move already tried is never better than the best of a continuum
+            # that contains it, and tree statistics over hundreds of moves would need hundreds of visits
+            return self._expand(node, history)
         if node.priors_version != self.estimator.version:
             self._order_moves(node, history)  # the model changed: new priors
         parent_visits = node.visits + node.virtual
@@ -304,11 +318,6 @@ class Planner:
         first_play = 0.5 if parent_q is None else parent_q
         best_score, best = -math.inf, None
         top_prior = max(node.priors.values(), default=1.0) or 1.0
-        guided = cfg.value_source == "prior" and node.player is Player.SEARCHER  # priors favour the searcher
-        if guided and node.sampler is not None:
-            # a continuous move is the estimator's acquisition maximiser over the completions below:
-            # a move already tried is never better than the best of a continuum that contains it
-            return self._expand(node, history)
         growable = bool(node.untried) or node.sampler is not None
         children = [(a, c) for a, c in node.children.items() if self._selectable(c, blocked)]
         if guided and (growable or any(not _failed_only(c) for _, c in children)):
