@@ -355,3 +355,39 @@ def test_a_branch_whose_every_evaluation_failed_is_not_reselected_while_others_m
         dead = planner.root.children.get("dead")
         assert dead is None or dead.visits == 1, f"seed {seed}: the failed branch was visited {dead.visits} times"
         assert planner.root.children["live"].visits + planner.root.children["fair"].visits >= 29
+
+
+class PicksSeventeen(RolloutEstimator):
+    """An estimator whose acquisition maximiser is always move 17 (or the top of an interval)."""
+
+    def widen(self, game, state, moves, rng, pending, history):
+        return moves.high if isinstance(moves, Interval) else 17
+
+
+class WideThenScale(BranchThenScale):
+    name = "wide-scale-test"
+
+    def actions(self, state):
+        return tuple(range(100)) if not state else Interval(0.0, 1.0)
+
+    def evaluate(self, state, context):
+        return Outcome.ok(-abs(state[0] - 17) + state[1])
+
+
+def test_guided_search_takes_wide_and_continuous_moves_from_the_estimator():
+    game = WideThenScale()
+    planner = Planner(game, estimator=PicksSeventeen(), config=PlannerConfig.guided(), seed=0)
+    first, second = drive_states(planner, 2)
+    assert first.state[0] == 17  # not a PUCT expansion of an arbitrary move (the leaf is then completed)
+    assert second.state == (17, 1.0)  # back through that child, whose continuous move is the estimator's
+    unguided = Planner(game, estimator=PicksSeventeen(), config=PlannerConfig(), seed=0)
+    assert [p.state[0] for p in drive_states(unguided, 5)] != [17] * 5  # plain MCTS widens progressively
+
+
+def drive_states(planner, budget):
+    out = []
+    for _ in range(budget):
+        (p,) = planner.ask(1)
+        planner.tell(p, planner.game.evaluate(p.state, EvalContext()).checked())
+        out.append(p)
+    return out
