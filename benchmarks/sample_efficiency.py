@@ -277,6 +277,7 @@ def main() -> None:
                 finals = [r["curve"][-1] for r in by_method[m]]
                 print(f"  {problem:24} {m:8} median final {np.median(finals):.6g} "
                       f"({np.median([r['seconds'] for r in by_method[m]]):.1f} s per campaign)", flush=True)
+            path.write_text(json.dumps({**saved, "runs": curves}, indent=1))  # kept if a later problem is cut short
     headline = {p: summary(p, runs, args.budget, optimum(p, make_game(p))) for p, runs in curves.items()}
     timing = saved.get("decision_time", []) if args.no_timing else [
         decision_time(n, capped) for n in (200, 1000) for capped in (False, True)]

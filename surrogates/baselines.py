@@ -218,7 +218,9 @@ class AxSearch(FlatProposer):
             from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
         except ImportError:
             raise SettingsError("method 'ax' needs Ax: pip install ax-platform") from None
-        logging.getLogger("ax").setLevel(logging.ERROR)
+        for name in ["ax", *logging.root.manager.loggerDict]:  # Ax sets INFO on each of its loggers
+            if name == "ax" or name.startswith("ax."):
+                logging.getLogger(name).setLevel(logging.ERROR)
         self.space = Space()
         walker = Walker(None, self.rng)
         for _ in range(self.discovery):
