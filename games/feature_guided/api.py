@@ -1,0 +1,150 @@
+"""``find_adversarial(model, image)``: the feature-guided game played by the engine's MCTS planner.
+
+The planner proposes ``batch`` plays at a time (ask/tell); the images of all their manipulations
+go to the black box in one query, so many leaves share one forward pass. Player I's and player II's
+moves are expanded and rolled out by saliency ([WHK18]: the SIFT mixture picks features, the
+Gaussian picks pixels), through :class:`SaliencyEstimator`. The best adversarial example found is
+re-queried before it is returned, and the result brackets the minimal adversarial distance
+between the certified radius (when the model is a network :mod:`.certify` handles) and the
+distance found.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from discover.errors import ParameterError
+from discover.planner import Planner, PlannerConfig
+from games.feature_guided.blackbox import BlackBox, as_chw
+from games.feature_guided.game import FeatureGuidedGame, Target
+from games.feature_guided.rules import Rules, Tracker
+
+# Player II has up to 2 x pixels moves: widened progressively (k(N) = N^0.5 children, most likely pixels first)
+# so the tree deepens along promising manipulations instead of trying every one once per node.
+PLANNER = PlannerConfig(rule="puct", exploration=1.0, backup="max", wide_threshold=4)
+
+
+class SaliencyEstimator:
+    """Priors and rollouts from the saliency distribution: player I by feature weight, player II by the
+    pixel's weight in the feature and the sign prior (the game's own chance probabilities)."""
+
+    version = 0
+
+    def priors(self, game: FeatureGuidedGame, state: tuple, actions: Sequence,
+               history: Sequence) -> Sequence[float] | None:
+        if len(state) % 2 == 0:
+            weights = [f.weight for f in game.target.features.features]
+            return [weights[a] for a in actions]
+        probs = dict(game.chance_outcomes(state))
+        return [probs[a] for a in actions]
+
+    def widen(self, game: FeatureGuidedGame, state: tuple, moves, rng: np.random.Generator,
+              pending: Sequence[tuple], history: Sequence):
+        raise NotImplementedError("the feature-guided game has no continuous moves")
+
+    def complete(self, game: FeatureGuidedGame, state: tuple, rng: np.random.Generator,
+                 pending: Sequence[tuple], history: Sequence) -> tuple:
+        """A rollout by saliency on a :class:`Tracker` (the tree's image cache holds only tree states)."""
+        t = game.target
+        weights = np.cumsum([f.weight for f in t.features.features])
+        tracker = Tracker(t.image, t.current(state), t.rules.norm, t.rules.tau)
+        grey = tracker.grey
+        moves = list(state)
+        while True:
+            if len(moves) % 2 == 0:
+                if t.finished(len(moves) // 2, tracker.distance):
+                    return tuple(moves)
+                moves.append(min(int(np.searchsorted(weights, rng.random() * weights[-1], side="right")),
+                                 len(weights) - 1))
+            else:
+                options, p = t.manipulation_weights(moves[-1], grey)
+                k = min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), len(options) - 1)
+                tracker.apply(*options[k])
+                moves.append(options[k])
+
+    def observe(self, game, state, outcome) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """What one attack found. ``adversarial`` is shaped like the input image (the image itself when nothing
+    was found, then ``distance`` is None); ``certified_radius``: no adversarial example lies closer (in
+    ``norm``), None with ``certificate`` saying why; ``confirmed``: the returned image was re-queried."""
+
+    adversarial: torch.Tensor
+    label: int
+    adversarial_label: int | None
+    distance: float | None
+    norm: str
+    queries: int
+    certified_radius: float | None
+    certificate: str
+    seconds: float
+    plays: int
+    confirmed: bool
+    play: tuple = ()  # the moves of the play that found ``adversarial``
+
+    @property
+    def found(self) -> bool:
+        return self.distance is not None
+
+    @property
+    def bracket(self) -> tuple[float | None, float | None]:
+        """[certified radius, distance found]: the minimal adversarial distance lies in between."""
+        return self.certified_radius, self.distance
+
+
+def find_adversarial(model: Callable | torch.nn.Module, image: torch.Tensor | np.ndarray, label: int | None = None,
+                     *, norm: str = "l2", budget: int = 400, player2: str = "cooperative", tau: float = 1.0,
+                     eta: float | None = None, rounds: int = 40, extractor: str = "sift", count: int = 6,
+                     pixels: int = 16, seed: int = 0, batch: int = 16, max_queries: int | None = None,
+                     device: str | None = None, certify: bool = True,
+                     lipschitz: tuple[float, str] | None = None) -> AttackResult:
+    """Search for the closest adversarial example of ``image`` (HW or CHW in [0, 1]) for ``model`` (a torch
+    classifier or a callable from (N, C, H, W) images to probabilities or logits), playing up to ``budget``
+    plays (and at most about ``max_queries`` black-box queries). ``label``: the true class (default: the
+    model's). ``lipschitz``: a certified l2 bound already computed for the model, and its method."""
+    start = time.perf_counter()
+    rules = Rules(norm, player2, tau, eta, rounds, extractor, count, pixels)
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ParameterError(f"budget must be a positive number of plays, got {budget!r}")
+    chw = as_chw(image)
+    blackbox = model if isinstance(model, BlackBox) else BlackBox(model, device=device)
+    base = blackbox(chw[None])[0]
+    label = int(np.argmax(base)) if label is None else int(label)
+    if not 0 <= label < len(base):
+        raise ParameterError(f"label must be a class in 0..{len(base) - 1}, got {label}")
+    shaped = lambda a: torch.as_tensor(a).reshape(tuple(image.shape))  # noqa: E731
+    if int(np.argmax(base)) != label:  # already misclassified: distance 0
+        return AttackResult(shaped(chw), label, int(np.argmax(base)), 0.0, norm, blackbox.queries, 0.0,
+                            "the image is already misclassified", time.perf_counter() - start, 0, True)
+    target = Target(blackbox, chw, label, rules, model if certify and isinstance(model, torch.nn.Module) else None)
+    target.lipschitz = lipschitz
+    game = FeatureGuidedGame.on(target)
+    planner = Planner(game, estimator=SaliencyEstimator(), config=PLANNER, seed=seed)
+    best, best_value, best_play, plays = None, -np.inf, (), 0
+    while plays < budget and (max_queries is None or blackbox.queries < max_queries):
+        proposals = planner.ask(min(batch, budget - plays))
+        if not proposals:
+            break
+        for proposal, result in zip(proposals, target.plays([p.state for p in proposals])):
+            outcome = game.outcome(proposal.state, result, time.perf_counter() - start)
+            planner.tell(proposal, outcome)
+            plays += 1
+            if outcome.value > best_value:
+                best_value, best, best_play = outcome.value, result, proposal.state
+    cert = target.certificate if target.model is not None else None
+    radius = cert.radius if cert else None
+    reason = (cert.method or cert.reason) if cert else "no certificate: the model is a black box (or certify=False)"
+    if best is None or not best["found"]:
+        return AttackResult(shaped(chw), label, None, None, norm, blackbox.queries, radius, reason,
+                            time.perf_counter() - start, plays, False)
+    requery = int(np.argmax(blackbox(best["image"][None])[0]))
+    return AttackResult(shaped(best["image"]), label, requery, best["distance"], norm, blackbox.queries, radius,
+                        reason, time.perf_counter() - start, plays, requery != label, best_play)

@@ -1,0 +1,308 @@
+"""The feature-guided game: black box, features, rules, certificates, loaders, the game and the API."""
+
+from __future__ import annotations
+
+import gzip
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from discover.check import check_game
+from discover.errors import ParameterError
+from discover.types import EvalContext, Player
+from games.feature_guided import BlackBox, FeatureGuidedGame, Rules, certify, distance, extract, find_adversarial
+from games.feature_guided.certify import as_network, from_l2
+from games.feature_guided.data import cifar10, digits, image_folders, mnist, read_idx, sample_image
+from games.feature_guided.features import grid_features, sift_features
+from games.feature_guided.models import demo_model
+from games.feature_guided.pictures import panels, save_grid, save_panels
+from games.feature_guided.rules import Tracker, manipulate
+
+NORMS = ("l0", "l1", "l2", "linf")
+
+
+@pytest.fixture(scope="module")
+def test_digits():
+    return digits("test")
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return demo_model("demo-cnn")
+
+
+def correctly_classified(model, images, labels, n):
+    with torch.no_grad():
+        predicted = model(torch.as_tensor(images)).argmax(1).numpy()
+    return [i for i in range(len(images)) if predicted[i] == labels[i]][:n]
+
+
+# -- the black box ---------------------------------------------------------------------------
+class Probe(nn.Module):
+    """Records whether gradients could be recorded during its forward passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+        self.grad_modes: list[bool] = []
+
+    def forward(self, x):
+        self.grad_modes.append(torch.is_grad_enabled())
+        return self.linear(x.flatten(1))
+
+
+def test_black_box_counts_batches_and_never_records_gradients():
+    probe = Probe()
+    box = BlackBox(probe, device="cpu", batch_size=3)
+    images = torch.rand(7, 1, 2, 2, requires_grad=True)
+    probs = box(images)
+    assert isinstance(probs, np.ndarray) and probs.shape == (7, 3)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-12)
+    assert box.queries == 7 and box.calls == 3  # batches of 3, 3, 1
+    assert probe.grad_modes == [False, False, False]
+    assert all(p.grad is None for p in probe.parameters())
+    assert images.grad is None
+
+
+def test_black_box_accepts_probabilities_and_refuses_bad_outputs():
+    probs = np.array([[0.2, 0.8], [0.5, 0.5]])
+    box = BlackBox(lambda x: torch.as_tensor(probs[: len(x)]), device="cpu")
+    np.testing.assert_allclose(box(np.zeros((2, 1, 2, 2))), probs)  # taken as probabilities, not soft-maxed
+    cases = [
+        (lambda x: torch.full((len(x), 3), float("nan")), "auto", "NaN"),
+        (lambda x: torch.ones(len(x)), "auto", "outputs"),
+        (lambda x: torch.tensor([[2.0, -1.0]] * len(x)), "probabilities", "not probabilities"),
+    ]
+    for model, outputs, words in cases:
+        with pytest.raises(ParameterError, match=words) as info:
+            BlackBox(model, device="cpu", outputs=outputs)(np.zeros((2, 1, 2, 2)))
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("image, words", [
+    (np.zeros((2, 2, 2, 2)), "HW or CHW"),
+    (np.full((4, 4), np.nan), "NaN"),
+    (np.full((4, 4), 1.5), r"\[0, 1\]"),
+])
+def test_bad_images_get_one_clear_line(cnn, image, words):
+    with pytest.raises(ParameterError, match=words) as info:
+        find_adversarial(cnn, image, budget=1)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_rules_get_one_clear_line():
+    for kwargs, words in (({"norm": "l3"}, "norm"), ({"tau": 0.0}, "tau"), ({"player2": "x"}, "player2"),
+                          ({"rounds": 0}, "rounds"), ({"extractor": "hog"}, "extractor")):
+        with pytest.raises(ParameterError, match=words):
+            Rules(**kwargs)
+
+
+# -- features --------------------------------------------------------------------------------
+def test_sift_features_are_deterministic_and_fall_back_to_a_grid(test_digits):
+    photo = sample_image("camera", 64)
+    first, second = sift_features(photo, count=6, pixels=10), sift_features(photo.copy(), count=6, pixels=10)
+    assert first == second and first.kind == "sift" and len(first.features) == 6
+    assert all(len(f.pixels) == 10 and math.isclose(sum(f.probabilities), 1.0) for f in first.features)
+    assert math.isclose(sum(f.weight for f in first.features), 1.0)
+    saliency = first.saliency()
+    assert saliency.shape == (64, 64) and math.isclose(saliency.sum(), 1.0)
+    digit = sift_features(test_digits[0][0])  # a 16x16 digit: enlarged before SIFT
+    assert digit.kind == "sift" and "(x8)" in digit.note
+    blank = sift_features(np.zeros((1, 16, 16), dtype=np.float32))
+    assert blank.kind == "grid" and "fallback" in blank.note
+
+
+def test_saliency_partition_counts_its_queries(test_digits, cnn):
+    images, labels = test_digits
+    box = BlackBox(cnn, device="cpu")
+    feats = extract("saliency", images[0], count=4, pixels=8, label=int(labels[0]), query=box, tau=1.0)
+    assert feats.kind == "saliency" and feats.queries == 2 * 256 + 1 == box.queries
+    pixels = [p for f in feats.features for p in f.pixels]
+    assert len(pixels) == len(set(pixels)) == 32  # disjoint partitions of the most salient pixels
+
+
+# -- rules -----------------------------------------------------------------------------------
+def test_manipulations_stay_in_range_and_the_tracker_agrees_with_distance():
+    rng = np.random.default_rng(0)
+    original = rng.random((3, 5, 5)).astype(np.float32)
+    for norm in NORMS:
+        tracker, image = Tracker(original, original, norm, 0.7), original
+        for _ in range(30):
+            pixel, sign = int(rng.integers(25)), int(rng.choice([-1, 1]))
+            image = manipulate(image, pixel, sign, 0.7)
+            tracker.apply(pixel, sign)
+            assert image.min() >= 0 and image.max() <= 1
+            assert math.isclose(tracker.distance, distance(original, image, norm), rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_norm_conversions_of_a_certified_l2_radius_are_sound():
+    """Any perturbation with ||d||_2 >= r2 (entries in [-1, 1]) is at least from_l2(r2) in every norm."""
+    rng = np.random.default_rng(1)
+    shape = (3, 4, 4)
+    for _ in range(200):
+        d = rng.uniform(-1, 1, size=shape) * (rng.random(shape) < rng.random())
+        if not d.any():
+            continue
+        r2 = float(np.sqrt((d * d).sum()))
+        zero = np.zeros(shape)
+        for norm in NORMS:
+            assert distance(zero, d, norm) >= from_l2(r2, norm, shape)
+
+
+# -- certificates ----------------------------------------------------------------------------
+def test_unrolled_cnn_computes_the_model_and_unsupported_models_say_why(test_digits, cnn):
+    images, _ = test_digits
+    network = as_network(cnn, (1, 16, 16))
+    with torch.no_grad():
+        expected = cnn(torch.as_tensor(images[:4])).double().numpy()
+        got = network.module()(torch.as_tensor(images[:4].reshape(4, -1), dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    pooled = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(98, 10))
+    cert = certify(pooled, images[0], 0, "l2")
+    assert cert.radius is None and "MaxPool2d" in cert.reason
+    assert certify(lambda x: x, images[0], 0, "l2").radius is None
+
+
+def test_certified_radius_never_exceeds_the_found_distance(test_digits, cnn):
+    images, labels = test_digits
+    box = BlackBox(cnn, device="cpu")
+    for i in correctly_classified(cnn, images, labels, 4):
+        result = find_adversarial(cnn, images[i], int(labels[i]), budget=400, extractor="grid", count=16)
+        assert result.found and result.confirmed
+        assert 0 < result.certified_radius <= result.distance
+        adversarial = result.adversarial.numpy()
+        assert adversarial.shape == images[i].shape and adversarial.min() >= 0 and adversarial.max() <= 1
+        assert int(np.argmax(box(adversarial[None])[0])) == result.adversarial_label != labels[i]
+        assert math.isclose(distance(images[i], adversarial, "l2"), result.distance)
+
+
+def test_find_adversarial_on_a_plain_callable_and_other_norms(test_digits, cnn):
+    images, labels = test_digits
+    i = correctly_classified(cnn, images, labels, 1)[0]
+    calls = []
+
+    def classify(x):  # a black box that is not a torch module: no certificate
+        calls.append(len(x))
+        return torch.softmax(cnn(x), dim=1)
+
+    result = find_adversarial(classify, torch.as_tensor(images[i][0]), budget=400, norm="l0", max_queries=2000,
+                              extractor="grid", count=16)
+    assert result.adversarial.shape == (16, 16) and result.label == labels[i]
+    assert result.certified_radius is None and "black box" in result.certificate
+    assert result.queries == sum(calls) and result.queries < 2000 + 200 * 8
+    assert result.found and result.distance == float(np.count_nonzero(result.adversarial.numpy() != images[i][0]))
+
+
+@pytest.mark.parametrize("player2", ["adversarial", "random"])
+def test_opponent_and_chance_player_two_run_on_the_planner(test_digits, cnn, player2):
+    images, labels = test_digits
+    i = correctly_classified(cnn, images, labels, 1)[0]
+    result = find_adversarial(cnn, images[i], budget=60, player2=player2, extractor="grid", count=16)
+    assert result.plays == 60 and result.queries > 60 and result.label == labels[i]
+    if result.found:
+        assert result.confirmed and result.certified_radius <= result.distance
+
+
+# -- the game on the engine ------------------------------------------------------------------
+def test_game_protocol_players_and_verification(tmp_path, test_digits, cnn):
+    images, labels = test_digits
+    i = correctly_classified(cnn, images, labels, 1)[0]
+    game = FeatureGuidedGame(model="demo-cnn", image=i, extractor="grid", count=16, pictures=str(tmp_path))
+    check_game(game, playouts=5)
+    state = game.initial_state()
+    assert game.to_move(state) is Player.SEARCHER
+    state = game.apply(state, 0)
+    assert game.to_move(state) is Player.SEARCHER  # cooperative player II
+    for player2, kind in (("adversarial", Player.OPPONENT), ("random", Player.CHANCE)):
+        other = FeatureGuidedGame(model="demo-cnn", image=i, player2=player2)
+        assert other.to_move((0,)) is kind
+    outcomes = FeatureGuidedGame(model="demo-cnn", image=i, player2="random").chance_outcomes((0,))
+    assert math.isclose(sum(p for _, p in outcomes), 1.0)
+    found = find_adversarial(cnn, images[i], int(labels[i]), budget=400, extractor="grid", count=16)
+    terminal = found.play  # the API's best play, replayed by the game built from parameters
+    outcome = game.evaluate(terminal, EvalContext())
+    art = outcome.artifacts
+    assert art["found"] and art["distance"] == found.distance
+    assert outcome.value == -art["distance"] and art["bracket"][0] <= art["bracket"][1]
+    assert game.verify(terminal, outcome) is None
+    assert cv2.imread(art["image_png"], cv2.IMREAD_UNCHANGED).shape == (16, 16)
+    np.save(art["image_npy"], images[i])  # tampered: the original image is not adversarial
+    assert "not the one the play produces" in game.verify(terminal, outcome)
+
+
+def test_game_refuses_an_image_the_model_already_misclassifies(test_digits, cnn):
+    images, labels = test_digits
+    with torch.no_grad():
+        wrong = int(np.flatnonzero(cnn(torch.as_tensor(images)).argmax(1).numpy() != labels)[0])
+    with pytest.raises(ParameterError, match="already classifies"):
+        FeatureGuidedGame(model="demo-cnn", image=wrong)
+    result = find_adversarial(cnn, images[wrong], int(labels[wrong]), budget=5)
+    assert result.distance == 0.0 and result.adversarial_label != labels[wrong]
+
+
+# -- data and pictures -----------------------------------------------------------------------
+def test_loaders_read_files_written_here(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(3, 5, 4), dtype=np.uint8)
+    header = b"\0\0\x08\x03" + b"".join(n.to_bytes(4, "big") for n in pixels.shape)
+    (tmp_path / "images.idx").write_bytes(header + pixels.tobytes())
+    with gzip.open(tmp_path / "labels.idx.gz", "wb") as f:
+        f.write(b"\0\0\x08\x01" + (3).to_bytes(4, "big") + bytes([7, 1, 4]))
+    x, y = mnist(tmp_path / "images.idx", tmp_path / "labels.idx.gz")
+    assert x.shape == (3, 1, 5, 4) and list(y) == [7, 1, 4]
+    np.testing.assert_allclose(x[:, 0] * 255, pixels, atol=1e-4)
+    (tmp_path / "bad.idx").write_bytes(b"\x01\x02\x03\x04")
+    with pytest.raises(ParameterError, match="magic"):
+        read_idx(tmp_path / "bad.idx")
+
+    records = rng.integers(0, 256, size=(2, 3073), dtype=np.uint8)
+    records[:, 0] = [3, 9]
+    records.tofile(tmp_path / "data_batch_1.bin")
+    x, y = cifar10(tmp_path / "data_batch_1.bin")
+    assert x.shape == (2, 3, 32, 32) and list(y) == [3, 9]
+    assert math.isclose(x[1, 2, 31, 31] * 255, records[1, -1], abs_tol=1e-4)  # blue plane, last pixel
+    (tmp_path / "short.bin").write_bytes(b"\0" * 100)
+    with pytest.raises(ParameterError, match="records"):
+        cifar10(tmp_path / "short.bin")
+
+    for label in (0, 12):
+        (tmp_path / "gtsrb" / str(label)).mkdir(parents=True)
+        image = np.zeros((10, 12, 3), dtype=np.uint8)
+        image[..., 2] = 255  # red in OpenCV's BGR
+        cv2.imwrite(str(tmp_path / "gtsrb" / str(label) / "00000_00000.ppm"), image)
+    x, y = image_folders(tmp_path / "gtsrb", size=8)
+    assert x.shape == (2, 3, 8, 8) and list(y) == [0, 12]
+    assert np.allclose(x[:, 0], 1.0) and np.allclose(x[:, 1:], 0.0)  # RGB order
+    with pytest.raises(ParameterError, match="class folders"):
+        image_folders(tmp_path / "nowhere")
+
+
+def test_pictures(tmp_path, test_digits):
+    images, _ = test_digits
+    changed = manipulate(images[0], 40, 1, 1.0)
+    row = panels(images[0], changed, grid_features((16, 16), 4, 8).saliency())
+    assert row.ndim == 3 and row.shape[2] == 3 and row.shape[0] >= 128
+    save_panels(tmp_path / "one.png", images[0], changed)
+    save_grid(tmp_path / "grid.png", [row, row])
+    assert cv2.imread(str(tmp_path / "grid.png")).shape[0] > 2 * 128
+
+
+# -- the LipSDP bound on the MLP (LipSDP takes ~10 s) ------------------------------------------
+@pytest.mark.slow
+def test_mlp_bracket_with_lipsdp(test_digits):
+    images, labels = test_digits
+    mlp = demo_model("demo")
+    network = as_network(mlp, (1, 16, 16))
+    from games.feature_guided.certify import lipschitz
+
+    bound = lipschitz(network)
+    assert bound[1] == "lipsdp"
+    for i in correctly_classified(mlp, images, labels, 5):
+        result = find_adversarial(mlp, images[i], int(labels[i]), budget=1000, lipschitz=bound, extractor="grid",
+                                  count=16)
+        assert result.found and result.confirmed
+        assert 0 < result.certified_radius <= result.distance
