@@ -1,0 +1,336 @@
+"""Three-point bounds for sphere packing (Cohn, de Laat & Salmon, arXiv 2206.15373): the formulation
+and its numerical solve at fixed radii r < R < 2r.
+
+The theorem used (derived here; every step is what :mod:`.three_point_verify` checks)
+--------------------------------------------------------------------------------------
+Let X be a periodic packing, X = union of x_i + Lambda (i = 1..N), with minimal distance >= r.
+Take
+
+* f2: R^n -> R radial Schwartz, f2(x) = P(2 pi |x|^2) exp(-pi |x|^2) with P = sum_k a_k L_k^(n/2-1)
+  (the Cohn–Elkies family of :mod:`.laguerre`; its Fourier transform is Q(2 pi |y|^2) exp(-pi |y|^2),
+  Q = sum_k (-1)^k a_k L_k);
+* f3: R^n x R^n -> R, f3(u, v) = 1[|u| <= R] 1[|v| <= R] p(|u|^2, |v|^2, <u, v>) exp(-pi (|u|^2 + |v|^2)),
+  where p(a, b, c) = sum_k phi(a)^T Q_k phi(b) h_k(a, b, c), Q_k positive semidefinite, h_k the
+  Gegenbauer zonal kernels of :mod:`.gegenbauer` and phi(a) = (1, a / R^2, (a / R^2)^2, ...).
+
+f3 is a positive semidefinite kernel: h_k and phi(a)^T Q_k phi(b) are, so is their Schur product and
+the sum over k, and multiplying a kernel K(u, v) by g(u) g(v) (here the Gaussian and the indicator of
+the closed ball of radius R) keeps it one. Consider
+
+    S2 = sum_{x in X/Lambda} sum_{y in X} f2(y - x),   S3 = sum_{x in X/Lambda} sum_{y, z in X} f3(y - x, z - x).
+
+Poisson summation with f2^ >= 0 gives S2 >= N^2 f2^(0) / vol(R^n / Lambda) (Cohn & Elkies); every
+inner sum of S3 is finite (the truncation) and >= 0 (f3 is positive semidefinite, all weights 1), so
+S3 >= 0. Now split S2 + S3 by which of x, y, z coincide (f3 is O(n)-invariant and symmetric):
+
+* x = y = z: f2(0) + f3(0, 0) = P(0) + p(0, 0, 0) per x;
+* two distinct points at distance w = |y - x| >= r, as (x, y), (x, x, y), (x, y, x), (x, y, y):
+  f2(w) + 2 f3(0, w) + f3(w, w), which is f2(w) alone for |w| > R;
+* three distinct points: a triangle with squared sides A = |y - z|^2, B = |x - z|^2, C = |x - y|^2, all
+  >= r^2; each of its 6 orderings occurs, and only the vertices whose two adjacent sides are <= R
+  contribute. Per vertex: x contributes p(C, B, (B + C - A)/2) exp(-pi (B + C)), and cyclically.
+
+So if (i) f2^ >= 0 and f2^(0) > 0, (ii) f2(w) + 2 f3(0, w) + f3(w, w) <= 0 for r <= |w| <= R,
+(iii) f2(w) <= 0 for |w| >= R, (iv) the sum of the three vertex terms is <= 0 for every triangle with
+all sides in [r, R], and (v) p(a, b, c) <= 0 for every triangle with the two sides at the vertex in
+[r, R] and the third side > R (the other two vertices then contribute nothing), then
+N^2 f2^(0) / vol <= S2 + S3 <= N (P(0) + p(0, 0, 0)), and the packing density is at most
+
+    vol(B(r/2)) (P(0) + p(0, 0, 0)) / Q(0).
+
+The 6 orderings of a triangle are what makes (iv) a *three*-point condition: with the vertices
+summed, f3 may be positive at one vertex if the others compensate. With f3 = 0 this is the
+Cohn–Elkies bound. Periodic packings approximate every packing's density (Cohn & Elkies, Appendix A).
+
+The exponentials of (iv) (a different Gaussian weight per vertex) are not polynomial, so instead of
+sum-of-squares certificates on the semialgebraic regions (which would need the Taylor truncation
+of the exponential), conditions (ii), (iv) and (v) are checked by interval arithmetic over boxes that
+cover each region exactly (see :mod:`.three_point_verify`); (i) and (iii) are univariate polynomial
+sign conditions, decided exactly as for the Cohn–Elkies family.
+
+Numerical solve (here)
+----------------------
+An SDP in (a, Q_0, .., Q_D): minimise P(0) + Q_0[0, 0] subject to Q(0) = 1, Q_k >= 0, and conditions
+(i)-(v) imposed with a margin at sample points (rows scaled to unit size; an exchange adds the worst
+points of a dense grid, polished towards the local maxima between grid points, until none is
+violated), solved by Clarabel or SCS through cvxpy in double precision (SDPA-GMP is not wired in:
+at the sizes used here double precision verifies). It does not trust itself: only the check of
+:mod:`.three_point_verify` makes a bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+
+from games.sphere_packing import gegenbauer
+from games.sphere_packing.bases import make_basis
+from games.sphere_packing.solve import SolveError, sample_range
+
+SDP_SOLVERS = {"clarabel": "CLARABEL", "scs": "SCS"}
+EXCHANGE_ROUNDS = 12
+INITIAL_GRID = 10  # per axis of each 3-d region's parameter cube
+CHECK_GRID = 36  # per axis, for the exchange's search for violations
+ADD_PER_ROUND = 150  # worst dense-grid points per region and round, polished and added if they violate
+
+
+@dataclass(frozen=True)
+class ThreePointFormulation:
+    """The components of a truncated three-point formulation; every field is a choice the game can make."""
+
+    dimension: int
+    degree: int  # Laguerre degree of f2 (odd)
+    kernel_degree: int  # D: p is a polynomial of degree <= D in each of u and v
+    solver: str = "clarabel"
+    margin: float = 1e-4  # scaled units: how strictly the sampled conditions are imposed
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dimension, int) or self.dimension < 2:
+            raise ValueError(f"dimension must be an integer >= 2, got {self.dimension!r}")
+        if not isinstance(self.degree, int) or self.degree < 1 or self.degree % 2 == 0:
+            raise ValueError(f"degree must be a positive odd integer, got {self.degree!r}")
+        if not isinstance(self.kernel_degree, int) or not 0 <= self.kernel_degree <= 16:
+            raise ValueError(f"kernel_degree must be an integer in [0, 16], got {self.kernel_degree!r}")
+        if self.solver not in SDP_SOLVERS:
+            raise ValueError(f"unknown SDP solver {self.solver!r}; choose one of {', '.join(SDP_SOLVERS)}")
+        if not 0 < self.margin < 1:
+            raise ValueError("margin must lie in (0, 1)")
+
+    def block_sizes(self) -> tuple[int, ...]:
+        """Size of Q_k for k = 0..D: radial monomials (a/R^2)^i with 2 i + k <= D."""
+        return tuple((self.kernel_degree - k) // 2 + 1 for k in range(self.kernel_degree + 1))
+
+
+@dataclass(frozen=True)
+class Radii:
+    """r and R (floats here; the verifier uses the exact binary rationals these floats are)."""
+
+    r: float
+    big: float
+
+    def __post_init__(self) -> None:
+        if not (self.r > 0 and self.r < self.big < 2 * self.r):
+            raise ValueError(f"need 0 < r < R < 2r, got r = {self.r}, R = {self.big}")
+
+    @property
+    def r2(self) -> float:
+        return self.r * self.r
+
+    @property
+    def big2(self) -> float:
+        return self.big * self.big
+
+
+@dataclass(frozen=True)
+class NumericalSolution:
+    """What the SDP returned: f2's Laguerre-basis coordinates (as :mod:`.bases` defines them) and Q_k."""
+
+    f2: np.ndarray
+    blocks: tuple[np.ndarray, ...]
+    objective: float
+
+
+# ---- the regions, as images of the unit cube (so a box cover of the cube covers them exactly) ----
+# Polynomial maps in the side lengths (r, R exact), so interval and mean-value forms apply directly.
+
+def triangle_sides(x, y, z, r, big):
+    """(iv): all sides in [r, R]; as R < 2r, every such triple of lengths is a triangle. Squared sides."""
+    span = big - r
+    return (r + span * x) ** 2, (r + span * y) ** 2, (r + span * z) ** 2
+
+
+def wedge_point(x, y, z, r, big):
+    """(v): sides at the vertex in [r, R], the opposite side in [R, sum of the two]. Returns (a, b, c)."""
+    span = big - r
+    ra, rb = r + span * x, r + span * y
+    a, b = ra ** 2, rb ** 2
+    opposite = big ** 2 + z * ((ra + rb) ** 2 - big ** 2)
+    return a, b, (a + b - opposite) / 2
+
+
+def vertex_terms(a_side, b_side, c_side):
+    """The three vertices of a triangle with squared sides (A, B, C) as (|u|^2, |v|^2, <u, v>, weight exponent)."""
+    return ((c_side, b_side, (b_side + c_side - a_side) / 2, b_side + c_side),
+            (c_side, a_side, (a_side + c_side - b_side) / 2, a_side + c_side),
+            (b_side, a_side, (a_side + b_side - c_side) / 2, a_side + b_side))
+
+
+class ThreePointSDP:
+    """The sampled SDP at fixed radii, with an exchange over dense grids."""
+
+    def __init__(self, form: ThreePointFormulation, radii: Radii) -> None:
+        self.form, self.radii = form, radii
+        n, d = form.dimension, form.degree
+        self.top = sample_range(n, d)
+        self.basis = make_basis("laguerre", d, n, self.top)
+        self.sizes = form.block_sizes()
+        self.n_f2 = d + 1
+        self.n_vars = self.n_f2 + sum(m * m for m in self.sizes)
+
+    # rows: each returns (points, n_vars); a condition reads rows @ z <= 0
+    def kernel_rows(self, a, b, c) -> np.ndarray:
+        """Coefficients of p(a, b, c) in the flattened Q_k (symmetrised outer products)."""
+        a, b, c = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (a, b, c))
+        h = gegenbauer.zonal_values(self.form.kernel_degree, self.form.dimension, a, b, c)
+        scale = self.radii.big2
+        width = max(self.sizes)
+        pa = np.vander(a / scale, width, increasing=True)
+        pb = np.vander(b / scale, width, increasing=True)
+        cols = [np.zeros((a.size, self.n_f2))]
+        for k, m in enumerate(self.sizes):
+            outer = 0.5 * (pa[:, :m, None] * pb[:, None, :m] + pb[:, :m, None] * pa[:, None, :m])
+            cols.append((outer * h[:, k, None, None]).reshape(a.size, m * m))
+        return np.hstack(cols)
+
+    def f2_rows(self, s: np.ndarray, fourier: bool = False) -> np.ndarray:
+        """P(2 pi s) (or Q) in f2's coordinates, padded with zeros for the kernel."""
+        t = 2 * math.pi * np.atleast_1d(np.asarray(s, dtype=float))
+        rows = self.basis.evaluate(t)
+        if fourier:
+            rows = rows @ self.basis.fourier
+        return np.hstack([rows, np.zeros((t.size, self.n_vars - self.n_f2))])
+
+    def pair_rows(self, s: np.ndarray) -> np.ndarray:
+        """(ii) times exp(pi s): P(2 pi s) + 2 p(0, s, 0) + p(s, s, s) exp(-pi s), for r^2 <= s <= R^2."""
+        s = np.atleast_1d(np.asarray(s, dtype=float))
+        zero = np.zeros_like(s)
+        return (self.f2_rows(s) + 2 * self.kernel_rows(zero, s, zero)
+                + self.kernel_rows(s, s, s) * np.exp(-math.pi * s)[:, None])
+
+    def triangle_rows(self, x, y, z) -> np.ndarray:
+        """(iv): the sum over the three vertices, each with its Gaussian weight."""
+        sides = triangle_sides(x, y, z, self.radii.r, self.radii.big)
+        total = 0.0
+        for a, b, c, weight in vertex_terms(*sides):
+            total = total + self.kernel_rows(a, b, c) * np.exp(-math.pi * weight)[:, None]
+        return total
+
+    def wedge_rows(self, x, y, z) -> np.ndarray:
+        """(v): p at the vertex (the Gaussian factor is positive and dropped)."""
+        return self.kernel_rows(*wedge_point(x, y, z, self.radii.r, self.radii.big))
+
+    # ---- sample sets ----
+    def _grids(self, per_axis: int) -> np.ndarray:
+        g = (np.arange(per_axis) + 0.5) / per_axis
+        g = np.concatenate([[0.0], g, [1.0]])
+        return np.array(np.meshgrid(g, g, g, indexing="ij")).reshape(3, -1)
+
+    def rows(self, name: str, points: np.ndarray) -> np.ndarray:
+        """Scaled rows of one sampled condition (a condition reads rows @ z <= -margin)."""
+        if name == "fourier":
+            rows = -self.f2_rows(points, fourier=True)
+        elif name == "tail":
+            rows = self.f2_rows(points)
+        elif name == "pair":
+            rows = self.pair_rows(points)
+        else:
+            rows = (self.triangle_rows if name == "triangle" else self.wedge_rows)(*points)
+        return _scaled(rows)
+
+    def _refine(self, name: str, start: np.ndarray, z: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+        """Zoom towards the local maxima of a condition near ``start`` (a dense grid misses narrow peaks):
+        4 levels of a 5-point (per axis) pattern, shrinking by 3."""
+        points = np.atleast_2d(start)  # (dims, k)
+        dims, low, high = points.shape[0], *self._span(name)
+        offsets = np.array(np.meshgrid(*[np.linspace(-1, 1, 5)] * dims, indexing="ij")).reshape(dims, -1)
+        for _ in range(4):
+            trial = np.clip(points[:, :, None] + step * offsets[:, None, :], low, high)  # (dims, k, 5^dims)
+            flat = trial.reshape(dims, -1)
+            values = (self.rows(name, flat if dims > 1 else flat[0]) @ z).reshape(points.shape[1], -1)
+            points = trial[:, np.arange(points.shape[1]), values.argmax(axis=1)]
+            step /= 3
+        final = self.rows(name, points if dims > 1 else points[0]) @ z
+        return (points if dims > 1 else points[0]), final
+
+    def _span(self, name: str) -> tuple[float, float]:
+        top_s = self.top / (2 * math.pi)
+        return {"fourier": (0.0, top_s), "tail": (self.radii.big2, top_s),
+                "pair": (self.radii.r2, self.radii.big2)}.get(name, (0.0, 1.0))
+
+    def _initial_points(self) -> dict:
+        r2, big2 = self.radii.r2, self.radii.big2
+        count = 4 * (self.form.degree + 1)
+        top_s = self.top / (2 * math.pi)
+        grid = self._grids(INITIAL_GRID)
+        return {"fourier": _nodes(0.0, top_s, count), "tail": _nodes(big2, top_s, count),
+                "pair": _nodes(r2, big2, 2 * count), "triangle": grid.copy(), "wedge": grid.copy()}
+
+    def _dense(self) -> dict:
+        r2, big2 = self.radii.r2, self.radii.big2
+        top_s = self.top / (2 * math.pi)
+        grid = self._grids(CHECK_GRID)
+        return {"fourier": np.linspace(0, top_s, 4000), "tail": np.linspace(big2, top_s, 4000),
+                "pair": np.linspace(r2, big2, 2000), "triangle": grid, "wedge": grid}
+
+    def solve(self, extra: dict | None = None) -> NumericalSolution:
+        """Exchange: solve on the samples; add the dense-grid points, polished towards local maxima,
+        that violate (by more than half the margin), until none do."""
+        points = self._initial_points()
+        for key, value in (extra or {}).items():
+            points[key] = np.concatenate([points[key], value], axis=-1)
+        dense = self._dense()
+        dense_rows = {name: self.rows(name, grid) for name, grid in dense.items()}
+        margin = self.form.margin
+        for _ in range(EXCHANGE_ROUNDS):
+            z = self._solve_once(points)
+            added = 0
+            for name, grid in dense.items():
+                values = dense_rows[name] @ z
+                top = np.argsort(values)[-ADD_PER_ROUND:]
+                low, high = self._span(name)
+                step = (high - low) / (CHECK_GRID if grid.ndim > 1 else len(values) / 4)
+                found, found_values = self._refine(name, grid[..., top], z, step)
+                bad = found_values > -0.5 * margin
+                if bad.any():
+                    points[name] = np.concatenate([points[name], found[..., bad]], axis=-1)
+                    added += int(bad.sum())
+            if not added:
+                return self._unpack(z)
+        raise SolveError(f"three-point exchange did not converge in {EXCHANGE_ROUNDS} rounds")
+
+    def _solve_once(self, points: dict) -> np.ndarray:
+        blocks = [cp.Variable((m, m), PSD=True) for m in self.sizes]
+        f2 = cp.Variable(self.n_f2)
+        z = cp.hstack([f2] + [cp.vec(q, order="F") for q in blocks])
+        rows = np.vstack([self.rows(name, pts) for name, pts in points.items() if pts.shape[-1]])
+        cost = np.concatenate([self.basis.evaluate(np.zeros(1))[0], np.zeros(self.n_vars - self.n_f2)])
+        cost[self.n_f2] = 1.0  # Q_0[0, 0] = p(0, 0, 0)
+        normal = self.f2_rows(np.zeros(1), fourier=True)[0]
+        lead = np.array([float(self.basis.to_laguerre[self.form.degree, j]) for j in range(self.n_f2)])
+        constraints = [rows @ z <= -self.form.margin, normal @ z == 1, -lead @ f2 <= 0]
+        problem = cp.Problem(cp.Minimize(cost @ z), constraints)
+        solver = SDP_SOLVERS[self.form.solver]
+        try:
+            problem.solve(solver=solver, **_options(solver))
+        except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
+            raise SolveError(f"{solver} failed: {exc}") from None
+        if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or z.value is None:
+            raise SolveError(f"{solver} reports {problem.status}")
+        return np.asarray(z.value, dtype=float)
+
+    def _unpack(self, z: np.ndarray) -> NumericalSolution:
+        f2 = z[: self.n_f2]
+        blocks, at = [], self.n_f2
+        for m in self.sizes:
+            q = z[at: at + m * m].reshape(m, m, order="F")
+            blocks.append((q + q.T) / 2)
+            at += m * m
+        objective = float(self.basis.evaluate(np.zeros(1))[0] @ f2) + float(blocks[0][0, 0])
+        return NumericalSolution(f2, tuple(blocks), objective)
+
+
+def _options(solver: str) -> dict:
+    if solver == "SCS":
+        return {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 20_000}
+    return {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+
+
+def _scaled(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.abs(rows).max(axis=1, keepdims=True), 1e-300)
+
+
+def _nodes(low: float, high: float, count: int) -> np.ndarray:
+    return low + (high - low) * (1 - np.cos(np.pi * np.arange(count) / (count - 1))) / 2

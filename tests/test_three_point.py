@@ -1,0 +1,204 @@
+"""Three-point bounds: the kernels, the exact and interval checks, soundness against known packings,
+and an independent mpmath re-check of one certificate's conditions."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+
+from games.sphere_packing import best_known_density, gegenbauer
+from games.sphere_packing.intervals import Dual, Interval
+from games.sphere_packing.three_point import Radii, ThreePointFormulation
+from games.sphere_packing.three_point_bound import three_point_bound
+from games.sphere_packing.three_point_verify import (
+    positive_definite,
+    verify_three_point,
+)
+
+FCC = math.pi / math.sqrt(18)
+
+
+
+@pytest.fixture(scope="module")
+def bound():
+    """Small enough for the default suite (kernel degree 4: f3 barely helps, but every check runs)."""
+    return three_point_bound(3, 7, 4, truncation=1.3)
+
+
+@pytest.fixture(scope="module")
+def gaining():
+    """Kernel degree 6: f3 carries weight and the bound drops below the LP bound (~100 s)."""
+    return three_point_bound(3, 7, 6, truncation=1.3)
+
+
+def test_zonal_kernels_exact_and_float_agree_and_are_positive_semidefinite():
+    rng = np.random.default_rng(1)
+    for n in (2, 3, 5):
+        u = rng.normal(size=(25, n))
+        a = (u ** 2).sum(1)
+        aa, bb, cc = np.repeat(a, 25), np.tile(a, 25), (u @ u.T).ravel()
+        values = gegenbauer.zonal_values(6, n, aa, bb, cc)
+        for k, poly in enumerate(gegenbauer.zonal_exact(6, n)):
+            exact = sum(float(v) * aa ** i * bb ** j * cc ** l for (i, j, l), v in poly.items())
+            assert np.allclose(exact, values[:, k], rtol=1e-9, atol=1e-9)
+            gram = values[:, k].reshape(25, 25)
+            assert np.linalg.eigvalsh(gram).min() > -1e-8 * np.abs(gram).max()
+    # h_2 for n = 3 is |u|^2 |v|^2 P_2(cos) with P_2 = (3t^2 - 1)/2
+    assert gegenbauer.zonal_exact(2, 3)[2] == {(0, 0, 2): Fraction(3, 2), (1, 1, 0): Fraction(-1, 2)}
+
+
+def test_exact_positive_definiteness():
+    assert positive_definite(((Fraction(2), Fraction(1)), (Fraction(1), Fraction(1))))
+    assert not positive_definite(((Fraction(1), Fraction(1)), (Fraction(1), Fraction(1))))  # singular
+    assert not positive_definite(((Fraction(1), Fraction(2)), (Fraction(2), Fraction(1))))  # indefinite
+    assert not positive_definite(((Fraction(2), Fraction(1)), (Fraction(0), Fraction(1))))  # not symmetric
+
+
+def test_intervals_enclose_the_exact_values():
+    rng = np.random.default_rng(2)
+    lo = rng.uniform(-2, 2, 200)
+    hi = lo + rng.uniform(0, 1, 200)
+    x, y = Interval(lo, hi), Interval(lo[::-1], hi[::-1])
+    t = rng.uniform(0, 1, 200)
+    px, py = lo + t * (hi - lo), lo[::-1] + t * (hi[::-1] - lo[::-1])
+    for got, want in ((x * y, px * py), (x + y, px + py), (x - y, px - py), (x ** 2, px ** 2),
+                      (Interval(np.abs(lo), np.abs(lo) + 1).exp_neg_pi(), np.exp(-np.pi * (np.abs(lo) + t)))):
+        assert np.all(got.lo <= want) and np.all(want <= got.hi)
+    # the mean-value form's derivative of x^2 y over the box holds 2 x y at every point
+    dx, dy = Dual.variables([x, y])
+    f = dx ** 2 * dy
+    assert np.all(f.grad[0].lo <= 2 * px * py) and np.all(2 * px * py <= f.grad[0].hi)
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError):
+        ThreePointFormulation(3, 8, 4)  # even degree
+    with pytest.raises(ValueError):
+        ThreePointFormulation(1, 7, 4)
+    with pytest.raises(ValueError):
+        Radii(1.0, 2.5)  # R >= 2r
+    with pytest.raises(ValueError):
+        three_point_bound(3, 7, 4, truncation=2.0)
+
+
+def test_three_point_bound_verifies_and_is_sound(bound):
+    assert bound.verified, bound.reason
+    assert bound.density >= best_known_density(3) >= FCC - 1e-12
+    # the rigorous bound is the solver's claim up to rounding and the pushed-inside Q_k
+    assert bound.density == pytest.approx(bound.numerical_density, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_three_point_beats_the_linear_programming_bound_in_dimension_3(gaining):
+    from games.sphere_packing import cohn_elkies_bound
+
+    assert gaining.verified, gaining.reason
+    lp = cohn_elkies_bound(3, 7)
+    assert FCC < gaining.density < lp.density
+    assert gaining.certificate.blocks[0][0][0] > Fraction(1, 10 ** 3)  # f3(0, 0) carries weight
+
+
+def test_perturbed_certificates_are_rejected(bound):
+    cert = bound.certificate
+    assert verify_three_point(cert).verified
+    # raise f2 everywhere a little: f2 > 0 just beyond R, or the pair condition fails
+    f2 = list(cert.f2)
+    f2[0] += Fraction(1, 100)
+    assert not verify_three_point(dataclasses.replace(cert, f2=tuple(f2))).verified
+    # make the kernel more positive (still positive definite): a triangle / pair / wedge condition fails
+    blocks = [list(map(list, q)) for q in cert.blocks]
+    blocks[2][0][0] += Fraction(1, 10)
+    bumped = tuple(tuple(map(tuple, q)) for q in blocks)
+    check = verify_three_point(dataclasses.replace(cert, blocks=bumped))
+    assert not check.verified and check.reason
+    # a Q_k that is not positive definite
+    blocks = [list(map(list, q)) for q in cert.blocks]
+    blocks[1][0][0] = -blocks[1][0][0] - 1
+    negative = tuple(tuple(map(tuple, q)) for q in blocks)
+    assert "positive definite" in verify_three_point(dataclasses.replace(cert, blocks=negative)).reason
+
+
+@pytest.mark.parametrize("name", ["bound", pytest.param("gaining", marks=pytest.mark.slow)])
+def test_independent_mpmath_recheck_of_the_certificate(name, request):
+    """Conditions (ii), (iv), (v) and the bound, recomputed in 40 digits from the structured form
+    (mpmath's Gegenbauer and Laguerre functions, not the verifier's monomial expansion)."""
+    bound = request.getfixturevalue(name)
+    assert bound.verified, bound.reason
+    cert = bound.certificate
+    n = cert.dimension
+    mpmath.mp.dps = 40
+    r, big = mpmath.mpf(cert.r.numerator) / cert.r.denominator, mpmath.mpf(cert.big.numerator) / cert.big.denominator
+    lam = mpmath.mpf(n) / 2 - 1
+    alpha = lam
+    q = [[[mpmath.mpf(v.numerator) / v.denominator for v in row] for row in block] for block in cert.blocks]
+    a_k = [mpmath.mpf(v.numerator) / v.denominator for v in cert.f2]
+
+    def f3(a, b, c):  # p(a, b, c) exp(-pi (a + b)), without the indicator
+        total = 0
+        s = mpmath.sqrt(a * b)
+        for k, block in enumerate(q):
+            if s == 0:
+                zonal = 1 if k == 0 else 0
+            else:
+                t = max(-1, min(1, c / s))
+                zonal = s ** k * mpmath.gegenbauer(k, lam, t) / mpmath.gegenbauer(k, lam, 1)
+            for i, row in enumerate(block):
+                for j, v in enumerate(row):
+                    total += v * (a / big ** 2) ** i * (b / big ** 2) ** j * zonal
+        return total * mpmath.exp(-mpmath.pi * (a + b))
+
+    def f2(s):
+        t = 2 * mpmath.pi * s
+        return sum(a * mpmath.laguerre(k, alpha, t) for k, a in enumerate(a_k)) * mpmath.exp(-t / 2)
+
+    for s in mpmath.linspace(r ** 2, big ** 2, 40):
+        assert f2(s) + 2 * f3(0, s, 0) + f3(s, s, s) <= 0
+    grid = mpmath.linspace(r, big, 7)
+    for la in grid:
+        for lb in grid:
+            for lc in grid:
+                sides = (la ** 2, lb ** 2, lc ** 2)
+                total = sum(f3(sides[i], sides[j], (sides[i] + sides[j] - sides[k]) / 2)
+                            for i, j, k in ((2, 1, 0), (2, 0, 1), (1, 0, 2)))
+                assert total <= 0
+            for opposite in mpmath.linspace(big, la + lb, 5):
+                assert f3(la ** 2, lb ** 2, (la ** 2 + lb ** 2 - opposite ** 2) / 2) <= 0
+    fourier0 = sum((-1) ** k * a * mpmath.laguerre(k, alpha, 0) for k, a in enumerate(a_k))
+    volume = mpmath.pi ** (mpmath.mpf(n) / 2) / mpmath.gamma(mpmath.mpf(n) / 2 + 1) * (r / 2) ** n
+    density = volume * (f2(0) + f3(0, 0, 0)) / fourier0
+    assert float(density) <= bound.density <= float(density) * (1 + 1e-12)
+
+
+def test_three_point_game_protocol_evaluation_and_verify():
+    import json
+
+    from discover.check import check_game
+    from discover.types import EvalContext, Status
+    from games.sphere_packing.three_point_game import ThreePointGame
+
+    game = ThreePointGame(dimension=3, max_kernel_degree=6)
+    check_game(game, playouts=10, evaluate=False)
+    state = (7, 4, 1.3, "clarabel", 1e-4)
+    outcome = game.evaluate(state, EvalContext())
+    assert outcome.status is Status.OK, outcome.message
+    assert -outcome.value >= best_known_density(3)
+    stored = json.loads(json.dumps(outcome.artifacts))  # what the store keeps
+    outcome = dataclasses.replace(outcome, artifacts=stored)
+    assert game.verify(state, outcome) is None
+    stronger = dataclasses.replace(outcome, value=outcome.value + 1e-9)  # claims a smaller density
+    assert "below the re-verified" in game.verify(state, stronger)
+    assert game.verify((11, 4, 1.3, "clarabel", 1e-4), outcome) is not None  # another formulation
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dimension, optimum", [(2, math.pi / math.sqrt(12)), (8, math.pi ** 4 / 384)])
+def test_three_point_bound_stays_above_proven_optima(dimension, optimum):
+    """Where the optimum is a theorem (hexagonal, E8) a bound below it would be a bug, whatever the LP does."""
+    res = three_point_bound(dimension, 11, 6, truncation=1.3)
+    assert res.verified, res.reason
+    assert res.density >= optimum
