@@ -14,7 +14,7 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 
 def cores() -> int:
@@ -30,12 +30,26 @@ def spare_cores(busy: int) -> int:
     return max(1, cores() - busy)
 
 
+_controller: ThreadpoolController | None = None
+_modules_seen = 0
+
+
+def _blas() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded BLAS/OpenMP libraries. Finding them reads the process's
+    memory map (half a millisecond, as long as a UCT iteration), so it is redone only after new
+    modules were imported (which is when a new library can appear)."""
+    global _controller, _modules_seen
+    if _controller is None or len(sys.modules) != _modules_seen:
+        _controller, _modules_seen = ThreadpoolController(), len(sys.modules)
+    return _controller
+
+
 @contextmanager
 def thread_cap(threads: int) -> Iterator[None]:
     """BLAS/OpenMP and torch use at most ``threads`` threads in this block; restored afterwards."""
     torch = sys.modules.get("torch")  # only a process that imported torch needs torch capped
     before = torch.get_num_threads() if torch is not None else None
-    with threadpool_limits(limits=threads):
+    with _blas().limit(limits=threads):
         if torch is not None:
             torch.set_num_threads(threads)
         try:

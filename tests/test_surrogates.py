@@ -147,7 +147,7 @@ def test_identical_seeds_give_identical_proposals(run_campaign):
     assert trace(a) == trace(b)
 
 
-@pytest.mark.parametrize("method", ["random", "flat-bo", "tpe", "ax"])
+@pytest.mark.parametrize("method", ["random", "flat-bo", "tpe", pytest.param("ax", marks=pytest.mark.slow)])
 def test_baselines_run_in_the_campaign_loop_and_resume(tmp_path, method):
     db = tmp_path / f"{method}.db"
     first = discover.Campaign("toy-formulation", budget=10, seed=0, db=db, backend="inline", method=method).run()
@@ -198,6 +198,13 @@ def test_new_continuous_moves_are_acquisition_maximisers_not_uniform_draws():
     assert score(moves).min() >= torch.quantile(uniform, 0.99)
     # and they lie where sin(6x) peaks (x = pi/12) rather than anywhere in [0, 1]
     assert all(abs(x - math.pi / 12) < 0.15 for x in moves)
+
+
+def test_ax_baseline_runs_in_the_campaign_loop(run_campaign):
+    # Ax's centre point and Sobol trials; its BoTorch model takes over later (the slow resume test)
+    result = run_campaign("toy-formulation", budget=5, seed=0, backend="inline", method="ax")
+    keys = [e.state_key for e in result.history]
+    assert len(keys) == 5 == len(set(keys)) and result.best_value is not None
 
 
 def test_gp_settings_are_validated():
