@@ -307,4 +307,5 @@ def unit_sobol(n: int, dim: int, seed: int) -> np.ndarray:
     """``n x dim`` scrambled Sobol points in [0, 1) (the space-filling initial design)."""
     from scipy.stats import qmc
 
-    return qmc.Sobol(d=dim, scramble=True, seed=seed).random(n)
+    # the first 2^m points of a scrambled Sobol sequence are balanced; any prefix of them fills space
+    return qmc.Sobol(d=dim, scramble=True, seed=seed).random_base2(max(1, math.ceil(math.log2(n))))[:n]
