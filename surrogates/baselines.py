@@ -89,6 +89,13 @@ class FlatProposer:
     def root_value(self) -> float | None:
         return max((v for v in self.evaluated.values() if v is not None), default=None)
 
+    def stand_in(self, value: float | None) -> float:
+        """``value``, or for a failed evaluation the worst value seen (0 before any): what a
+        baseline that needs a number for every trial is told, beside a constraint violation."""
+        if value is not None:
+            return value
+        return min((v for v in self.evaluated.values() if v is not None), default=0.0)
+
     def replay(self, history: Sequence[EvaluationRecord]) -> None:
         for record in history:
             outcome = record.outcome()
@@ -138,7 +145,6 @@ class TPESearch(FlatProposer):
                                                  constraints_func=_violation)
         self.study = optuna.create_study(direction="maximize", sampler=sampler)
         self._trials: dict[str, Any] = {}
-        self._worst: float | None = None
 
     def _name(self, depth: int, moves: Any) -> str:
         return f"move{depth}_{hashlib.sha1(repr(moves).encode()).hexdigest()[:6]}"
@@ -178,10 +184,8 @@ class TPESearch(FlatProposer):
     def _tell(self, trial: Any, value: float | None) -> None:
         """A value, or (failed) a constraint violation at the worst value seen, which TPE ranks below
         every feasible trial."""
-        if value is not None:
-            self._worst = value if self._worst is None else min(self._worst, value)
         trial.set_user_attr(VIOLATION, 0.0 if value is not None else 1.0)
-        self.study.tell(trial, value if value is not None else (self._worst if self._worst is not None else 0.0))
+        self.study.tell(trial, self.stand_in(value))
 
     def discard(self, state: State) -> None:
         trial = self._trial(state)
@@ -238,7 +242,6 @@ class AxSearch(FlatProposer):
         self.client.configure_experiment(parameters=parameters, name=f"discover-{game.name}")
         self.client.configure_optimization(objective="value", outcome_constraints=["feasible >= 0.5"])
         self._trials: dict[str, int] = {}
-        self._worst: float | None = None
 
     def draw(self) -> State:
         with warnings.catch_warnings():
@@ -269,11 +272,8 @@ class AxSearch(FlatProposer):
         self._complete(index, outcome.value if ok else None)
 
     def _complete(self, index: int, value: float | None) -> None:
-        if value is not None:
-            self._worst = value if self._worst is None else min(self._worst, value)
-        fallback = self._worst if self._worst is not None else 0.0
         self.client.complete_trial(trial_index=index, raw_data={
-            "value": value if value is not None else fallback, "feasible": 1.0 if value is not None else 0.0})
+            "value": self.stand_in(value), "feasible": 1.0 if value is not None else 0.0})
 
     def discard(self, state: State) -> None:
         key = self.game.state_key(state)
