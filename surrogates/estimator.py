@@ -144,10 +144,11 @@ class GPEstimator:
         _, prefix = self.space.prefix(game, history)
         key = game.state_key(state)
         player = game.to_move(state)
+        site = prefix_site(self.space, prefix, game, state)
         traces, owner = [], []
         for i, action in enumerate(actions):
             child = game.apply(state, action)
-            step = [*prefix, Step(prefix_site(self.space, prefix, game, state), action, key, player)]
+            step = [*prefix, Step(site, action, key, player)]
             below = [self.space.walk(game, child, Walker(None, self._rng), step)
                      for _ in range(self.settings.prior_samples)]
             below += self._neighbours(game, child, game.state_key(child), len(step), 2)
