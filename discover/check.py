@@ -16,7 +16,7 @@ import pickle
 
 import numpy as np
 
-from discover.dispatch import ProcessBackend, run_evaluation
+from discover.dispatch import ProcessBackend, run_batch
 from discover.errors import GameError
 from discover.game import Game, sample_action, sample_chance
 from discover.types import Job, Outcome, Player, Sampler, State, Status
@@ -80,6 +80,9 @@ def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: i
     _require(bool(game.name), game, "a game needs a name")
     _require(set(game.parameters()) == {p.name for p in game.params}, game,
              "parameters() must report every declared parameter")
+    limit = game.batch_limit
+    _require(isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1, game,
+             f"batch_limit must be a positive int, got {limit!r}")
     terminals = [_playout(game, rng, max_moves) for _ in range(playouts)]
     features = game.features()
     if features:
@@ -100,17 +103,18 @@ def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: i
 
 def _evaluate(game: Game, states: list[State], timeout: float | None) -> list[Outcome]:
     """Outcomes of ``states``: in this process, or, with a ``timeout``, in a worker process that is
-    killed at the limit (so a game that hangs or crashes its process is reported, not obeyed)."""
+    killed at the limit (so a game that hangs or crashes its process is reported, not obeyed).
+    A game that evaluates in batches evaluates them as one batch."""
+    jobs = [Job(i, s, game.resources(s), timeout_seconds=timeout) for i, s in enumerate(states)]
+    tasks = [jobs] if game.batch_limit > 1 else [[job] for job in jobs]
     if timeout is None:
-        return [run_evaluation(game, Job(i, s, game.resources(s)), worker="check", device="cpu").outcome
-                for i, s in enumerate(states)]
+        return [r.outcome for task in tasks for r in run_batch(game, task, worker="check", device="cpu")]
     backend = ProcessBackend(1)
     try:
         backend.start(game)
     except ValueError as exc:
         raise GameError(f"game {game.name!r}: {exc}") from None
     try:
-        return [backend.submit(Job(i, s, game.resources(s), timeout_seconds=timeout)).result().outcome
-                for i, s in enumerate(states)]
+        return [f.result().outcome for task in tasks for f in backend.submit_batch(task)]
     finally:
         backend.close()

@@ -104,6 +104,8 @@ class Game(abc.ABC):
     expensive: ClassVar[bool] = False  # evaluations take long enough to be worth a surrogate
     # the per-evaluation limit when a campaign gives none (None: the engine's one hour)
     default_timeout: ClassVar[float | None] = None
+    # > 1: the dispatcher hands evaluate_batch up to this many terminal states at once
+    batch_limit: ClassVar[int] = 1
 
     # -- rules -------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -127,6 +129,16 @@ class Game(abc.ABC):
     @abc.abstractmethod
     def evaluate(self, state: State, context: EvalContext) -> Outcome:
         """The expensive call on a TERMINAL state; runs on a dispatch backend."""
+
+    def evaluate_batch(self, states: Sequence[State], context: EvalContext) -> Sequence[Outcome]:
+        """Evaluate up to :attr:`batch_limit` terminal states in one call, one Outcome per state.
+
+        Cheap, GPU-bound games override it to share one forward pass among many states; the
+        dispatcher groups pending leaves only for games whose ``batch_limit`` exceeds 1. The one
+        ``context`` carries the first state's seed: a random evaluation should derive its randomness
+        from each state as well. The default evaluates the states one after another.
+        """
+        return [self.evaluate(state, context) for state in states]
 
     def resources(self, state: State) -> Resources:
         return Resources()

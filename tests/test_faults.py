@@ -186,6 +186,7 @@ def test_evaluations_are_told_their_time_limit(tmp_path):
     ("no-moves", "no moves at non-terminal state"),
     ("unhashable", "unhashable"),
     ("bad-chance", "summing to 1"),
+    ("batch-limit", "batch_limit must be a positive int"),
 ])
 def test_a_game_that_breaks_the_protocol_is_refused_before_any_budget(tmp_path, flaw, fragment):
     one_line_error(invoke("run", "toy-broken", "-p", f"flaw={flaw}", "--budget", 5, "--db", tmp_path / "x.db"),

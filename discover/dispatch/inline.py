@@ -8,8 +8,9 @@ the campaign; use the process backend for those.
 from __future__ import annotations
 
 from concurrent.futures import Future
+from typing import Sequence
 
-from discover.dispatch.base import Backend, run_evaluation
+from discover.dispatch.base import Backend, run_batch
 from discover.game import Game
 from discover.types import Job, JobResult
 
@@ -27,13 +28,16 @@ class InlineBackend(Backend):
     def start(self, game: Game) -> None:
         self._game = game
 
-    def submit(self, job: Job) -> Future[JobResult]:
+    def submit_batch(self, jobs: Sequence[Job]) -> list[Future[JobResult]]:
         if self._game is None:
             raise RuntimeError("InlineBackend.start(game) must be called before submit()")
-        future: Future[JobResult] = Future()
-        future.set_running_or_notify_cancel()
-        future.set_result(run_evaluation(self._game, job, worker="inline", device="cpu"))
-        return future
+        futures: list[Future[JobResult]] = []
+        for result in run_batch(self._game, jobs, worker="inline", device="cpu"):
+            future: Future[JobResult] = Future()
+            future.set_running_or_notify_cancel()
+            future.set_result(result)
+            futures.append(future)
+        return futures
 
     def cancel_all(self) -> None:
         return None

@@ -1,38 +1,41 @@
-"""The default backend: a pool of worker processes that can be killed one at a time.
+"""The default backend: worker processes managed by pebble's ``ProcessPool``.
 
-``concurrent.futures.ProcessPoolExecutor`` is not used because one dead worker breaks its whole
-pool and a running task cannot be stopped. Here each worker owns one pipe; a monitor thread waits
-on every pipe, every process sentinel and the nearest deadline, so that:
+pebble is used rather than ``concurrent.futures.ProcessPoolExecutor`` because one dead worker breaks
+an executor's whole pool and a running task cannot be stopped there. pebble's pool
 
-* an evaluation past its timeout has its worker killed (SIGKILL) and is recorded as TIMEOUT;
-* a worker that dies (segfault, ``os._exit``, the kernel's OOM killer) fails only its evaluation;
-* either way a fresh worker takes the dead one's place.
+* kills a worker whose task passes its timeout (the job is recorded as TIMEOUT),
+* replaces a worker that died (segfault, ``os._exit``, the kernel's OOM killer), failing only its task,
+* kills the worker of a running task that is cancelled.
 
-Workers are pinned to devices when the machine has GPUs: worker i sees only GPU ``i mod G`` through
-CUDA_VISIBLE_DEVICES, set before anything in it can initialise CUDA. Jobs that declare
-``gpus > 0`` go to those workers; without GPUs they run on the CPU (``context.device == "cpu"``).
+Workers are pinned to devices when the machine has GPUs: one pool per GPU, whose workers see only
+that GPU through CUDA_VISIBLE_DEVICES (worker i goes to GPU ``i mod G``). Jobs that declare
+``gpus > 0`` go to those pools; without GPUs they run on the CPU (``context.device == "cpu"``).
+Each worker also ends itself when the campaign process is gone (killed), so none outlives it.
 Scripts that use this backend need the usual ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
-import logging
 import multiprocessing as mp
 import os
 import pickle
 import signal
 import threading
 import time
-from collections import deque
 from concurrent.futures import CancelledError, Future
-from multiprocessing.connection import Connection, wait
+from concurrent.futures import TimeoutError as TaskTimeout
+from dataclasses import dataclass, field
+from typing import Sequence
 
-from discover.dispatch.base import Backend, lost_result, run_evaluation
+from pebble import ProcessExpired, ProcessPool
+
+from discover.dispatch.base import Backend, lost_result, run_batch, task_limit, task_resources
 from discover.dispatch.devices import detect_gpus
 from discover.game import Game
 from discover.types import Job, JobResult, Status
 
-log = logging.getLogger(__name__)
+_game: Game | None = None  # the game, in each worker process
+_worker_name = ""
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -43,41 +46,32 @@ def _watch_parent(parent_pid: int) -> None:
             os._exit(1)
 
 
-def _worker_main(conn: Connection, game_bytes: bytes, name: str, gpu: str | None, parent_pid: int) -> None:
-    os.environ["CUDA_VISIBLE_DEVICES"] = gpu if gpu is not None else ""
+def _init_worker(game_bytes: bytes, name: str, gpu: str | None, parent_pid: int) -> None:
+    global _game, _worker_name
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu if gpu is not None else ""  # before anything starts CUDA
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    game: Game = pickle.loads(game_bytes)
-    worker = f"{name}/pid{os.getpid()}"
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        job, device = message
-        result = run_evaluation(game, job, worker, device)
-        try:
-            conn.send(result)
-        except (BrokenPipeError, EOFError, OSError):  # the campaign is gone (killed): end quietly
-            return
+    _game = pickle.loads(game_bytes)
+    _worker_name = name
 
 
-class _Worker:
-    def __init__(self, index: int, gpu: str | None) -> None:
-        self.index = index
-        self.gpu = gpu
-        self.process: mp.process.BaseProcess | None = None
-        self.conn: Connection | None = None
-        self.job: Job | None = None
-        self.future: Future[JobResult] | None = None
-        self.device = "cpu"
-        self.started = 0.0
-        self.deadline = float("inf")
+def _run_task(jobs: Sequence[Job], device: str) -> list[JobResult]:
+    assert _game is not None, "worker started without its game"
+    return run_batch(_game, jobs, f"{_worker_name}/pid{os.getpid()}", device)
+
+
+@dataclass(eq=False)
+class _Pool:
+    """One pebble pool: all CPU workers, or the workers of one GPU."""
+
+    gpu: str | None
+    size: int
+    pool: ProcessPool | None = None
+    busy: int = 0  # tasks submitted and not yet finished
+    running: set = field(default_factory=set)  # pebble futures of those tasks
 
     @property
     def name(self) -> str:
-        return f"worker{self.index}" + (f"@gpu{self.gpu}" if self.gpu is not None else "")
+        return "worker" if self.gpu is None else f"worker@gpu{self.gpu}"
 
 
 def _death_reason(code: int | None) -> str:
@@ -90,7 +84,7 @@ def _death_reason(code: int | None) -> str:
 
 
 class ProcessBackend(Backend):
-    """``workers`` processes, each running one evaluation at a time."""
+    """``workers`` processes, each running one task at a time."""
 
     name = "process"
     enforces_timeouts = True
@@ -102,166 +96,94 @@ class ProcessBackend(Backend):
             raise ValueError(f"workers must be at least 1, got {workers}")
         self._ctx = mp.get_context(start_method)
         gpus = detect_gpus() if gpus is None else gpus
-        self._workers = [_Worker(i, gpus[i % len(gpus)] if gpus else None) for i in range(workers)]
-        self._queue: deque[tuple[Job, Future[JobResult]]] = deque()
+        self._workers = workers
+        if gpus:
+            sizes = [len(range(i, workers, len(gpus))) for i in range(min(workers, len(gpus)))]
+            self._pools = [_Pool(gpu, size) for gpu, size in zip(gpus, sizes)]
+        else:
+            self._pools = [_Pool(None, workers)]
         self._lock = threading.Lock()
-        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
-        self._game_bytes: bytes | None = None
-        self._closing = False
-        self._thread: threading.Thread | None = None
+        self._closed = False
 
     @property
     def capacity(self) -> int:
-        return len(self._workers)
+        return self._workers
 
     def start(self, game: Game) -> None:
         try:
-            self._game_bytes = pickle.dumps(game)
+            game_bytes = pickle.dumps(game)
         except Exception as exc:
             raise ValueError(
                 f"game {game.name!r} cannot be sent to worker processes ({exc}); "
                 "define it at module level, or use the inline backend"
             ) from None
-        for w in self._workers:
-            self._spawn(w)
-        self._thread = threading.Thread(target=self._monitor, name="discover-dispatch", daemon=True)
-        self._thread.start()
+        for p in self._pools:
+            p.pool = ProcessPool(max_workers=p.size, initializer=_init_worker,
+                                 initargs=(game_bytes, p.name, p.gpu, os.getpid()), context=self._ctx)
 
-    def submit(self, job: Job) -> Future[JobResult]:
-        if self._thread is None:
+    def submit_batch(self, jobs: Sequence[Job]) -> list[Future[JobResult]]:
+        if any(p.pool is None for p in self._pools):
             raise RuntimeError("ProcessBackend.start(game) must be called before submit()")
-        future: Future[JobResult] = Future()
+        jobs = list(jobs)
+        futures: list[Future[JobResult]] = [Future() for _ in jobs]
+        wants_gpu = task_resources(jobs).gpus > 0 and self._pools[0].gpu is not None
+        device = "cuda" if wants_gpu else "cpu"
         with self._lock:
-            self._queue.append((job, future))
-        self._wake_w.send_bytes(b"j")
-        return future
+            pool = min(self._pools, key=lambda p: p.busy / p.size)  # GPU pools only exist with GPUs
+            pool.busy += 1
+            submitted = time.time()
+            task = pool.pool.schedule(_run_task, args=(jobs, device), timeout=task_limit(jobs))  # type: ignore[union-attr]
+            pool.running.add(task)
+        task.add_done_callback(lambda t: self._finished(pool, t, jobs, futures, device, submitted))
+        return futures
+
+    def _finished(self, pool: _Pool, task: Future, jobs: list[Job], futures: list[Future[JobResult]],
+                  device: str, submitted: float) -> None:
+        with self._lock:
+            pool.busy -= 1
+            pool.running.discard(task)
+        if task.cancelled():
+            for f in futures:
+                f.set_exception(CancelledError("cancelled"))
+            return
+        try:
+            results = task.result()
+        except TaskTimeout:
+            limit = task_limit(jobs) or 0.0
+            message = f"evaluation exceeded its {limit:g} s limit; worker killed"
+            results = [lost_result(j, Status.TIMEOUT, message, pool.name, device, time.time() - limit) for j in jobs]
+        except ProcessExpired as exc:
+            message = f"worker process died ({_death_reason(exc.exitcode)}) while evaluating"
+            results = [lost_result(j, Status.FAILED, message, f"{pool.name}/pid{exc.pid}", device, submitted)
+                       for j in jobs]
+        except CancelledError:
+            for f in futures:
+                f.set_exception(CancelledError("cancelled"))
+            return
+        except Exception as exc:  # the pool could not run or return the task (e.g. an unpicklable result)
+            message = f"{type(exc).__name__}: {exc}"
+            results = [lost_result(j, Status.FAILED, message, pool.name, device, submitted) for j in jobs]
+        for f, result in zip(futures, results):
+            f.set_result(result)
 
     def cancel_all(self) -> None:
-        self._cancel(respawn=True)
-
-    def _cancel(self, respawn: bool) -> None:
-        """Cancel queued jobs and kill busy workers (replaced by fresh ones only when the pool goes on)."""
+        """Cancel queued tasks and kill the workers of running ones (pebble starts fresh workers)."""
         with self._lock:
-            while self._queue:
-                self._queue.popleft()[1].cancel()
-            for w in self._workers:
-                if w.future is not None:
-                    w.future.set_exception(CancelledError(f"job {w.job.id if w.job else '?'} cancelled"))
-                    w.job = w.future = None
-                    self._kill(w)
-                    if respawn:
-                        self._spawn(w)
+            tasks = [t for p in self._pools for t in p.running]
+        for t in tasks:
+            t.cancel()
 
     def close(self) -> None:
-        if self._closing:
+        if self._closed:
             return
-        self._cancel(respawn=False)  # busy workers are killed, not replaced only to be shut down
-        self._closing = True
-        try:
-            self._wake_w.send_bytes(b"q")
-        except OSError:
-            pass
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        for w in self._workers:
-            if w.conn is not None:
+        self._closed = True
+        self.cancel_all()
+        for p in self._pools:
+            if p.pool is not None:
+                p.pool.stop()  # workers are stopped, not replaced
+        for p in self._pools:
+            if p.pool is not None:
                 try:
-                    w.conn.send(None)
-                except OSError:
+                    p.pool.join(timeout=10)
+                except TimeoutError:  # a worker ignoring SIGTERM; pebble has sent it SIGKILL
                     pass
-        for w in self._workers:
-            if w.process is not None:
-                w.process.join(timeout=2)
-            self._kill(w)
-
-    # -- worker lifecycle --------------------------------------------------------------------
-    def _spawn(self, w: _Worker) -> None:
-        parent_conn, child_conn = self._ctx.Pipe()
-        w.process = self._ctx.Process(
-            target=_worker_main, args=(child_conn, self._game_bytes, w.name, w.gpu, os.getpid()),
-            name=f"discover-{w.name}", daemon=True,
-        )
-        w.process.start()
-        child_conn.close()
-        w.conn = parent_conn
-
-    def _kill(self, w: _Worker) -> None:
-        if w.process is not None and w.process.is_alive():
-            w.process.kill()
-            w.process.join(timeout=5)
-        if w.conn is not None:
-            w.conn.close()
-        w.process, w.conn = None, None
-
-    def _assign(self) -> None:
-        """Hand queued jobs to idle workers (GPU jobs to GPU workers when there are any)."""
-        has_gpus = any(w.gpu is not None for w in self._workers)
-        waiting: deque[tuple[Job, Future[JobResult]]] = deque()
-        while self._queue:
-            job, future = self._queue.popleft()
-            if future.cancelled():
-                continue
-            wants_gpu = job.resources.gpus > 0 and has_gpus
-            w = next((w for w in self._workers if w.job is None and w.conn is not None
-                      and (w.gpu is not None or not wants_gpu)), None)
-            if w is None:
-                waiting.append((job, future))
-                continue
-            if not future.set_running_or_notify_cancel():
-                continue
-            w.job, w.future = job, future
-            w.device = "cuda" if wants_gpu else "cpu"
-            w.started = time.time()
-            w.deadline = w.started + job.timeout_seconds if job.timeout_seconds else float("inf")
-            try:
-                w.conn.send((job, w.device))  # type: ignore[union-attr]
-            except OSError:  # the worker died just now; its sentinel reports it
-                pass
-        self._queue = waiting
-
-    def _monitor(self) -> None:
-        while not self._closing:
-            with self._lock:
-                self._assign()
-                waitables: list = [self._wake_r]
-                for w in self._workers:
-                    if w.conn is not None and w.process is not None:
-                        waitables += [w.conn, w.process.sentinel]
-                deadline = min((w.deadline for w in self._workers if w.job is not None), default=float("inf"))
-            timeout = None if deadline == float("inf") else max(0.0, deadline - time.time())
-            ready = wait(waitables, timeout=timeout)
-            with self._lock:
-                if self._wake_r in ready:
-                    while self._wake_r.poll():
-                        self._wake_r.recv_bytes()
-                for w in self._workers:
-                    self._check(w, ready)
-
-    def _check(self, w: _Worker, ready: list) -> None:
-        if w.conn is None or w.process is None:
-            return
-        if w.conn in ready:
-            try:
-                result = w.conn.recv()
-            except (EOFError, OSError):
-                result = None
-            if result is not None and w.future is not None:
-                w.future.set_result(result)
-                w.job = w.future = None
-        if w.process.sentinel in ready or not w.process.is_alive():
-            w.process.join(timeout=1)
-            code = w.process.exitcode
-            if w.job is not None and w.future is not None:
-                message = f"worker process died ({_death_reason(code)}) while evaluating"
-                w.future.set_result(lost_result(w.job, Status.FAILED, message, w.name, w.device, w.started))
-                w.job = w.future = None
-            log.info("%s died (%s); starting a new one", w.name, _death_reason(code))  # the job records why
-            self._kill(w)
-            self._spawn(w)
-            return
-        if w.job is not None and w.future is not None and time.time() >= w.deadline:
-            message = f"evaluation exceeded its {w.job.timeout_seconds:g} s limit; worker killed"
-            w.future.set_result(lost_result(w.job, Status.TIMEOUT, message, w.name, w.device, w.started))
-            w.job = w.future = None
-            self._kill(w)
-            self._spawn(w)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from discover.game import Game, Param
 from discover.types import EvalContext, Outcome, Player
 
-FLAWS = ("none", "float-value", "no-moves", "unhashable", "bad-chance")
+FLAWS = ("none", "float-value", "no-moves", "unhashable", "bad-chance", "batch-limit")
 
 
 class BrokenGame(Game):
@@ -21,6 +21,8 @@ class BrokenGame(Game):
 
     def __init__(self, flaw: str = "float-value") -> None:
         self.flaw = flaw
+        if flaw == "batch-limit":
+            self.batch_limit = 0
 
     def initial_state(self):
         return [] if self.flaw == "unhashable" else ()

@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import time
+from typing import Sequence
 
 from discover.game import Game, Param
 from discover.types import EvalContext, Outcome, Player, Resources
@@ -28,14 +29,18 @@ class FaultyGame(Game):
         Param("faults", "bool", True, "whether indices 3, 5, 7, 8, 9 (mod 10) misbehave"),
         Param("hang_seconds", "float", 3600.0, "how long a hanging evaluation sleeps"),
         Param("gpus", "int", 0, "GPUs each evaluation asks for (to test device placement)"),
+        Param("batch", "int", 1, "indices per evaluate_batch call (to test batched dispatch)"),
     )
 
     def __init__(self, size: int = 20, delay: float = 0.0, faults: bool = True,
-                 hang_seconds: float = 3600.0, gpus: int = 0) -> None:
+                 hang_seconds: float = 3600.0, gpus: int = 0, batch: int = 1) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
         self.size, self.delay, self.faults, self.hang_seconds = size, delay, faults, hang_seconds
-        self.gpus = gpus
+        self.gpus, self.batch = gpus, batch
+        self.batch_limit = batch
 
     def resources(self, state: tuple) -> Resources:
         return Resources(gpus=self.gpus)
@@ -71,5 +76,11 @@ class FaultyGame(Game):
         time.sleep(self.delay)
         return Outcome.ok(index / self.size, {
             "index": index, "device": context.device, "timeout_seconds": context.timeout_seconds,
-            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid(), "batch": 1,
         })
+
+    def evaluate_batch(self, states: Sequence[tuple], context: EvalContext) -> list[Outcome]:
+        """Each state as :meth:`evaluate` would, with the size of the batch it came in."""
+        outcomes = [self.evaluate(state, context) for state in states]
+        return [Outcome(o.value, o.status, o.cost_seconds, {**o.artifacts, "batch": len(states)}, o.message)
+                for o in outcomes]
