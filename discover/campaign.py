@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import tempfile
 import threading
@@ -103,7 +104,9 @@ class Campaign:
         if self.settings.planner is None:
             guided = self._estimator_object is not None or self.settings.surrogate != "none"
             self.settings = self.settings.updated(planner=PlannerConfig.guided() if guided else PlannerConfig())
-        self.backend = self._backend_object or make_backend(self.settings.backend, self.settings.workers)
+        self.backend = self._backend_object or make_backend(
+            self.settings.backend, self.settings.workers, ray_address=self.settings.ray_address,
+            ray_retries=self.settings.ray_retries, artifact_dir=self.settings.artifact_dir)
         self.timeout = self._timeout()
         self.db = Path(db) if db is not None else None
         self._subscribers: list[Subscriber] = []
@@ -167,6 +170,9 @@ class Campaign:
             stored["workers"] = None  # another backend: its own default number of workers
         if isinstance(backend, str):
             overrides["backend"] = backend
+        if (backend.name if isinstance(backend, Backend) else overrides.get("backend") or stored.get("backend")) != "ray":
+            for name in ("ray_address", "ray_retries", "artifact_dir"):
+                stored.pop(name, None)  # Ray's settings do not carry over to another backend
         if overrides.get("backend") == "inline" or isinstance(backend, Backend):
             stored["timeout"] = None  # a stored limit the new backend may not be able to enforce
         settings = CampaignSettings.from_mapping(stored, source=f"{db}'s stored settings").updated(**overrides)
@@ -292,7 +298,7 @@ class _Run:
                 self.proposer.restore_tree(*store.tree(states=True))
         self.best = max((r.value for r in history if r.value is not None), default=None)  # None: nothing ok yet
         self.inflight: dict[Future[JobResult], Proposal] = {}
-        self.cpus: dict[Future[JobResult], int] = {}  # threads each job in flight runs
+        self.cpus: dict[Future[JobResult], float] = {}  # cores each job in flight runs on
         self.started = time.monotonic()
         self.reason = ""
 
@@ -375,10 +381,14 @@ class _Run:
         )
 
     def refill(self) -> None:
-        """Ask the proposer for formulations while there are free slots and budget."""
-        c = self.c
-        batch = self.s.batch_size or c.backend.capacity
-        slots = max(c.backend.capacity, batch) - len(self.inflight)
+        """Ask the proposer for formulations while there are free slots and budget.
+
+        A game that evaluates in batches (``batch_limit`` > 1) has its formulations sent as tasks of
+        up to ``batch_limit`` jobs, so each worker can hold that many at once.
+        """
+        c, per_task = self.c, self.game.batch_limit
+        batch = self.s.batch_size or c.backend.capacity * per_task
+        slots = max(c.backend.capacity * per_task, batch) - len(self.inflight)
         remaining = self.remaining()
         if remaining is not None:
             slots = min(slots, remaining)
@@ -387,20 +397,22 @@ class _Run:
         with thread_cap(self.planner_threads()):
             proposals = self.proposer.ask(min(slots, batch))
         events = []
-        for p in proposals:
-            # an inline evaluation cannot be stopped, but is still told the game's own time budget
-            limit = c.timeout if c.timeout is not None else self.game.default_timeout
-            job = Job(p.id, p.state, self.game.resources(p.state), _job_seed(self.s.seed, p.key), limit)
-            future = c.backend.submit(job)
-            self.inflight[future] = p
-            self.cpus[future] = job.resources.cpus
-            events.append(_event(EventKind.EVALUATION_STARTED, state=self.game.describe_state(p.state),
-                                 key=p.key, proposal=p.id))
+        # an inline evaluation cannot be stopped, but is still told the game's own time budget
+        limit = c.timeout if c.timeout is not None else self.game.default_timeout
+        for start in range(0, len(proposals), per_task):
+            task = proposals[start:start + per_task]
+            jobs = [Job(p.id, p.state, self.game.resources(p.state), _job_seed(self.s.seed, p.key), limit)
+                    for p in task]
+            for p, job, future in zip(task, jobs, c.backend.submit_batch(jobs)):
+                self.inflight[future] = p
+                self.cpus[future] = job.resources.cpus / len(jobs)  # a task's jobs share its cores
+                events.append(_event(EventKind.EVALUATION_STARTED, state=self.game.describe_state(p.state),
+                                     key=p.key, proposal=p.id))
         self.commit(events)  # reuses of stored values move tree statistics too
 
     def planner_threads(self) -> int:
         """The cores the evaluations running elsewhere leave to the planner (the GP's fits)."""
-        return spare_cores(sum(cpus for f, cpus in self.cpus.items() if not f.done()))
+        return spare_cores(math.ceil(sum(cpus for f, cpus in self.cpus.items() if not f.done()) - 1e-9))
 
     def finish(self, future: Future[JobResult]) -> None:
         proposal = self.inflight.pop(future)

@@ -101,16 +101,22 @@ def to_json(obj: Any) -> str:
 @dataclass(frozen=True)
 class Resources:
     """What one evaluation needs: dispatch places GPU jobs on GPU workers and caps the job's
-    BLAS/OpenMP/torch threads at ``cpus``, so that workers beside each other do not oversubscribe."""
+    BLAS/OpenMP/torch threads at ``cpus``, so that workers beside each other do not oversubscribe.
+    ``memory_gb`` (0: unstated) is reserved on a Ray cluster, so a large SDP goes to a node that
+    has the memory; the local backends do not reserve memory."""
 
     cpus: int = 1
     gpus: int = 0
+    memory_gb: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.cpus, bool) or not isinstance(self.cpus, int) or self.cpus < 1:
             raise ValueError(f"Resources.cpus must be a positive int, got {self.cpus!r}")
         if isinstance(self.gpus, bool) or not isinstance(self.gpus, int) or self.gpus < 0:
             raise ValueError(f"Resources.gpus must be a non-negative int, got {self.gpus!r}")
+        if isinstance(self.memory_gb, bool) or not isinstance(self.memory_gb, (int, float)) \
+                or not self.memory_gb >= 0:
+            raise ValueError(f"Resources.memory_gb must be a non-negative number, got {self.memory_gb!r}")
 
 
 @dataclass(frozen=True)
@@ -293,8 +299,14 @@ class CampaignSettings:
     budget: int | None = _setting(None, "total number of evaluations", "-n")
     time_limit: float | None = _setting(None, "wall-clock seconds for this run")
     seed: int = _setting(0, "random seed", resumable=False)
-    backend: str = _setting("process", "process (default) or inline (one at a time, in this process)")
-    workers: int | None = _setting(None, "parallel evaluations (process backend; default: the number of cores)", "-w")
+    backend: str = _setting("process", "process (default), inline (one at a time, in this process) or ray (a cluster)")
+    workers: int | None = _setting(None, "parallel evaluations (default: the number of cores, or the Ray cluster's CPUs)",
+                                   "-w")
+    ray_address: str | None = _setting(None, "Ray cluster to join: auto or HOST:PORT (default: RAY_ADDRESS, or "
+                                             "start a local one)")
+    ray_retries: int = _setting(0, "times a Ray task lost with its worker or node is run again before it fails")
+    artifact_dir: str | None = _setting(None, "folder every Ray node sees, for artifacts over 64 KiB "
+                                              "(default: ./discover-artifacts)")
     batch_size: int | None = _setting(None, "formulations chosen at once (default: the number of workers)")
     timeout: float | None = _setting(None, "per-evaluation limit in seconds (default: the game's, or 3600)")
     target: float | None = _setting(None, "stop once an evaluation reaches this value")
@@ -318,6 +330,14 @@ class CampaignSettings:
             raise SettingsError(f"backend must be a name such as 'process' or 'inline', got {self.backend!r}")
         if self.workers is not None:
             _check_int("workers", self.workers, 1)
+        _check_int("ray_retries", self.ray_retries, 0)
+        for name in ("ray_address", "artifact_dir"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise SettingsError(f"{name} must be a string, got {getattr(self, name)!r}")
+            if getattr(self, name) is not None and self.backend != "ray":
+                raise SettingsError(f"{name} applies to the Ray backend only; add --backend ray or drop it")
+        if self.ray_retries and self.backend != "ray":
+            raise SettingsError("ray_retries applies to the Ray backend only; add --backend ray or drop it")
         if self.batch_size is not None:
             _check_int("batch_size", self.batch_size, 1)
         if self.timeout is not None:

@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from discover.dispatch import InlineBackend, ProcessBackend, make_backend
+from discover.dispatch import InlineBackend, ProcessBackend, make_backend, run_batch
 from discover.errors import SettingsError
 from discover.game import load_game
-from discover.types import Job, Resources, Status
+from discover.types import Job, Outcome, Resources, Status
 
 
 def run_jobs(backend, game, indices, timeout=None):
@@ -92,3 +92,39 @@ def test_bad_backend_settings_are_refused():
 
 def test_resources_default():
     assert load_game("toy-formulation").resources(("lp", 2, "double", 1.0)) == Resources()
+
+
+@pytest.mark.parametrize("backend", ["inline", "process"])
+def test_a_batched_game_gets_its_leaves_in_batches_and_every_one_is_recorded(run_campaign, backend):
+    workers = 1 if backend == "inline" else 2
+    result = run_campaign("toy-faulty", params={"faults": False, "batch": 4, "size": 40}, budget=24,
+                          backend=backend, workers=workers, surrogate="none")
+    assert len(result.history) == 24 and len({e.state_key for e in result.history}) == 24
+    sizes = [e.artifacts["batch"] for e in result.history]
+    assert max(sizes) == 4 and min(sizes) >= 1  # the planner was asked for several leaves at once
+    assert all(e.value == pytest.approx(int(e.label.strip("(,)")) / 40) for e in result.history)
+
+
+def test_a_failing_batch_fails_each_of_its_jobs_and_the_campaign_goes_on(run_campaign):
+    """A batch is one call: an index that hangs times the batch out, one that kills the worker
+    fails the batch; every job is recorded with the reason and the budget is spent."""
+    result = run_campaign("toy-faulty", params={"hang_seconds": 60, "batch": 3}, budget=20, backend="process",
+                          workers=2, timeout=2, surrogate="none")
+    assert len(result.history) == 20
+    status = {int(e.label.strip("(,)")): e for e in result.history}
+    assert status[7].status == "timeout" and "limit" in status[7].message
+    assert status[9].status == "failed"
+    batchmates = [e for e in result.history if e.status == "timeout"]
+    assert len(batchmates) >= 2  # the hanging index took the rest of its batch with it
+    assert any(e.status == "ok" for e in result.history)
+
+
+def test_evaluate_batch_must_give_one_outcome_per_state():
+    class Short(type(load_game("toy-faulty"))):
+        def evaluate_batch(self, states, context):
+            return [Outcome.ok(1.0)]
+
+    game = Short(faults=False)
+    results = run_batch(game, [Job(0, (0,)), Job(1, (1,))], worker="w", device="cpu")
+    assert [r.outcome.status for r in results] == [Status.FAILED, Status.FAILED]
+    assert "returned 1 outcomes for 2 states" in results[0].outcome.message
