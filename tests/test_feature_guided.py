@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -306,3 +307,38 @@ def test_mlp_bracket_with_lipsdp(test_digits):
                                   count=16)
         assert result.found and result.confirmed
         assert 0 < result.certified_radius <= result.distance
+
+
+def test_evaluate_batch_gives_the_outcomes_of_evaluating_each_state(tmp_path):
+    """One batched call (its forward passes shared by all plays) against evaluate() state by state, each on
+    a fresh game (nothing cached). Everything computed from the images (found, distances, moves, labels,
+    query counts, stored images) is identical; probabilities and what derives from them (margin, value
+    when nothing is found) come from float32 logits of a forward pass over 1 image or over many, whose
+    matrix kernels sum in another order: a few float32 ulps (4e-6 at the demos' logits of up to ~55;
+    1.5e-5 seen batched against single). A logit error d moves a softmax probability by at most d / 2
+    and a margin by at most d, so they agree to 5e-5. The pictures' file names hash the game's
+    parameters, its folder among them, so their contents are compared."""
+    kwargs = {"model": "demo-cnn", "image": 2, "eta": 8.0}  # about half the random plays find an example
+    one, batch = (FeatureGuidedGame(pictures=str(tmp_path / name), **kwargs) for name in ("one", "batch"))
+    rng = np.random.default_rng(0)
+    states = [one.random_completion(one.initial_state(), rng) for _ in range(8)]
+    states.append(states[0][:11])  # a prefix of another play: its images are shared
+    single = [one.evaluate(s, EvalContext()) for s in states]
+    calls = batch.target.blackbox.calls
+    batched = batch.evaluate_batch(states, EvalContext())
+    assert 2 <= batch.target.blackbox.calls - calls <= 1 + math.ceil(math.log2(one.rounds))
+    assert batch.target.blackbox.queries == one.target.blackbox.queries
+    assert 0 < sum(o.artifacts["found"] for o in single) < len(states)
+    assert FeatureGuidedGame.batch_limit > 1  # the dispatcher groups leaves only then
+    approximate = ("probabilities", "margin")
+    for state, a, b in zip(states, single, batched):
+        assert b.status is a.status and math.isclose(b.value, a.value, rel_tol=0, abs_tol=5e-5)
+        np.testing.assert_allclose(b.artifacts["probabilities"], a.artifacts["probabilities"], rtol=0, atol=5e-5)
+        assert math.isclose(b.artifacts.get("margin", 0.0), a.artifacts.get("margin", 0.0), abs_tol=5e-5)
+        exact = {k: v for k, v in a.artifacts.items() if k not in approximate and not k.startswith("image_")}
+        assert {k: b.artifacts[k] for k in exact} == exact and b.artifacts.keys() == a.artifacts.keys()
+        if a.artifacts["found"]:
+            assert a.value == b.value
+            np.testing.assert_array_equal(np.load(b.artifacts["image_npy"]), np.load(a.artifacts["image_npy"]))
+            assert Path(b.artifacts["image_png"]).read_bytes() == Path(a.artifacts["image_png"]).read_bytes()
+            assert batch.verify(state, b) is None

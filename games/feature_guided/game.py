@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -124,8 +125,23 @@ class Target:
         play ends at a prefix k that is misclassified right after prefix k - 1 was not: the first
         misclassification when the class flips once along the path, some flip in any case, at
         1 + ceil(log2 k) queries instead of k. All plays' bisection steps share each query.
+
+        Each result's ``queries`` is the black box's count once that play is classified, the plays
+        taken in order: what evaluating them one at a time would have shown (a batch spends the same
+        queries, a prefix shared by several plays counted for the first that needs it).
         """
         results: list[dict | None] = [None] * len(states)
+        asked: list[list[tuple]] = [[] for _ in states]  # the prefixes each play's classification needs
+        fresh: set[tuple] = set()  # those of them not cached before this call
+
+        def ask(owners: list[int], keys: list[tuple]) -> list[np.ndarray]:
+            for i, k in zip(owners, keys):
+                asked[i].append(k)
+                if k not in self._probs:
+                    fresh.add(k)
+            return self.probabilities(keys)
+
+        before = self.blackbox.queries
         work = []
         for i, state in enumerate(states):
             m = self.manipulations(state)
@@ -133,7 +149,7 @@ class Target:
             while k > 0 and self._image(m[:k])[1] > self.rules.eta:
                 k -= 1
             work.append((i, m, k))
-        last = self.probabilities([m[:k] for _, m, k in work])
+        last = ask([i for i, _, _ in work], [m[:k] for _, m, k in work])
         active = []
         for (i, m, k), p in zip(work, last):
             if k > 0 and int(np.argmax(p)) != self.label:
@@ -144,7 +160,7 @@ class Target:
                               "margin": margin, "moves": k}
         while active:
             probes = [(entry, (entry[2] + entry[3]) // 2) for entry in active if entry[3] - entry[2] > 1]
-            for (entry, mid), p in zip(probes, self.probabilities([e[1][:mid] for e, mid in probes])):
+            for (entry, mid), p in zip(probes, ask([e[0] for e, _ in probes], [e[1][:mid] for e, mid in probes])):
                 if int(np.argmax(p)) != self.label:
                     entry[3] = mid
                 else:
@@ -154,6 +170,10 @@ class Target:
                 results[i] = {"found": True, "image": image, "probabilities": self._probs[m[:hi]], "distance": d,
                               "moves": hi}
             active = [e for e in active if e[3] - e[2] > 1]
+        counted: set[tuple] = set()
+        for result, keys in zip(results, asked):
+            counted.update(k for k in keys if k in fresh)
+            result["queries"] = before + len(counted)  # type: ignore[index]
         return results  # type: ignore[return-value]
 
     def play(self, state: tuple) -> dict:
@@ -173,6 +193,11 @@ class FeatureGuidedGame(Game):
     """Find a close adversarial example of one image by the feature-guided two-player game."""
 
     name = "feature-guided"
+    # A batch of plays costs at most 1 + ceil(log2 rounds) forward passes (7 for 40 rounds), each of at
+    # most one image per play: at 64 plays that is ~0.1 pass per play, and the rest of an evaluation
+    # (building each play's images, in Python) dominates, so larger batches gain little
+    # (benchmarks/batched_eval.py) while the planner picks more leaves without each other's values.
+    batch_limit = 64
     params = (
         Param("model", "path", "demo", "demo (MLP), demo-cnn, or a torch.save file of a module taking (N, C, H, W)"),
         Param("image", "int", 0, "index into the 500 digits test images (16x16)"),
@@ -249,6 +274,20 @@ class FeatureGuidedGame(Game):
         start = time.perf_counter()
         return self.outcome(state, self.target.play(state), time.perf_counter() - start)
 
+    def evaluate_batch(self, states: Sequence[tuple], context: EvalContext) -> list[Outcome]:
+        """What :meth:`evaluate` gives on each state in turn (values, probabilities and margins to the
+        rounding of a forward pass over many images instead of one; all else, query counts included,
+        identical), from :meth:`Target.plays` on all of them: every play's last image goes to the black
+        box in one forward pass, then each bisection step of all plays still undecided in one more (at
+        most 1 + ceil(log2 rounds) passes for the batch, instead of that many per state). The bisection
+        needs the classifier's answer before it knows its next image, so querying every prefix up front
+        would be one pass but up to ``rounds`` times the queries. Each outcome's cost is its share of
+        the batch's time."""
+        start = time.perf_counter()
+        results = self.target.plays(list(states))
+        share = (time.perf_counter() - start) / max(len(states), 1)
+        return [self.outcome(state, result, share) for state, result in zip(states, results)]
+
     def outcome(self, state: tuple, result: dict, seconds: float) -> Outcome:
         return Outcome.ok(self.target.value(result), self.artifacts(state, result), seconds)
 
@@ -257,7 +296,7 @@ class FeatureGuidedGame(Game):
         art = {"found": result["found"], "label": t.label,
                "adversarial_label": int(np.argmax(result["probabilities"])),
                "probabilities": [float(p) for p in result["probabilities"]], "norm": t.rules.norm,
-               "manipulations": result["moves"], "queries": t.blackbox.queries,
+               "manipulations": result["moves"], "queries": result["queries"],
                "certified_radius": cert.radius, "certificate": cert.method or cert.reason}
         if result["found"]:
             art["distance"] = result["distance"]
