@@ -7,10 +7,13 @@ so that neither path gains from cores the other leaves idle; the black box is on
 a GPU, else on CPU. The defaults (digit 2, l2 budget 8) make a third (MLP) to two thirds (CNN) of the
 plays find an adversarial example, so both the failure path and the bisection with its picture files
 are timed. Each mode reports its fastest of ``--repeats`` runs: on a shared machine other load only
-ever adds time (all runs are in the JSON). Prints a table and writes JSON.
+ever adds time (all runs are in the JSON). Then the whole path: UCT campaigns of ``--campaign-budget``
+evaluations on the CNN, inline and on the process backend (2 workers), with the game's ``batch_limit``
+(64: the campaign asks the planner for 64 leaves per worker and sends them as one task) against 1,
+reporting evaluations per second (planner, dispatch and store included). Prints tables and writes JSON.
 
     python benchmarks/batched_eval.py [--states 256] [--repeats 5] [--batches 1 8 32 64]
-                                      [--out benchmarks/results/batched_eval.json]
+                                      [--campaign-budget 512] [--out benchmarks/results/batched_eval.json]
 """
 
 from __future__ import annotations
@@ -90,6 +93,33 @@ def bench_model(name: str, args: argparse.Namespace, device: str, folder: Path) 
     return rows
 
 
+def bench_campaigns(args: argparse.Namespace) -> list[dict]:
+    """Evaluations per second of whole campaigns, batched (the game's batch_limit) and not (1)."""
+    from discover import Campaign
+    from discover.game import load_game
+
+    def game(limit: int | None) -> FeatureGuidedGame:
+        made = load_game("feature-guided", model=MODELS["cnn"], image=args.image, eta=args.eta)
+        made.batch_limit = made.batch_limit if limit is None else limit
+        return made
+
+    batched = game(None).batch_limit
+    rows = []
+    for backend, workers in (("inline", 1), ("process", 2)):
+        rates: dict[int, list[float]] = {1: [], batched: []}
+        for _ in range(args.repeats):  # interleaved, as above
+            for limit in rates:
+                with tempfile.TemporaryDirectory() as folder:
+                    start = time.perf_counter()
+                    Campaign(game(limit), budget=args.campaign_budget, backend=backend, workers=workers,
+                             surrogate="none", seed=args.seed, db=Path(folder) / "c.db").run()
+                    rates[limit].append(args.campaign_budget / (time.perf_counter() - start))
+        rows.append({"backend": backend, "workers": workers, "budget": args.campaign_budget, "batch_limit": batched,
+                     "unbatched_evals_per_s": max(rates[1]), "batched_evals_per_s": max(rates[batched]),
+                     "speedup": max(rates[batched]) / max(rates[1]), "runs": {str(k): v for k, v in rates.items()}})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--states", type=int, default=256, help="random completions evaluated per run")
@@ -99,6 +129,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40, help="most manipulations per play")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64], help="batch sizes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--campaign-budget", type=int, default=512, help="evaluations per campaign (0: skip)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "batched_eval.json"))
     args = parser.parse_args()
     if args.states < 1 or args.repeats < 1 or min(args.batches) < 1:
@@ -118,12 +149,19 @@ def main() -> None:
         print(f"{r['model']:<5} {r['batch']:>5} {r['found']:>3}/{r['states']:<3} {r['loop_states_per_s']:>10.0f} "
               f"{r['batch_states_per_s']:>11.0f} {r['speedup']:>7.2f}x {r['loop_forward_passes']:>12} "
               f"{r['batch_forward_passes']:>13} {r['max_value_difference']:>9.1e}")
+    campaigns = bench_campaigns(args) if args.campaign_budget > 0 else []
+    if campaigns:
+        print(f"\ncampaigns on the CNN, {args.campaign_budget} evaluations, fastest of {args.repeats}:")
+        print(f"{'backend':<8} {'workers':>7} {'batch 1 ev/s':>13} {'batched ev/s':>13} {'speedup':>8}")
+        for r in campaigns:
+            print(f"{r['backend']:<8} {r['workers']:>7} {r['unbatched_evals_per_s']:>13.1f} "
+                  f"{r['batched_evals_per_s']:>13.1f} {r['speedup']:>7.2f}x")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"device": device, "device_name": detail, "torch_threads": torch.get_num_threads(),
                                "torch": torch.__version__, "image": args.image, "eta": args.eta,
                                "rounds": args.rounds, "seed": args.seed, "repeats": args.repeats,
-                               "batches": args.batches, "rows": rows},
+                               "batches": args.batches, "rows": rows, "campaigns": campaigns},
                               indent=2))
     print(f"wrote {out}")
 

@@ -1,9 +1,11 @@
 """Backends: failures of every kind become recorded outcomes; devices are assigned per job."""
 
+import multiprocessing
 import time
 
 import pytest
 
+from discover import Campaign
 from discover.dispatch import InlineBackend, ProcessBackend, make_backend, run_batch
 from discover.errors import SettingsError
 from discover.game import load_game
@@ -128,3 +130,18 @@ def test_evaluate_batch_must_give_one_outcome_per_state():
     results = run_batch(game, [Job(0, (0,)), Job(1, (1,))], worker="w", device="cpu")
     assert [r.outcome.status for r in results] == [Status.FAILED, Status.FAILED]
     assert "returned 1 outcomes for 2 states" in results[0].outcome.message
+
+
+def test_a_campaign_run_again_starts_its_process_pool_again(tmp_path):
+    campaign = Campaign("toy-faulty", params={"faults": False}, budget=8, workers=2, db=tmp_path / "again.db",
+                        surrogate="none")
+    campaign.subscribe(lambda event: event.kind.value == "evaluation_finished" and event.data["done"] == 3
+                       and campaign.stop())
+    assert campaign.run().stopped == "stopped"
+    result = campaign.run()
+    assert result.stopped in ("budget", "exhausted") and len(result.history) == 8
+    assert all(e.status == "ok" for e in result.history)
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not multiprocessing.active_children(), "the second run's workers outlived it"

@@ -142,6 +142,29 @@ def test_a_worker_killed_from_outside_is_recorded_and_the_next_job_runs(cluster)
         backend.close()
 
 
+def test_with_one_retry_a_lost_task_runs_again_before_it_fails(cluster):
+    backend = RayBackend(1, address=cluster, retries=1)
+    backend.start(load_game("toy-faulty", hang_seconds=300))
+    try:
+        victim = backend.submit(Job(0, (7,)))
+        killed = []
+        for _ in range(2):  # the first kill is retried, the second is final
+            deadline = time.monotonic() + 60
+            while not [p for p in _tasks_running() if p not in killed] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            fresh = [p for p in _tasks_running() if p not in killed]
+            assert fresh, "the task did not run (again)"
+            for pid in fresh:
+                os.kill(pid, signal.SIGKILL)
+            killed += fresh
+            if len(killed) == len(fresh):
+                time.sleep(1)
+                assert not victim.done(), "the first loss was not retried"
+        assert victim.result(timeout=60).outcome.status is Status.FAILED
+    finally:
+        backend.close()
+
+
 def test_gpu_jobs_go_to_the_node_with_the_gpu(cluster):
     """Resources.gpus becomes num_gpus: the task holds the head node's GPU slot, and Ray shows it
     that slot through CUDA_VISIBLE_DEVICES; CPU jobs see none."""
@@ -172,6 +195,16 @@ def test_large_artifacts_are_written_to_files_not_sent_to_the_driver(cluster, tm
         assert set(e.artifacts) == {"artifacts_file", "artifacts_bytes"}
         assert Path(e.artifacts["artifacts_file"]).parent == tmp_path / "artifacts"
         assert len(Path(e.artifacts["artifacts_file"]).read_text()) == e.artifacts["artifacts_bytes"]
+
+
+def test_a_campaign_run_again_reconnects(cluster, tmp_path):
+    campaign = Campaign("toy-faulty", params={"faults": False}, budget=6, backend="ray", ray_address=cluster,
+                        workers=2, db=tmp_path / "again.db", surrogate="none")
+    campaign.subscribe(lambda event: event.kind.value == "evaluation_finished" and event.data["done"] == 2
+                       and campaign.stop())
+    assert campaign.run().stopped == "stopped"
+    result = campaign.run()
+    assert len(result.history) == 6 and all(e.status == "ok" for e in result.history)
 
 
 def test_offload_keeps_small_artifacts_inline(tmp_path):

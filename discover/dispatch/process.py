@@ -117,7 +117,9 @@ class ProcessBackend(Backend):
                 f"game {game.name!r} cannot be sent to worker processes ({exc}); "
                 "define it at module level, or use the inline backend"
             ) from None
+        self._closed = False  # a campaign run again starts its backend again
         for p in self._pools:
+            p.busy, p.running = 0, set()
             p.pool = ProcessPool(max_workers=p.size, initializer=_init_worker,
                                  initargs=(game_bytes, p.name, p.gpu, os.getpid()), context=self._ctx)
 

@@ -87,6 +87,16 @@ def _probe(address: str | None) -> None:
                             "`ray start --head`, or leave --ray-address out to start a local one") from None
 
 
+def _token_if_available() -> None:
+    """Authenticate with the local Ray token when there is one, as ``ray start`` does: a cluster
+    started where a token exists asks for it, and Ray's driver does not offer it unless told to."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or path.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -130,19 +140,9 @@ class RayBackend(Backend):
         if retries < 0:
             raise SettingsError(f"retries must be 0 or more, got {retries}")
         self._ray = ray
-        address = address or os.environ.get("RAY_ADDRESS") or None
-        self._connected_here = not ray.is_initialized()
-        if self._connected_here:
-            _probe(address)
-            try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.WARNING)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise SettingsError(f"cannot reach the Ray cluster at {address}: {_first_line(exc)}; "
-                                    + ("the cluster asks for a token: set RAY_AUTH_MODE=token here (the token is "
-                                       "read from ~/.ray/auth_token or RAY_AUTH_TOKEN)" if _unauthenticated(exc)
-                                       else "start one with `ray start --head`, or leave --ray-address out to "
-                                            "start a local one")) from None
+        self._address = address or os.environ.get("RAY_ADDRESS") or None
+        self._connected_here = False
+        self._connect()
         resources = ray.cluster_resources()
         self._gpus = int(resources.get("GPU", 0))
         self._workers = workers if workers is not None else max(1, int(resources.get("CPU", 1)))
@@ -157,11 +157,34 @@ class RayBackend(Backend):
         self._remote: Any = None
         self._game_box: list = []
 
+    def _connect(self) -> None:
+        """Join the cluster (or start a local one), unless this process already has (e.g. the user's
+        own ``ray.init``: then it is left connected on close)."""
+        ray, address = self._ray, self._address
+        if ray.is_initialized():
+            return
+        if address:
+            _probe(address)
+            _token_if_available()
+        try:
+            # "local": a new instance, never a cluster some earlier `ray start` left recorded in /tmp/ray
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise SettingsError(f"cannot reach the Ray cluster at {address}: {_first_line(exc)}; "
+                                + ("the cluster asks for a token: set RAY_AUTH_MODE=token here (the token is "
+                                   "read from ~/.ray/auth_token or RAY_AUTH_TOKEN)" if _unauthenticated(exc)
+                                   else "start one with `ray start --head`, or leave --ray-address out to "
+                                        "start a local one")) from None
+        self._connected_here = True
+
     @property
     def capacity(self) -> int:
         return self._workers
 
     def start(self, game: Game) -> None:
+        self._connect()  # again, when a campaign runs a second time after close()
+        self._closing = False
         self._game_box = [self._ray.put(game)]
         self._remote = self._ray.remote(_task)
         self._thread = threading.Thread(target=self._monitor, name="discover-ray", daemon=True)
@@ -203,6 +226,7 @@ class RayBackend(Backend):
             self._thread.join(timeout=10)
         if self._connected_here:
             self._ray.shutdown()
+            self._connected_here = False
 
     def _cancel(self, generator: Any) -> None:
         try:
