@@ -20,14 +20,14 @@ from discover.planner import Estimator, Planner, PlannerConfig, RolloutEstimator
 from discover.check import check_game  # noqa: E402
 from discover.store import Store  # noqa: E402
 from discover.types import (  # noqa: E402
-    CampaignSettings, EvalContext, EvaluationRecord, Event, EventKind, Interval, Job, JobResult, Outcome, Player,
-    Resources, Sampler, Status,
+    CampaignSettings, EvalContext, EvaluationRecord, Event, EventKind, Interval, Job, JobResult, Objective, Outcome,
+    Player, Resources, Sampler, Status,
 )
 
 __all__ = [
     "Backend", "Campaign", "CampaignResult", "CampaignSettings", "DiscoverError", "EvalContext",
     "EvaluationRecord", "Event", "EventKind", "Estimator", "Feature", "Game", "GameError", "InlineBackend",
-    "Interval", "Job", "JobResult", "Outcome", "Param", "ParameterError", "Planner", "PlannerConfig",
+    "Interval", "Job", "JobResult", "Objective", "Outcome", "Param", "ParameterError", "Planner", "PlannerConfig",
     "PluginError", "Player", "check_game",
     "ProcessBackend", "Resources", "RolloutEstimator", "Sampler", "SettingsError", "Status", "Store",
     "StoreError", "UnknownGameError", "__version__", "available_games", "load_game", "open",

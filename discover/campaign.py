@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import re
 import tempfile
 import threading
 import time
@@ -32,12 +31,12 @@ from discover.game import Game, load_game
 from discover.methods import (
     TreeProposer, check_names, default_surrogate, make_estimator, make_proposer, surrogate_names,
 )
-from discover.planner import Estimator, Proposal
+from discover.planner import Estimator, Planner, Proposal
 from discover.store import Store
 from discover.threads import spare_cores, thread_cap
 from discover.types import (
     DEFAULT_TIMEOUT_SECONDS, CampaignInfo, CampaignSettings, EvaluationRecord, Event, EventKind, Job, JobResult,
-    Outcome, PlannerConfig, Status, to_json,
+    Outcome, PlannerConfig, Status, failure_kind, to_json,
 )
 
 log = logging.getLogger(__name__)
@@ -59,6 +58,12 @@ class CampaignResult:
     @property
     def best_value(self) -> float | None:
         return self.best[0].value if self.best else None
+
+    def to_dataframe(self) -> Any:
+        """Every evaluation as a pandas DataFrame (``discover.analysis.evaluations_frame``)."""
+        from discover.analysis import evaluations_frame
+
+        return evaluations_frame(self.db)
 
 
 class Campaign:
@@ -239,7 +244,7 @@ class Campaign:
             self.db = Path(tempfile.mkdtemp(prefix="discover-")) / f"{self.game.name}.db"
         now = time.time()
         info = CampaignInfo(self.game.name, self.game.parameters(), self.settings.seed, self.settings.to_dict(),
-                            __version__, now, now, "running")
+                            __version__, now, now, "running", objective=self.game.quantity)
         return Store.create(self.db, info)
 
 
@@ -264,7 +269,7 @@ class _FailureStreak:
             return None
         if outcome.status is Status.INFEASIBLE:
             return None
-        self.kinds.add((outcome.status.value, re.sub(r"\d+(\.\d+)?", "#", outcome.message)))
+        self.kinds.add((outcome.status.value, failure_kind(outcome.message)))
         self.count += 1
         if len(self.kinds) > 1:
             self.broken = True
@@ -288,14 +293,17 @@ class _Run:
         self.proposer = make_proposer(self.s.method, self.game, estimator=estimator,
                                       config=campaign.planner_config, seed=seed)
         self.keeps_tree = isinstance(self.proposer, TreeProposer)
+        # a method without a tree of its own still has its evaluations placed in one, along their moves
+        self.tree: TreeProposer = self.proposer if self.keeps_tree else Planner(self.game, seed=seed)  # type: ignore[assignment]
         history = store.history() if self.done else []
         self.streak = _FailureStreak(self.s.fail_fast)
         for record in history:
             self.streak.add(record.outcome())
         if history:
             self.proposer.replay(history)
-            if self.keeps_tree:
-                self.proposer.restore_tree(*store.tree(states=True))
+            if not self.keeps_tree:
+                self.tree.replay(history)
+            self.tree.restore_tree(*store.tree(states=True))
         self.best = max((r.value for r in history if r.value is not None), default=None)  # None: nothing ok yet
         self.inflight: dict[Future[JobResult], Proposal] = {}
         self.cpus: dict[Future[JobResult], float] = {}  # cores each job in flight runs on
@@ -304,7 +312,7 @@ class _Run:
 
     def commit(self, events: list[Event], evaluation: EvaluationRecord | None = None) -> None:
         """Store events (and what caused them, with the tree changes) first, then tell subscribers."""
-        nodes, edges = self.proposer.take_dirty() if self.keeps_tree else ([], [])
+        nodes, edges = self.tree.take_dirty()
         if events or evaluation is not None or nodes:
             self.store.record(evaluation=evaluation, nodes=nodes, edges=edges, events=events)
         for event in events:
@@ -337,7 +345,8 @@ class _Run:
         self.commit([_event(EventKind.CAMPAIGN_STARTED, game=self.game.name, done=self.done, budget=s.budget,
                             db=str(c.db), workers=c.backend.capacity, timeout=c.timeout,
                             advisory_timeout=self.game.default_timeout,
-                            timeout_given=s.timeout is not None, time_limit=s.time_limit)])
+                            timeout_given=s.timeout is not None, time_limit=s.time_limit,
+                            objective=self.game.quantity.name, direction=self.game.quantity.direction)])
         c.backend.start(self.game)
         try:
             while True:
@@ -431,6 +440,9 @@ class _Run:
             artifacts = {}
         with thread_cap(self.planner_threads()):
             self.proposer.tell(proposal, outcome)
+        path = proposal.path
+        if not self.keeps_tree and (moves := self.game.moves_of(proposal.state)) is not None:
+            path = self.tree.record_path(moves, outcome)  # type: ignore[attr-defined]
         self.done += 1
         label = self.game.describe_state(proposal.state)
         data = dict(id=proposal.id, state=label, key=proposal.key, value=outcome.value,
@@ -448,7 +460,7 @@ class _Run:
             message=outcome.message, cost_seconds=outcome.cost_seconds, artifacts=artifacts,
             worker=result.worker, device=result.device, started=result.started, finished=result.finished,
             encoding=self.game.checked_encoding(proposal.state),
-            path=list(proposal.path), state=proposal.state,
+            path=list(path), state=proposal.state,
         )
         self.commit(events, evaluation=record)
         self.reason = self.streak.add(outcome) or self.reason

@@ -22,7 +22,7 @@ import numpy as np
 
 from discover.errors import GameError, ParameterError, PluginError, UnknownGameError
 from discover.plugins import load_plugin, plugins
-from discover.types import Action, EvalContext, Outcome, Player, Resources, Sampler, State
+from discover.types import Action, EvalContext, Objective, Outcome, Player, Resources, Sampler, State
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,9 @@ class Game(abc.ABC):
     default_timeout: ClassVar[float | None] = None
     # > 1: the dispatcher hands evaluate_batch up to this many terminal states at once
     batch_limit: ClassVar[int] = 1
+    # what the value measures, in the game's words: a bound to push down is stored negated and
+    # declared Objective("... bound", "min"), so every output shows the bound itself
+    quantity: ClassVar[Objective] = Objective()
 
     # -- rules -------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -200,6 +203,21 @@ class Game(abc.ABC):
                 action = sample_action(moves, rng)
             state = self.apply(state, action)
         return state
+
+    def moves_of(self, state: State) -> tuple[Action, ...] | None:
+        """The moves from the initial state to terminal ``state``, so that a formulation found
+        without a tree (a baseline's) can be placed in one; None when they cannot be told. The
+        default recognises a state that is the tuple of its own moves, as in slot-filling games."""
+        if not isinstance(state, tuple):
+            return None
+        current = self.initial_state()
+        try:
+            for action in state:
+                current = self.apply(current, action)
+            same = self.state_key(current) == self.state_key(state)
+        except Exception:  # not a tuple of moves after all
+            return None
+        return state if same and self.to_move(current) is Player.TERMINAL else None
 
     def parameters(self) -> dict[str, Any]:
         """The values of the declared parameters, read from the attributes of the same name."""

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from discover.errors import StoreError
-from discover.types import CampaignInfo, EdgeRecord, EvaluationRecord, Event, NodeRecord, to_json
+from discover.types import CampaignInfo, EdgeRecord, EvaluationRecord, Event, NodeRecord, Objective, to_json
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 HEARTBEAT_SECONDS = 15.0
 LEASE_SECONDS = 120.0  # a writer on another host whose heartbeat is older than this is gone
 
@@ -46,21 +46,28 @@ _WRITER_TABLE = """CREATE TABLE IF NOT EXISTS writer (
     host TEXT NOT NULL, proc_start TEXT NOT NULL, since REAL NOT NULL, heartbeat REAL NOT NULL
 )"""
 
+# columns added by schema 3 (the planner's reasons), with the defaults older rows get
+_OBJECTIVE_COLUMN = """objective TEXT NOT NULL DEFAULT '{"name": "value", "direction": "max"}'"""
+_COUNTS_COLUMN = "counts TEXT NOT NULL DEFAULT '{}'"
+_EDGE_STATS = ("prior", "probability", "score", "acquisition", "feasibility")
+
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE campaign (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     game TEXT NOT NULL, params TEXT NOT NULL, seed INTEGER NOT NULL, settings TEXT NOT NULL,
     code_version TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL, status TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT ''
+    reason TEXT NOT NULL DEFAULT '', {_OBJECTIVE_COLUMN}
 );
 CREATE TABLE nodes (
     key TEXT PRIMARY KEY, state BLOB NOT NULL, label TEXT NOT NULL, depth INTEGER NOT NULL,
     player TEXT NOT NULL, visits INTEGER NOT NULL, value_sum REAL NOT NULL,
-    value REAL, best REAL, worst REAL, frontier_best REAL, frontier_worst REAL, solved INTEGER NOT NULL
+    value REAL, best REAL, worst REAL, frontier_best REAL, frontier_worst REAL, solved INTEGER NOT NULL,
+    {_COUNTS_COLUMN}
 );
 CREATE TABLE edges (
     parent TEXT NOT NULL, child TEXT NOT NULL, action BLOB NOT NULL, label TEXT NOT NULL,
+    prior REAL, probability REAL, score REAL, acquisition REAL, feasibility REAL,
     PRIMARY KEY (parent, child)
 );
 CREATE TABLE evaluations (
@@ -74,9 +81,10 @@ CREATE TABLE events (id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT N
 """
 
 # columns stored as JSON text or pickled bytes; the rest are stored as they are
-_JSON_COLUMNS = {"artifacts", "encoding", "path", "params", "settings"}
+_JSON_COLUMNS = {"artifacts", "encoding", "path", "params", "settings", "counts"}
 _PICKLED_COLUMNS = {"state", "action"}
-_NODE_COLUMNS = tuple(f.name for f in fields(NodeRecord))
+_NODE_COLUMNS = tuple(f.name for f in fields(NodeRecord) if f.name not in ("evaluation_ids", "principal"))
+_EDGE_COLUMNS = ("parent", "child", "action", "label", *_EDGE_STATS)
 _EVALUATION_COLUMNS = tuple(f.name for f in fields(EvaluationRecord) if f.name != "id")
 _INFO_COLUMNS = tuple(f.name for f in fields(CampaignInfo))
 
@@ -84,6 +92,8 @@ T = TypeVar("T")
 
 
 def _encode(column: str, value: Any) -> Any:
+    if column == "objective":
+        return to_json({"name": value.name, "direction": value.direction})
     if column in _PICKLED_COLUMNS:
         return pickle.dumps(value, protocol=4)
     if column in _JSON_COLUMNS:
@@ -94,6 +104,8 @@ def _encode(column: str, value: Any) -> Any:
 def _decode(column: str, value: Any) -> Any:
     if column == "solved":
         return bool(value)
+    if column == "objective":
+        return Objective(**json.loads(value))
     if column in _PICKLED_COLUMNS:
         return pickle.loads(value)
     if column in _JSON_COLUMNS:
@@ -287,11 +299,17 @@ class Store:
 
     @classmethod
     def _migrate(cls, conn: sqlite3.Connection, version: int) -> None:
-        """Bring an older schema up to date (1 -> 2: the writer lock and the stop reason)."""
+        """Bring an older schema up to date (1 -> 2: the writer lock and the stop reason; 2 -> 3: the
+        objective, evaluation counts per node and the planner's reasons per edge)."""
         with cls._transaction(conn):
             if version < 2:
                 conn.execute(_WRITER_TABLE)
                 conn.execute("ALTER TABLE campaign ADD COLUMN reason TEXT NOT NULL DEFAULT ''")
+            if version < 3:
+                conn.execute(f"ALTER TABLE campaign ADD COLUMN {_OBJECTIVE_COLUMN}")
+                conn.execute(f"ALTER TABLE nodes ADD COLUMN {_COUNTS_COLUMN}")
+                for column in _EDGE_STATS:
+                    conn.execute(f"ALTER TABLE edges ADD COLUMN {column} REAL")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     @staticmethod
@@ -398,8 +416,9 @@ class Store:
                 [[_encode(c, getattr(n, c)) for c in _NODE_COLUMNS] for n in nodes],
             )
             self._conn.executemany(
-                "INSERT OR IGNORE INTO edges (parent, child, action, label) VALUES (?, ?, ?, ?)",
-                [(e.parent, e.child, _encode("action", e.action), e.label) for e in edges],
+                f"INSERT INTO edges ({', '.join(_EDGE_COLUMNS)}) VALUES ({_marks(_EDGE_COLUMNS)}) "
+                f"ON CONFLICT(parent, child) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _EDGE_STATS)}",
+                [[_encode(c, getattr(e, c)) for c in _EDGE_COLUMNS] for e in edges],
             )
             self._conn.executemany(
                 "INSERT INTO events (time, kind, data) VALUES (?, ?, ?)",
@@ -417,12 +436,15 @@ class Store:
     # -- reading -----------------------------------------------------------------------------
     @_damage
     def campaign(self) -> CampaignInfo:
-        columns = [c for c in _INFO_COLUMNS if c != "reason" or self._has_reason()]
+        columns = self._present("campaign", _INFO_COLUMNS)
         row = self._conn.execute(f"SELECT {', '.join(columns)} FROM campaign").fetchone()
         return CampaignInfo(**{c: _decode(c, v) for c, v in zip(columns, row)})
 
-    def _has_reason(self) -> bool:  # schema 1 databases opened read-only are never migrated
-        return any(r[1] == "reason" for r in self._conn.execute("PRAGMA table_info(campaign)"))
+    def _present(self, table: str, wanted: Sequence[str]) -> list[str]:
+        """Those of ``wanted`` that ``table`` has: older databases opened read-only are never
+        migrated, and their records take the defaults for what they lack."""
+        have = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+        return [c for c in wanted if c in have]
 
     @_damage
     def count(self) -> int:
@@ -454,19 +476,72 @@ class Store:
 
     @_damage
     def tree(self, *, states: bool = False) -> tuple[list[NodeRecord], list[EdgeRecord]]:
-        """The stored tree; ``states=True`` loads states and actions (needs the game's code)."""
-        columns = [c for c in _NODE_COLUMNS if states or c != "state"]
-        nodes = [NodeRecord(**{c: _decode(c, v) for c, v in zip(columns, row)}) for row in self._conn.execute(
+        """The stored tree, each node with the ids of the evaluations below it (a terminal node: the
+        evaluation of its state, whichever path found it) and its place on the principal variation;
+        ``states=True`` loads states and actions (needs the game's code)."""
+        columns = self._present("nodes", [c for c in _NODE_COLUMNS if states or c != "state"])
+        edge_columns = self._present("edges", [c for c in _EDGE_COLUMNS if states or c != "action"])
+        rows = [{c: _decode(c, v) for c, v in zip(columns, row)} for row in self._conn.execute(
             f"SELECT {', '.join(columns)} FROM nodes ORDER BY depth, key")]
-        edge_columns = ["parent", "child", "label", *(["action"] if states else [])]
         edges = [EdgeRecord(**{c: _decode(c, v) for c, v in zip(edge_columns, row)}) for row in self._conn.execute(
             f"SELECT {', '.join(edge_columns)} FROM edges ORDER BY parent, child")]
+        below: dict[str, list[int]] = {}
+        terminal: dict[str, tuple[int, str]] = {}
+        for eid, path, key, status in self._conn.execute("SELECT id, path, state_key, status FROM evaluations ORDER BY id"):
+            path = json.loads(path)
+            for node in path:
+                below.setdefault(node, []).append(eid)
+            if key not in path:  # a completion evaluated below its path's leaf: its own terminal node
+                terminal[key] = (eid, status)
+        for r in rows:  # a terminal reached after its completion was evaluated holds that evaluation
+            if r["key"] in terminal and not below.get(r["key"]):
+                eid, status = terminal[r["key"]]
+                below[r["key"]] = [eid]
+                r["counts"] = r.get("counts") or {status: 1}
+        principal = principal_variation(rows, edges)
+        nodes = [NodeRecord(**r, evaluation_ids=tuple(below.get(r["key"], ())), principal=r["key"] in principal)
+                 for r in rows]
         return nodes, edges
 
+    def to_dataframe(self) -> Any:
+        """Every evaluation as a pandas DataFrame (``discover.analysis.evaluations_frame``)."""
+        from discover.analysis import evaluations_frame
+
+        return evaluations_frame(self)
+
     @_damage
-    def events(self, after_id: int = 0) -> list[tuple[int, float, str, dict[str, Any]]]:
-        return [(i, t, k, json.loads(d)) for i, t, k, d in self._conn.execute(
-            "SELECT id, time, kind, data FROM events WHERE id > ? ORDER BY id", (after_id,))]
+    def events(self, after_id: int = 0, *, kind: str | None = None) -> list[tuple[int, float, str, dict[str, Any]]]:
+        """Stored events after ``after_id`` (of one ``kind`` when given): (id, time, kind, data)."""
+        sql, args = "SELECT id, time, kind, data FROM events WHERE id > ?", [after_id]
+        if kind is not None:
+            sql, args = sql + " AND kind = ?", [after_id, kind]
+        return [(i, t, k, json.loads(d)) for i, t, k, d in self._conn.execute(sql + " ORDER BY id", args)]
+
+
+def principal_variation(nodes: Sequence[dict[str, Any]], edges: Sequence[EdgeRecord]) -> list[str]:
+    """Node keys from the root along the moves each player would make on the backed-up values: the
+    searcher's best child, the opponent's worst, a chance node's most probable; ties go to the most
+    visited. Only children with a value count (a branch that only failed is no one's choice)."""
+    by_key = {n["key"]: n for n in nodes}
+    children: dict[str, list[EdgeRecord]] = {}
+    for e in edges:
+        children.setdefault(e.parent, []).append(e)
+    root = next((n["key"] for n in nodes if n["depth"] == 0), None)
+    line: list[str] = []
+    key = root
+    while key is not None and key not in line:
+        line.append(key)
+        node = by_key[key]
+        options = [(e, by_key[e.child]) for e in children.get(key, ()) if e.child in by_key]
+        if node["player"] == "chance":
+            options = [(e, c) for e, c in options if c["visits"]]
+            pick = max(options, key=lambda o: (o[0].probability or 0.0, o[1]["visits"]), default=None)
+        else:
+            options = [(e, c) for e, c in options if c["value"] is not None]
+            sign = -1.0 if node["player"] == "opponent" else 1.0
+            pick = max(options, key=lambda o: (sign * o[1]["value"], o[1]["visits"]), default=None)
+        key = pick[1]["key"] if pick else None
+    return line
 
 
 def _place(draft: Path, path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Hashable, Literal, Mapping, Protocol, runtime_checkable
 
@@ -22,6 +23,37 @@ State = Hashable
 
 Action = Hashable
 """A move: immutable and hashable (an int, a string, a float, a tuple of those...)."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a game's value is, in its own words: the engine maximises ``value``; a game whose
+    quantity is better lower (a bound to push down) stores its negation and says so here, so that
+    every output shows the quantity itself."""
+
+    name: str = "value"
+    direction: Literal["max", "min"] = "max"
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("max", "min"):
+            raise ValueError(f"Objective.direction must be 'max' or 'min', got {self.direction!r}")
+
+    def shown(self, value: float | None) -> float | None:
+        """A stored (maximised) value as the game's quantity."""
+        return None if value is None else (value if self.direction == "max" else -value)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({'higher' if self.direction == 'max' else 'lower'} is better)"
+
+    def best_of(self, shown: list[float]) -> float:
+        """The best of some shown quantities."""
+        return max(shown) if self.direction == "max" else min(shown)
+
+
+def failure_kind(message: str) -> str:
+    """A failure message with its numbers blanked, so that failures group by kind."""
+    return re.sub(r"\d+(\.\d+)?", "#", message)
 
 
 class Player(str, enum.Enum):
@@ -427,16 +459,30 @@ class NodeRecord:
     frontier_worst: float | None
     solved: bool
     state: State | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # evaluations below, by status
+    # filled when read from the store: the evaluations whose path passes here, and whether the node
+    # is on the principal variation (the moves each player would make on the backed-up values)
+    evaluation_ids: tuple[int, ...] = ()
+    principal: bool = False
 
 
 @dataclass(frozen=True)
 class EdgeRecord:
-    """A move from one stored node to another; ``action`` is None when read for inspection."""
+    """A move from one stored node to another, with what the planner knew of it when it last chose
+    at the parent: ``prior`` (PUCT's), ``probability`` (a chance move's), ``score`` (the selection
+    score), and, when a surrogate guided the search, ``acquisition`` (the best acquisition value
+    found below the move) and ``feasibility`` (P(ok) of that completion). ``action`` is None when
+    read for inspection."""
 
     parent: str
     child: str
     label: str
     action: Action | None = None
+    prior: float | None = None
+    probability: float | None = None
+    score: float | None = None
+    acquisition: float | None = None
+    feasibility: float | None = None
 
 
 @dataclass(frozen=True)
@@ -452,3 +498,4 @@ class CampaignInfo:
     updated: float
     status: str  # running | finished | interrupted | crashed
     reason: str = ""  # why it stopped (a crash's error)
+    objective: Objective = Objective()

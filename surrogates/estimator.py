@@ -41,6 +41,7 @@ import torch
 from linear_operator.utils.warnings import NumericalWarning
 
 from discover.game import Game
+from discover.planner.estimator import Priors
 from discover.types import Action, Outcome, Player, Sampler, State, Status
 from surrogates.acquisition import KINDS, GuidedAcquisition, build_acquisition
 from surrogates.models import FeasibilityModel, WarmGP, log_cost_floor
@@ -163,7 +164,21 @@ class GPEstimator:
         best = torch.nan_to_num(best, nan=-1e9, neginf=-1e9)
         p = torch.softmax(best / self.settings.prior_temperature, 0).numpy()
         share = self.settings.prior_uniform_share
-        return ((1 - share) * p + share / len(actions)).tolist()
+        return Priors(((1 - share) * p + share / len(actions)).tolist(), acquisition=best.tolist(),
+                      feasibility=self._feasibility(game, traces, owner, scores, len(actions)))
+
+    def _feasibility(self, game: Game, traces: Sequence[Trace], owner: list[int], scores: torch.Tensor,
+                     moves: int) -> list[float] | None:
+        """P(ok) of the completion with the best acquisition below each move (None: no failures seen)."""
+        if self.feasibility.model is None:
+            return None
+        owners = torch.tensor(owner)
+        chosen = [int(torch.argmax(torch.where(owners == i, scores, -math.inf))) for i in range(moves)]
+        raws = [self.space.raw(game, traces[i]) for i in chosen]
+        if any(r is None for r in raws):
+            return None
+        with torch.no_grad():
+            return self.feasibility.probability(self._inputs(raws)).tolist()
 
     @_without_jitter_warnings
     def complete(self, game: Game, state: State, rng: np.random.Generator, pending: Sequence[State],

@@ -202,18 +202,13 @@ class Space:
         return state, steps
 
     def trace_of(self, game: Game, state: State) -> Trace | None:
-        """The trace of a terminal state built elsewhere (a baseline, a resumed run): found when
-        the state is the tuple of its moves, as in every slot-filling game; None otherwise."""
-        if not isinstance(state, tuple):
+        """The trace of a terminal state built elsewhere (a baseline, a resumed run), when the game
+        can tell its moves (``Game.moves_of``); None otherwise."""
+        moves = game.moves_of(state)
+        if moves is None:
             return None
-        try:
-            end, steps = self.prefix(game, state)
-        except Exception:  # not a tuple of moves after all
-            return None
-        key = game.state_key(state)
-        if game.state_key(end) != key or game.to_move(end) is not Player.TERMINAL:
-            return None
-        return Trace(state, key, tuple(steps))
+        _, steps = self.prefix(game, moves)
+        return Trace(state, game.state_key(state), tuple(steps))
 
     # -- model inputs ------------------------------------------------------------------------
     def raw(self, game: Game, trace: Trace) -> dict[Hashable, float] | None:

@@ -12,6 +12,7 @@ import pytest
 
 from discover.errors import StoreError
 from discover.store import SCHEMA_VERSION, Store
+from discover.types import Objective
 from discover.types import CampaignInfo, EdgeRecord, EvaluationRecord, Event, EventKind, NodeRecord
 
 
@@ -56,7 +57,8 @@ def test_records_round_trip(tmp_path):
         assert [e.state for e in store.history()] == [(1, 1, "keep"), (1, 2, "keep")]
         assert store.history()[1].outcome().status.value == "failed"
         nodes, edges = store.tree(states=True)
-        assert nodes[0] == node("root", 0, visits=4) and nodes[1].solved is True
+        assert nodes[0] == node("root", 0, visits=4, evaluation_ids=(1, 2), principal=True)
+        assert nodes[1].solved is True and nodes[1].evaluation_ids == (1,) and nodes[1].principal
         assert edges == [EdgeRecord("root", "k1", "move 1", (1, "a"))]
         plain_nodes, plain_edges = store.tree()
         assert plain_nodes[0].state is None and plain_edges[0].action is None
@@ -212,15 +214,25 @@ def test_schema_1_databases_are_read_and_migrated(tmp_path):
         CREATE TABLE events (id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
         INSERT INTO meta VALUES ('schema_version', '1');
         INSERT INTO campaign VALUES (1, 'toy-dice', '{}', 0, '{"budget": 5}', '0.1.0', 1.0, 1.0, 'finished');
+        INSERT INTO nodes VALUES ('root', x'00', 'start', 0, 'searcher', 1, 0.5, 0.5, 0.5, 0.5, NULL, NULL, 0);
+        INSERT INTO nodes VALUES ('a', x'00', 'a', 1, 'terminal', 1, 0.5, 0.5, 0.5, 0.5, NULL, NULL, 1);
+        INSERT INTO edges VALUES ('root', 'a', x'00', 'move a');
     """)
     conn.close()
-    with Store.open(db, readonly=True) as reader:
+    with Store.open(db, readonly=True) as reader:  # read as it is: what it lacks takes the defaults
         assert reader.campaign().status == "finished" and reader.campaign().reason == ""
+        assert reader.campaign().objective == Objective()
+        nodes, edges = reader.tree()
+        assert [n.counts for n in nodes] == [{}, {}] and edges == [EdgeRecord("root", "a", "move a")]
+        assert [n.principal for n in nodes] == [True, True]
     with Store.open(db) as store:
         store.set_status("crashed", reason="RuntimeError: x")
+        store.record(nodes=[node("root", 0, counts={"ok": 1})], edges=[EdgeRecord("root", "a", "move a", "a", prior=0.7)])
     with Store.open(db, readonly=True) as reader:
         assert (reader.campaign().status, reader.campaign().reason) == ("crashed", "RuntimeError: x")
         assert reader._conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
+        nodes, edges = reader.tree()
+        assert nodes[0].counts == {"ok": 1} and edges[0].prior == 0.7 and edges[0].score is None
 
 
 def test_a_killed_writer_not_yet_reaped_is_not_alive(tmp_path):

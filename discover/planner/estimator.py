@@ -12,6 +12,7 @@ classic MCTS: uniform priors and a uniformly random completion. The BoTorch surr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -20,13 +21,25 @@ from discover.game import Game, sample_action
 from discover.types import Action, Outcome, Sampler, State
 
 
+@dataclass(frozen=True)
+class Priors:
+    """Prior probabilities of moves with the reasons behind them, which the store keeps per edge so
+    a tree can say why the search went where it did: the best acquisition value found below each
+    move, and the probability that evaluation succeeds (P(ok)) there."""
+
+    probabilities: Sequence[float]
+    acquisition: Sequence[float] | None = None
+    feasibility: Sequence[float] | None = None
+
+
 @runtime_checkable
 class Estimator(Protocol):
     version: int
 
     def priors(self, game: Game, state: State, actions: Sequence[Action],
-               history: Sequence[Action]) -> Sequence[float] | None:
-        """Prior probabilities of ``actions`` at ``state``, or None for uniform."""
+               history: Sequence[Action]) -> Sequence[float] | Priors | None:
+        """Prior probabilities of ``actions`` at ``state`` (with their reasons: :class:`Priors`),
+        or None for uniform."""
 
     def widen(self, game: Game, state: State, moves: Sequence[Action] | Sampler, rng: np.random.Generator,
               pending: Sequence[State], history: Sequence[Action]) -> Action:

@@ -25,7 +25,7 @@ import numpy as np
 
 from discover.errors import GameError
 from discover.game import Game, sample_chance
-from discover.planner.estimator import Estimator, RolloutEstimator
+from discover.planner.estimator import Estimator, Priors, RolloutEstimator
 from discover.planner.selection import RULES
 from discover.planner.tree import Node
 from discover.types import (
@@ -61,7 +61,6 @@ class Planner:
         self.vmin, self.vmax = math.inf, -math.inf
         self._next_id = 0
         self._dirty_nodes: dict[str, Node] = {}
-        self._dirty_edges: dict[tuple[str, str], Action] = {}
         self.root = self._node(game.initial_state(), 0)
 
     # -- public API --------------------------------------------------------------------------
@@ -125,20 +124,47 @@ class Planner:
         if node is not None and node.terminal:
             self._settle_terminal(node)
         path = [self.nodes[k] for k in proposal.path]
-        self._backup(path, proposal.actions, value)
+        self._backup(path, proposal.actions, value, outcome.status.value)
         self.estimator.observe(self.game, proposal.state, outcome)
+
+    def record_path(self, moves: Sequence[Action], outcome: Outcome) -> tuple[str, ...]:
+        """Count an evaluation that another method chose, along its ``moves`` from the root, so that
+        its campaign has a tree too; the path's node keys."""
+        node, path = self.root, [self.root]
+        for action in moves:
+            child = node.children.get(action)
+            if child is None:
+                child = node.children[action] = self._node(self.game.apply(node.state, action), node.depth + 1)
+                if action in node.untried:
+                    node.untried.remove(action)
+            node = child
+            path.append(node)
+        value = outcome.value if outcome.status is Status.OK else None
+        self.evaluated[node.key] = value
+        if node.terminal:
+            self._settle_terminal(node)
+        self._backup(path, moves, value, outcome.status.value)
+        return tuple(n.key for n in path)
 
     def forget(self, proposal: Proposal) -> None:
         """Drop an in-flight proposal that will never finish (cancelled); it may be proposed again."""
         self._release(proposal)
 
     def take_dirty(self) -> tuple[list[NodeRecord], list[EdgeRecord]]:
-        """Nodes and edges changed since the last call, as records for the store to persist."""
+        """Nodes changed since the last call and the moves out of them (with what the planner last
+        knew of each: prior, chance probability, selection score, acquisition), as store records."""
         nodes = [self._record(n) for n in self._dirty_nodes.values()]
-        edges = [EdgeRecord(p, c, self.game.describe_action(a), a) for (p, c), a in self._dirty_edges.items()]
+        edges = [self._edge(n, a, c) for n in self._dirty_nodes.values() for a, c in n.children.items()]
         self._dirty_nodes.clear()
-        self._dirty_edges.clear()
         return nodes, edges
+
+    def _edge(self, node: Node, action: Action, child: Node) -> EdgeRecord:
+        chance = node.player is Player.CHANCE
+        return EdgeRecord(node.key, child.key, self.game.describe_action(action), action,
+                          prior=None if chance else node.priors.get(action),
+                          probability=node.chance.get(action) if chance else None,
+                          score=node.scores.get(action), acquisition=node.acquisition.get(action),
+                          feasibility=node.feasibility.get(action))
 
     def replay(self, history: Sequence[EvaluationRecord]) -> None:
         """Learn the evaluations of an earlier run (their states loaded), before ``restore_tree``."""
@@ -159,11 +185,15 @@ class Planner:
             node.visits, node.value_sum = rec.visits, rec.value_sum
             node.best, node.worst = low(rec.best), high(rec.worst)
             node.frontier_best, node.frontier_worst = low(rec.frontier_best), high(rec.frontier_worst)
+            node.counts = dict(rec.counts)
         for edge in edges:
             parent, child = self.nodes.get(edge.parent), self.nodes.get(edge.child)
             if parent is None or child is None:
                 continue
             parent.children[edge.action] = child
+            for name in ("score", "acquisition", "feasibility"):
+                if getattr(edge, name) is not None:
+                    getattr(parent, name if name != "score" else "scores")[edge.action] = getattr(edge, name)
             if edge.action in parent.untried:
                 parent.untried.remove(edge.action)
         for node in sorted(self.nodes.values(), key=lambda n: -n.depth):
@@ -176,7 +206,7 @@ class Planner:
         return NodeRecord(
             node.key, self.game.describe_state(node.state), node.depth, node.player.value, node.visits,
             node.value_sum, finite(node.value), finite(node.best), finite(node.worst),
-            finite(node.frontier_best), finite(node.frontier_worst), node.solved, node.state,
+            finite(node.frontier_best), finite(node.frontier_worst), node.solved, node.state, dict(node.counts),
         )
 
     # -- tree construction -------------------------------------------------------------------
@@ -221,21 +251,23 @@ class Planner:
         """Ask the estimator for the priors of a node's moves (finite ones, or the continuous
         children made so far) and order its untried finite moves, most promising last."""
         node.priors_version = self.estimator.version
-        if node.sampler is not None:
-            moves = list(node.children)
-            if len(moves) < 2:
-                return
-            priors = self.estimator.priors(self.game, node.state, moves, history)
-            if priors is not None:
-                node.priors = dict(zip(moves, self._checked_priors(priors, len(moves)).tolist()))
+        moves = list(node.children) if node.sampler is not None else [*node.children, *node.untried]
+        if node.sampler is not None and len(moves) < 2:
             return
-        moves = [*node.children, *node.untried]
-        priors = self.estimator.priors(self.game, node.state, moves, history)
-        p = np.full(len(moves), 1.0 / len(moves)) if priors is None else self._checked_priors(priors, len(moves))
+        given = self.estimator.priors(self.game, node.state, moves, history)
+        if isinstance(given, Priors):
+            for name, values in (("acquisition", given.acquisition), ("feasibility", given.feasibility)):
+                if values is not None:
+                    setattr(node, name, {a: float(v) for a, v in zip(moves, values)})
+            given = given.probabilities
+        if given is None and node.sampler is not None:
+            return
+        p = np.full(len(moves), 1.0 / len(moves)) if given is None else self._checked_priors(given, len(moves))
         node.priors = dict(zip(moves, p.tolist()))
-        order = self.rng.permutation(len(moves))  # random tie-breaking, then most promising last
-        order = sorted(order, key=lambda i: p[i])  # stable: ties keep the random order
-        node.untried = [moves[i] for i in order if moves[i] not in node.children]
+        if node.sampler is None:
+            order = self.rng.permutation(len(moves))  # random tie-breaking, then most promising last
+            order = sorted(order, key=lambda i: p[i])  # stable: ties keep the random order
+            node.untried = [moves[i] for i in order if moves[i] not in node.children]
 
     @staticmethod
     def _checked_priors(priors: Sequence[float], n: int) -> np.ndarray:
@@ -337,6 +369,7 @@ class Planner:
             elif q is None and child.virtual:
                 q = 0.0
             score = self._rule(q, visits, parent_visits, node.priors.get(action, 0.0), cfg.exploration, first_play)
+            node.scores[action] = score
             if score > best_score:
                 best_score, best = score, (action, child)
         if self._may_widen(node) or (best is None and (node.untried or node.sampler is not None)):
@@ -408,16 +441,19 @@ class Planner:
         for key in proposal.path:
             self.nodes[key].virtual -= 1
 
-    def _backup(self, path: Sequence[Node], actions: Sequence[Action], value: float | None) -> None:
+    def _backup(self, path: Sequence[Node], actions: Sequence[Action], value: float | None,
+                status: str | None = None) -> None:
+        """Count one value (None: a failure) along ``path``; ``status`` for a new evaluation (a
+        reuse of a stored value visits the path but evaluates nothing)."""
         if value is not None:
             self.vmin, self.vmax = min(self.vmin, value), max(self.vmax, value)
         penalty = self.vmin if math.isfinite(self.vmin) else 0.0
         for node in reversed(path):
             node.record(value, penalty, frontier=node is path[-1])
             node.refresh(self._optimistic)
+            if status is not None:
+                node.counts[status] = node.counts.get(status, 0) + 1
             self._dirty_nodes[node.key] = node
-        for parent, child, action in zip(path, path[1:], actions):
-            self._dirty_edges[(parent.key, child.key)] = action
 
 
 def _failed_only(node: Node) -> bool:

@@ -18,7 +18,7 @@ class Node:
     __slots__ = (
         "key", "state", "player", "depth", "children", "untried", "sampler", "chance", "priors", "priors_version",
         "visits", "value_sum", "value", "best", "worst", "frontier_best", "frontier_worst", "solved",
-        "failed", "virtual",
+        "failed", "virtual", "counts", "scores", "acquisition", "feasibility",
     )
 
     def __init__(self, key: str, state: State, player: Player, depth: int) -> None:
@@ -42,6 +42,12 @@ class Node:
         self.solved = False
         self.failed = False  # a terminal whose evaluation did not give a value
         self.virtual = 0  # evaluations in flight below (virtual loss)
+        # why the search went where it did, kept for inspection: evaluations below by status, and per
+        # move the last selection score and the surrogate's best acquisition and its P(ok)
+        self.counts: dict[str, int] = {}
+        self.scores: dict[Action, float] = {}
+        self.acquisition: dict[Action, float] = {}
+        self.feasibility: dict[Action, float] = {}
 
     @property
     def terminal(self) -> bool:

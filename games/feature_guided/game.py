@@ -30,7 +30,7 @@ import numpy as np
 
 from discover.errors import ParameterError
 from discover.game import Game, Param
-from discover.types import EvalContext, Outcome, Player
+from discover.types import EvalContext, Objective, Outcome, Player
 from games.feature_guided.blackbox import BlackBox, as_chw
 from games.feature_guided.certify import Certificate, certify
 from games.feature_guided.data import digits
@@ -193,6 +193,8 @@ class FeatureGuidedGame(Game):
     """Find a close adversarial example of one image by the feature-guided two-player game."""
 
     name = "feature-guided"
+    # minus the adversarial distance found (past the budget: minus budget + 1 + the label's margin)
+    quantity = Objective("distance (eta + 1 + margin when none found)", "min")
     # A batch of plays costs at most 1 + ceil(log2 rounds) forward passes (7 for 40 rounds), each of at
     # most one image per play: at 64 plays that is ~0.1 pass per play, and the rest of an evaluation
     # (building each play's images, in Python) dominates, so larger batches gain little

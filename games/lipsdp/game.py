@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import ortho_group
 
 from discover.game import Param
-from discover.types import EvalContext, Outcome, Status
+from discover.types import EvalContext, Objective, Outcome, Status
 from games.decimals import decimal_up
 from games.lipsdp.api import best_bound, lipschitz_bound
 from games.lipsdp.bounds import lower_bound, naive_bound
@@ -56,6 +56,7 @@ class LipSDPGame(SlotGame):
     """Certified l2 Lipschitz bounds of a network: search over LipSDP formulations."""
 
     name = "lipsdp"
+    quantity = Objective("Lipschitz bound", "min")
     expensive = True
     default_timeout = 600.0  # each solver call gets half of it (the iterate reached is verified)
     params = (

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 
 from discover.game import Param
-from discover.types import EvalContext, Outcome, Status
+from discover.types import EvalContext, Objective, Outcome, Status
 from games.slots import Slot, SlotGame
 from games.small_gain_nash.certificate import WEIGHT_METHODS, certify
 from games.small_gain_nash.constants import Region
@@ -52,6 +52,7 @@ class SmallGainNashGame(SlotGame):
         if bo_budget < 2:
             raise ValueError(f"bo_budget must be at least 2, got {bo_budget}")
         self.game, self.objective, self.safety, self.bo_budget = game, objective, safety, bo_budget
+        self.quantity = Objective(f"certified {objective}", "max")
         self.model, example = load_example(game)
         self.radii = tuple(example.scale * f for f in RADIUS_FACTORS)
         self.slots = (Slot("geometry", GEOMETRIES), Slot("partition", PARTITIONS), Slot("radius", self.radii, log=True),

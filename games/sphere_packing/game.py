@@ -20,7 +20,7 @@ from dataclasses import asdict
 from fractions import Fraction
 
 from discover.game import Param
-from discover.types import EvalContext, Outcome, Status
+from discover.types import EvalContext, Objective, Outcome, Status
 from games.slots import Slot, SlotGame
 from games.decimals import decimal_up
 from games.sphere_packing.bases import BASES
@@ -64,6 +64,7 @@ class SpherePackingGame(SlotGame):
     """Cohn–Elkies upper bounds on the sphere-packing density of R^n, assembled and verified."""
 
     name = "sphere-packing"
+    quantity = Objective("density bound", "min")
     expensive = True
     default_timeout = 45.0  # two thirds for the radius search; the best radius found by then is verified
     params = (

@@ -19,7 +19,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from discover.game import Param
-from discover.types import EvalContext, Interval, Outcome, Status
+from discover.types import EvalContext, Interval, Objective, Outcome, Status
 from games.slots import Slot, SlotGame
 from games.sphere_packing.bound import cohn_elkies_bound
 from games.sphere_packing.known import best_known_density
@@ -57,6 +57,7 @@ class ThreePointGame(SlotGame):
     """Truncated three-point upper bounds (Cohn, de Laat & Salmon) on the packing density of R^n."""
 
     name = "sphere-packing-3pt"
+    quantity = Objective("density bound", "min")
     expensive = True
     default_timeout = 600.0
     params = (
