@@ -19,7 +19,6 @@ from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
@@ -28,9 +27,10 @@ from discover.campaign import Campaign, CampaignResult
 from discover.check import check_game
 from discover.errors import DiscoverError, SettingsError
 from discover.game import available_games, load_game
-from discover.inspect import FORMATS, export_tree, render_tree, tree_graph
+from discover.inspect import FORMATS, export_tree, principal_line, render_tree, tree_graph
+from discover.panel import Progress, watch
 from discover.store import Store
-from discover.types import CampaignSettings, Event, EventKind
+from discover.types import CampaignSettings, failure_kind
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Search over formulation games with MCTS and Bayesian surrogates.")
@@ -84,69 +84,6 @@ def _read_config(path: Path | None) -> dict[str, Any]:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-class Progress:
-    """Shows a campaign's progress: a live panel on a terminal, plain lines otherwise."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.live: Live | None = None
-        self.done = self.failed = self.running = 0
-        self.budget: int | None = None
-        self.best: float | None = None
-        self.best_state = ""
-        self.started = time.monotonic()
-
-    def __enter__(self) -> Progress:
-        if self.console.is_terminal:
-            self.live = Live(self._panel(), console=self.console, refresh_per_second=4, transient=False)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.update(self._panel())
-            self.live.__exit__(None, None, None)
-
-    def _panel(self) -> Table:
-        table = Table.grid(padding=(0, 2))
-        budget = "" if self.budget is None else f" / {self.budget}"
-        table.add_row("evaluations", f"{self.done}{budget}  ({self.failed} not ok)")
-        table.add_row("running", str(self.running))
-        best = "-" if self.best is None else f"{self.best:.8g}  {self.best_state}"
-        table.add_row("best so far", best)
-        table.add_row("elapsed", f"{time.monotonic() - self.started:.1f} s")
-        return table
-
-    def __call__(self, event: Event) -> None:
-        d = event.data
-        if event.kind is EventKind.CAMPAIGN_STARTED:
-            self.done, self.budget = d["done"], d["budget"]
-            if d["timeout"] is None:
-                limit = "no enforced per-evaluation timeout (this backend cannot interrupt an evaluation)"
-                if d["advisory_timeout"] is not None:
-                    limit += f"; evaluations are asked to finish within {d['advisory_timeout']:g} s"
-            else:
-                limit = f"per-evaluation timeout {d['timeout']:g} s" + ("" if d["timeout_given"] else " (default; --timeout changes it)")
-            self.console.print(f"campaign {d['game']} -> {d['db']} ({d['workers']} workers, {d['done']} done); {limit}",
-                               highlight=False)
-        elif event.kind is EventKind.EVALUATION_STARTED:
-            self.running += 1
-        elif event.kind in (EventKind.EVALUATION_FINISHED, EventKind.EVALUATION_FAILED):
-            self.running = max(0, self.running - 1)
-            self.done = d["done"]
-            self.failed += event.kind is EventKind.EVALUATION_FAILED
-            if self.live is None:
-                what = f"value={d['value']:.8g}" if d["value"] is not None else f"{d['status']}: {d['message']}"
-                budget = "" if self.budget is None else f"/{self.budget}"
-                self.console.print(f"[{d['done']}{budget}] {d['state']}  {what}", highlight=False, soft_wrap=True)
-        elif event.kind is EventKind.NEW_BEST:
-            self.best, self.best_state = d["best"], d["state"]
-            if self.live is None:
-                self.console.print(f"  new best {d['best']:.8g}", highlight=False)
-        if self.live is not None:
-            self.live.update(self._panel())
-
-
 def _run_with_progress(campaign: Campaign) -> CampaignResult:
     with Progress(out) as progress:
         campaign.subscribe(progress)
@@ -163,12 +100,14 @@ def _run_with_progress(campaign: Campaign) -> CampaignResult:
 def _print_summary(result: CampaignResult) -> None:
     n = len(result.history)
     ok = sum(e.status == "ok" for e in result.history)
+    with Store.open(result.db, readonly=True) as store:
+        objective = store.campaign().objective
     out.print(f"stopped ({result.stopped}) after {n} evaluations ({ok} ok); database: {result.db}", highlight=False)
     if result.best:
         b = result.best[0]
-        out.print(f"best value {b.value:.10g}: {b.label}", highlight=False)
+        out.print(f"best {objective.label}: {objective.shown(b.value):.10g}: {b.label}", highlight=False, markup=False)
     if result.root_value is not None:
-        out.print(f"backed-up value of the game: {result.root_value:.10g}", highlight=False)
+        out.print(f"backed-up {objective.name} of the game: {objective.shown(result.root_value):.10g}", highlight=False)
     elif not ok:
         out.print("no evaluation succeeded, so the game has no value yet", highlight=False)
 
@@ -307,8 +246,18 @@ def check(
 
 @app.command()
 @_guard
-def status(db: Path = typer.Argument(..., help="campaign database")) -> None:
+def status(
+    db: Path = typer.Argument(..., help="campaign database"),
+    watch_it: bool = typer.Option(False, "--watch", "-w", help="follow a running campaign's progress panel"),
+) -> None:
     """Summarise a campaign (works while it runs)."""
+    if watch_it:
+        try:
+            ended = watch(db, out)
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None  # the campaign itself goes on
+        out.print(f"the campaign is {ended}", highlight=False)
+        return
     with Store.open(db, readonly=True) as store:
         info = store.campaign()
         evaluations = store.evaluations()
@@ -323,7 +272,9 @@ def status(db: Path = typer.Argument(..., help="campaign database")) -> None:
     budget = info.settings.get("budget")
     table.add_row("evaluations", f"{len(evaluations)}" + (f" / {budget}" if budget else "") + "  "
                   + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
-    table.add_row("best", f"{best[0].value:.10g}  {best[0].label}" if best else "-")
+    shown = info.objective.shown(best[0].value) if best else None
+    table.add_row(f"best {info.objective.name}", "-" if shown is None else f"{shown:.10g}  {escape(best[0].label)}")
+    table.add_row("objective", info.objective.label)
     table.add_row("seed", str(info.seed))
     table.add_row("settings", json.dumps({k: v for k, v in info.settings.items() if k != "planner"}))
     table.add_row("cost", f"{sum(e.cost_seconds for e in evaluations):.1f} s of evaluation")
@@ -344,7 +295,7 @@ def tree(
         graph = tree_graph(store)
     out.print(f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges", highlight=False)
     for line in render_tree(graph, depth=depth, top=top):
-        out.print(line, highlight=False, soft_wrap=True)
+        out.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -375,23 +326,87 @@ def best(
     top: int = typer.Option(5, "--top", "-k", min=1, help="how many"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output with artifacts"),
 ) -> None:
-    """The best evaluations with their certificates (artifacts)."""
+    """The best evaluations with their certificates (artifacts); for a game with an opponent or
+    chance, the backed-up value of the game and its principal variation."""
     with Store.open(db, readonly=True) as store:
+        objective = store.campaign().objective
         rows = store.evaluations(order="best", status="ok", limit=top)
+        graph = tree_graph(store)
+    line = [graph.nodes[k] for k in principal_line(graph)]
+    adversarial = any(d.get("player") in ("opponent", "chance") for _, d in graph.nodes(data=True))
     if as_json:
-        sys.stdout.write(json.dumps([
-            {"value": e.value, "state": e.label, "artifacts": e.artifacts, "cost_seconds": e.cost_seconds,
-             "worker": e.worker, "device": e.device, "id": e.id} for e in rows
-        ], indent=1) + "\n")
+        payload: Any = [
+            {objective.name: objective.shown(e.value), "value": e.value, "state": e.label, "artifacts": e.artifacts,
+             "cost_seconds": e.cost_seconds, "worker": e.worker, "device": e.device, "id": e.id} for e in rows]
+        if adversarial:
+            payload = {"game_value": line[0].get("value") if line else None, "objective": objective.label,
+                       "principal_variation": [d["label"] for d in line], "best_leaves": payload}
+        sys.stdout.write(json.dumps(payload, indent=1) + "\n")
         return
+    if adversarial:  # a single leaf means nothing when an opponent or chance chooses too
+        value = line[0].get("value") if line else None
+        out.print(f"backed-up {objective.label} of the game: " + ("-" if value is None else f"{value:.10g}"),
+                  highlight=False)
+        out.print("principal variation: " + " -> ".join(d["label"] for d in line), highlight=False, markup=False)
+        out.print("best single leaves (each assumes every move below the root went its way):", highlight=False)
     if not rows:
         out.print("no successful evaluation yet")
         return
-    table = Table("rank", "value", "formulation", "cost (s)", "artifacts")
+    table = Table("rank", objective.name, "formulation", "cost (s)", "artifacts", caption=objective.label)
     for i, e in enumerate(rows, 1):
         # a game may put a one-line human summary of its certificate under "summary"
         art = e.artifacts.get("summary") if isinstance(e.artifacts.get("summary"), str) else json.dumps(e.artifacts)
-        table.add_row(str(i), f"{e.value:.10g}", e.label, f"{e.cost_seconds:.3g}", art if len(art) < 400 else art[:397] + "...")
+        table.add_row(str(i), f"{objective.shown(e.value):.10g}", escape(e.label), f"{e.cost_seconds:.3g}",
+                      escape(art if len(art) < 400 else art[:397] + "..."))
+    out.print(table)
+
+
+@app.command()
+@_guard
+def plot(
+    dbs: list[Path] = typer.Argument(..., help="campaign databases to overlay"),
+    output: Path = typer.Option(..., "--output", "-o", help="figure to write: .png or .svg"),
+    label: Optional[list[str]] = typer.Option(None, "--label", "-l", help="legend name per database, in order"),
+) -> None:
+    """Best so far against evaluations and wall-clock time, and every value by status; campaigns overlaid."""
+    from discover.analysis import plot_campaigns
+
+    err.print(f"wrote {plot_campaigns(dbs, output, labels=label or None)}", highlight=False)
+
+
+@app.command()
+@_guard
+def report(
+    db: Path = typer.Argument(..., help="campaign database"),
+    output: Path = typer.Option(..., "--output", "-o", help="HTML file to write"),
+) -> None:
+    """A self-contained HTML report (works offline): settings, plots, evaluations, failures, the tree."""
+    from discover.report import write_report
+
+    err.print(f"wrote {write_report(db, output)}", highlight=False)
+
+
+@app.command()
+@_guard
+def failures(
+    db: Path = typer.Argument(..., help="campaign database"),
+    top: int = typer.Option(10, "--top", "-k", min=1, help="how many kinds of failure"),
+) -> None:
+    """Why evaluations did not succeed: counts by status and by kind of message, with an example."""
+    with Store.open(db, readonly=True) as store:
+        rows = [e for e in store.evaluations() if e.status != "ok"]
+    if not rows:
+        out.print("every evaluation succeeded")
+        return
+    kinds: dict[tuple[str, str], list] = {}
+    for e in rows:
+        kinds.setdefault((e.status, failure_kind(e.message)), []).append(e)
+    table = Table("status", "count", "example message", "evaluation ids", "example formulation")
+    for (status_, _), group in sorted(kinds.items(), key=lambda kv: -len(kv[1]))[:top]:
+        ids = " ".join(str(e.id) for e in group[:8]) + (" ..." if len(group) > 8 else "")
+        table.add_row(status_, str(len(group)), escape(group[0].message), ids, escape(group[0].label))
+    counts = {s: sum(e.status == s for e in rows) for s in ("infeasible", "failed", "timeout")}
+    out.print(f"{len(rows)} not ok: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n), highlight=False)
     out.print(table)
 
 

@@ -14,28 +14,50 @@ import networkx as nx
 from discover.store import Store
 
 FORMATS: tuple[str, ...] = ("json", "graphml", "dot")
+STATUSES: tuple[str, ...] = ("ok", "infeasible", "failed", "timeout")
 
 
 def tree_graph(store: Store) -> nx.DiGraph:
-    """The campaign's search tree (a DAG where transpositions merged) with node statistics."""
-    graph = nx.DiGraph()
+    """The campaign's search tree (a DAG where transpositions merged), explained.
+
+    Node attributes: label, depth, player (to move), visits, value and best (the game's quantity,
+    never a negated value), solved, principal (on the principal variation), one count per status
+    of the evaluations below, their ids (``evaluations``, space-separated), and ``failed_only`` where
+    every evaluation below failed (such a node has no value). Edge attributes: the move (``action``)
+    and what the planner last knew of it: prior, chance probability, selection score, acquisition
+    value and P(ok). Graph attributes: the objective's name and direction. Every attribute is a
+    scalar, so GraphML keeps them all.
+    """
+    objective = store.campaign().objective
+    graph = nx.DiGraph(objective=objective.name, direction=objective.direction)
     nodes, edges = store.tree()
     for n in nodes:
+        counts = {s: n.counts.get(s, 0) for s in STATUSES}
+        failed_only = bool(n.counts) and not counts["ok"]
         attrs = {
             "label": n.label, "depth": n.depth, "player": n.player, "visits": n.visits,
-            "mean": n.value_sum / n.visits if n.visits else None, "value": n.value, "best": n.best,
-            "solved": n.solved,
+            "value": None if failed_only else objective.shown(n.value),
+            "best": objective.shown(n.best),
+            "solved": n.solved, "principal": n.principal, "failed_only": failed_only,
+            "evaluations": " ".join(map(str, n.evaluation_ids)), **counts,
         }
         graph.add_node(n.key, **{k: v for k, v in attrs.items() if v is not None})
     for e in edges:
         if e.parent in graph and e.child in graph:
-            graph.add_edge(e.parent, e.child, action=e.label)
+            attrs = {"action": e.label, "prior": e.prior, "probability": e.probability, "score": e.score,
+                     "acquisition": e.acquisition, "feasibility": e.feasibility}
+            graph.add_edge(e.parent, e.child, **{k: v for k, v in attrs.items() if v is not None})
     return graph
 
 
 def root_of(graph: nx.DiGraph) -> str | None:
     roots = [n for n, d in graph.nodes(data="depth") if d == 0]
     return roots[0] if roots else None
+
+
+def principal_line(graph: nx.DiGraph) -> list[str]:
+    """The principal variation's node keys, from the root."""
+    return sorted((k for k, d in graph.nodes(data=True) if d.get("principal")), key=lambda k: graph.nodes[k]["depth"])
 
 
 def export_tree(graph: nx.DiGraph, fmt: str, path: str | Path | None = None) -> str:
@@ -73,27 +95,40 @@ def _dot(graph: nx.DiGraph) -> str:
 
 
 def render_tree(graph: nx.DiGraph, *, depth: int = 3, top: int = 3) -> list[str]:
-    """The top of the tree as indented lines: at each node the ``top`` most visited children."""
+    """The top of the tree as indented lines: at each node the principal move (marked ``*``) and
+    the most visited others, ``top`` in all, each with the reasons the planner had for it."""
     root = root_of(graph)
     if root is None:
         return ["(empty tree)"]
+    name = graph.graph.get("objective", "value")
     lines: list[str] = []
 
-    def describe(key: str, action: str | None) -> str:
+    def describe(key: str, edge: dict | None) -> str:
         d = graph.nodes[key]
-        value = f"{d['value']:.6g}" if "value" in d else "-"
-        best = f"{d['best']:.6g}" if "best" in d else "-"
-        head = f"{action} -> " if action is not None else ""
-        mark = " [solved]" if d.get("solved") else ""
-        return f"{head}{d.get('label', key)}  visits={d.get('visits', 0)} value={value} best={best}{mark}"
+        head = ""
+        if edge is not None:
+            why = [f"{k}={edge[k]:.3g}" for k in ("probability", "prior", "score", "acquisition", "feasibility")
+                   if k in edge]
+            head = f"{edge.get('action', '')}" + (f" ({', '.join(why)})" if why else "") + " -> "
+        if d.get("failed_only"):
+            value = "no value (nothing below succeeded)"
+        else:
+            value = f"{name}={d['value']:.6g}" if "value" in d else f"{name}=-"
+        counts = " ".join(f"{s}={d[s]}" for s in STATUSES if d.get(s))
+        mover = f" [{d['player']} to move]" if d.get("player") not in (None, "searcher", "terminal") else ""
+        ids = d.get("evaluations", "")
+        ids = f" evaluations {ids}" if ids and len(ids.split()) <= 5 else ""
+        marks = (" *" if d.get("principal") else "") + (" [solved]" if d.get("solved") else "")
+        return f"{head}{d.get('label', key)}{mover}  visits={d.get('visits', 0)} {value} ({counts}){ids}{marks}"
 
-    def walk(key: str, action: str | None, level: int, prefix: str) -> None:
-        lines.append(prefix + describe(key, action))
+    def walk(key: str, edge: dict | None, level: int, prefix: str) -> None:
+        lines.append(prefix + describe(key, edge))
         if level >= depth:
             return
-        children = sorted(graph.successors(key), key=lambda c: (-graph.nodes[c].get("visits", 0), c))
+        children = sorted(graph.successors(key),
+                          key=lambda c: (not graph.nodes[c].get("principal"), -graph.nodes[c].get("visits", 0), c))
         for child in children[:top]:
-            walk(child, graph.edges[key, child].get("action"), level + 1, prefix + "  ")
+            walk(child, graph.edges[key, child], level + 1, prefix + "  ")
         if len(children) > top:
             lines.append(prefix + f"  ... {len(children) - top} more")
 

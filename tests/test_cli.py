@@ -4,6 +4,7 @@ import hashlib
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -54,8 +55,42 @@ def test_tour(stored, tmp_path):
         out = tmp_path / f"tree.{fmt}"
         assert invoke("export", stored, "--format", fmt, "-o", out).exit_code == 0
         assert out.stat().st_size > 0
+    failures = invoke("failures", stored)
+    assert failures.exit_code == 0 and ("not ok:" in failures.output or "every evaluation succeeded" in failures.output)
+    figure = tmp_path / "runs.svg"
+    assert invoke("plot", stored, stored, "-o", figure, "-l", "a", "-l", "b").exit_code == 0
+    assert figure.read_text().lstrip().startswith("<?xml")
     resumed = invoke("resume", stored, "--budget", 20)
     assert resumed.exit_code == 0 and "after 20 evaluations" in resumed.output
+
+
+def test_status_watch_follows_a_running_campaign_to_its_end(tmp_path):
+    db = tmp_path / "w.db"
+    run = subprocess.Popen([sys.executable, "-m", "discover.cli", "run", "toy-faulty", "-p", "faults=false",
+                            "-p", "delay=0.3", "--budget", "12", "--workers", "2", "--db", str(db), "--surrogate", "none"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not db.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        watched = subprocess.run([sys.executable, "-m", "discover.cli", "status", str(db), "--watch"],
+                                 capture_output=True, text=True, timeout=120)
+    finally:
+        run.wait(timeout=60)
+    assert watched.returncode == 0, watched.stderr
+    assert "the campaign is finished" in watched.stdout
+    assert "12 / 12" in watched.stdout and "best value" in watched.stdout
+
+
+def test_failures_groups_messages_by_kind(tmp_path):
+    db = tmp_path / "f.db"
+    ran = invoke("run", "toy-faulty", "-p", "size=8", "-p", "hang_seconds=0", "--budget", 8, "--backend", "process",
+                 "--workers", 2, "--db", db, "--surrogate", "none", "--fail-fast", 0)
+    assert ran.exit_code == 0, ran.output
+    shown = invoke("failures", db)
+    assert shown.exit_code == 0
+    assert "2 not ok: 2 failed" in shown.output and "RuntimeError" in shown.output  # raise, and NaN: two kinds
+    assert shown.output.count("│ failed │ 1 ") == 2
 
 
 def test_config_file(tmp_path):

@@ -48,3 +48,86 @@ def test_best_outcomes_carry_their_artifacts(run_campaign):
     result = run_campaign("toy-formulation", budget=20, backend="inline")
     assert result.best[0].value == max(e.value for e in result.history if e.value is not None)
     assert result.best[0].artifacts["formulation"][0] in ("lp", "sdp", "hybrid")
+
+
+def _minimax(game, state=()):
+    if game.to_move(state).value == "terminal":
+        return game.leaf_value(state), [state]
+    results = [(*_minimax(game, (*state, a)), a) for a in game.actions(state)]
+    pick = max if game.to_move(state).value == "searcher" else min
+    value, line, _ = pick(results, key=lambda r: r[0])
+    return value, [state, *line]
+
+
+def test_a_two_player_tree_marks_the_principal_variation_and_best_gives_the_game_value(run_campaign):
+    from typer.testing import CliRunner
+
+    from discover.cli import app
+    from discover.game import load_game
+    from discover.inspect import principal_line
+
+    game = load_game("toy-minimax", depth=3, branching=3)
+    result = run_campaign("toy-minimax", params={"depth": 3, "branching": 3}, budget=27, backend="inline")
+    value, line = _minimax(game)
+    with discover.open(result.db) as store:
+        graph = tree_graph(store)
+    assert [graph.nodes[k]["label"] for k in principal_line(graph)] == [game.describe_state(s) for s in line]
+    assert graph.nodes[root_of(graph)]["value"] == value
+    text = render_tree(graph, depth=1, top=1)
+    assert " * " in text[1] + " " and "[opponent to move]" in text[1]  # the principal move comes first
+    shown = CliRunner().invoke(app, ["best", str(result.db)])
+    assert f"backed-up value (higher is better) of the game: {value:.10g}" in shown.output
+    assert "principal variation: " + " -> ".join(game.describe_state(s) for s in line) in shown.output
+
+
+def test_every_evaluation_is_in_the_tree_whatever_the_method(run_campaign):
+    for method in ("tpe", "random"):
+        result = run_campaign("toy-formulation", budget=15, backend="inline", method=method)
+        with discover.open(result.db) as store:
+            nodes, _ = store.tree()
+            ids = {e.id for e in store.evaluations()}
+        root = next(n for n in nodes if n.depth == 0)
+        assert set(root.evaluation_ids) == ids and sum(root.counts.values()) == 15
+        terminals = [n for n in nodes if n.player == "terminal"]
+        assert {i for n in terminals for i in n.evaluation_ids} == ids
+
+
+def test_branches_where_nothing_succeeded_show_no_value(run_campaign):
+    result = run_campaign("toy-formulation", budget=30, backend="inline", seed=2)
+    with discover.open(result.db) as store:
+        graph = tree_graph(store)
+    dead = [k for k, d in graph.nodes(data=True) if d["failed_only"]]
+    assert dead, "expected an infeasible-only branch in 30 toy formulations"
+    assert all("value" not in graph.nodes[k] and graph.nodes[k]["ok"] == 0 for k in dead)
+    lines = render_tree(graph, depth=9, top=99)
+    assert any("no value (nothing below succeeded)" in line for line in lines)
+
+
+def test_the_gp_surrogates_reasons_are_stored_per_move(run_campaign):
+    result = run_campaign("toy-formulation", budget=24, backend="inline", surrogate="gp", seed=1)
+    with discover.open(result.db) as store:
+        _, edges = store.tree()
+    guided = [e for e in edges if e.acquisition is not None]
+    assert guided and all(e.prior is not None and e.feasibility is not None for e in guided)
+    families = {}
+    for e in guided:
+        families.setdefault(e.parent, []).append(e)
+    siblings = max(families.values(), key=len)  # the most explored guided node
+    assert len(siblings) >= 2 and any(e.score is not None for e in siblings)  # scored when selection weighed them
+    priors = {e.prior for e in siblings}
+    assert len(priors) > 1, "the priors at a guided node should not all be equal"
+
+
+def test_a_min_objective_is_shown_as_the_quantity_itself(tmp_path):
+    from games.toy import FormulationGame
+
+    class Cost(FormulationGame):
+        quantity = discover.Objective("cost", "min")
+
+    result = discover.Campaign(Cost(), budget=10, backend="inline", db=tmp_path / "m.db").run()
+    with discover.open(result.db) as store:
+        assert store.campaign().objective == discover.Objective("cost", "min")
+        graph = tree_graph(store)
+    root = graph.nodes[root_of(graph)]
+    assert root["value"] == -result.root_value and graph.graph == {"objective": "cost", "direction": "min"}
+    assert render_tree(graph, depth=0)[0].split("cost=")[1].startswith(f"{-result.root_value:.6g}")
