@@ -380,10 +380,14 @@ def report(
     db: Path = typer.Argument(..., help="campaign database"),
     output: Path = typer.Option(..., "--output", "-o", help="HTML file to write"),
 ) -> None:
-    """A self-contained HTML report (works offline): settings, plots, evaluations, failures, the tree."""
-    from discover.report import write_report
+    """A self-contained HTML report (works offline): settings, plots, evaluations, failures, the tree,
+    and for a GP-guided campaign the surrogate's leave-one-out calibration."""
+    from discover.report import surrogate_calibration, write_report
 
-    err.print(f"wrote {write_report(db, output)}", highlight=False)
+    calibration, why = surrogate_calibration(db)
+    if why:
+        err.print(f"no calibration panel: {why}", highlight=False)
+    err.print(f"wrote {write_report(db, output, calibration=calibration)}", highlight=False)
 
 
 @app.command()

@@ -32,11 +32,12 @@ _STATUSES = ("ok", "infeasible", "failed", "timeout")
 
 
 def write_report(db: str | Path, out: str | Path, *,
-                 calibration: Sequence[tuple[float, float]] | None = None) -> Path:
+                 calibration: Sequence[tuple[float, float, float, float]] | None = None) -> Path:
     """Write the campaign stored in ``db`` as an HTML page at ``out`` and return its path.
 
-    ``calibration`` is the hook of the surrogate calibration panel: (predicted, observed) pairs in
-    the game's own words; the panel is drawn only when it is given.
+    ``calibration`` fills the surrogate calibration panel: (predicted, low, high, observed) per
+    evaluation, in the game's own words (see :func:`surrogate_calibration`); the panel is drawn
+    only when it is given.
     """
     db, out = Path(db), Path(out)
     if not db.is_file():
@@ -47,13 +48,36 @@ def write_report(db: str | Path, out: str | Path, *,
     with Store.open(db, readonly=True) as store:
         data = report_data(store)
     if calibration is not None:
-        data["calibration"] = [[_num(p), _num(o)] for p, o in calibration]
+        data["calibration"] = [[_num(v) for v in point] for point in calibration]
     page = render(data, title=f"discover report: {data['campaign']['game']} ({db.name})")
     try:
         out.write_text(page, encoding="utf-8")
     except OSError as exc:
         raise DiscoverError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
+
+
+def surrogate_calibration(db: str | Path) -> tuple[list[tuple[float, float, float, float]] | None, str]:
+    """Leave-one-out calibration of the GP surrogate on a stored campaign that used it: the value
+    model refitted on the stored evaluations (this needs the game's code and the ``gp`` plugin),
+    and why there is none otherwise."""
+    from discover.game import load_game
+    from discover.plugins import load_plugin
+
+    with Store.open(db, readonly=True) as store:
+        info = store.campaign()
+        if info.settings.get("surrogate") != "gp" and info.settings.get("method") != "flat-bo":
+            return None, "the campaign did not use the GP surrogate"
+        try:
+            game = load_game(info.game, **info.params)
+            history = store.history()
+            estimator = load_plugin("discover.surrogates", "gp", "surrogate")(game, seed=info.seed)
+        except Exception as exc:  # the game's or the surrogate's code is not installed here
+            return None, f"cannot rebuild the surrogate here ({type(exc).__name__}: {exc})"
+    for record in history:
+        estimator.observe(game, record.state, record.outcome())
+    points = estimator.calibration(game)
+    return (points or None), ("" if points else "too few successful evaluations for the model")
 
 
 def report_data(store: Store) -> dict[str, Any]:

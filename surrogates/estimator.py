@@ -44,7 +44,7 @@ from discover.game import Game
 from discover.planner.estimator import Priors
 from discover.types import Action, Outcome, Player, Sampler, State, Status
 from surrogates.acquisition import KINDS, GuidedAcquisition, build_acquisition
-from surrogates.models import FeasibilityModel, WarmGP, log_cost_floor
+from surrogates.models import FeasibilityModel, WarmGP, leave_one_out, log_cost_floor
 from surrogates.space import Space, Step, Trace, Walker, unit_sobol
 
 log = logging.getLogger(__name__)
@@ -328,6 +328,22 @@ class GPEstimator:
         with torch.random.fork_rng():
             torch.manual_seed(self.seed * 1_000_003 + len(self._raws))
             yield
+
+    def calibration(self, game: Game, z: float = 1.959964) -> list[tuple[float, float, float, float]]:
+        """How well the value model predicts what was observed: per evaluation it trains on,
+        (predicted, low, high, observed) in the game's words, from exact leave-one-out predictions
+        with a central interval of +-z standard deviations (95% by default); [] before the model
+        decides."""
+        if not self.ready:
+            return []
+        self._refresh()
+        observed, mean, std = leave_one_out(self.value_model.model)
+        q = game.quantity
+        points = []
+        for o, m, s in zip(observed.tolist(), mean.tolist(), std.tolist()):
+            low, high = sorted((q.shown(m - z * s), q.shown(m + z * s)))  # type: ignore[type-var]
+            points.append((q.shown(m), low, high, q.shown(o)))
+        return points  # type: ignore[return-value]
 
     def _refresh(self) -> None:
         """Refit the models if observations arrived since the last fit."""

@@ -180,3 +180,26 @@ def test_a_plugin_without_features_runs_with_the_gp_surrogate(tmp_path, game):
     assert result.exit_code == 0, result.output
     with discover.open(db) as store:
         assert store.count() == 12 and store.campaign().settings["surrogate"] == "gp"
+
+
+def test_ctrl_c_stops_cleanly_with_one_line(tmp_path):
+    """Ctrl-C at a terminal signals the whole foreground process group, workers included: the
+    campaign says how to continue, and no worker prints a traceback over it."""
+    import os
+    import signal
+
+    db = tmp_path / "c.db"
+    proc = subprocess.Popen([sys.executable, "-m", "discover.cli", "run", "toy-faulty", "-p", "faults=false",
+                             "-p", "delay=2", "--budget", "20", "--workers", "2", "--db", str(db), "--surrogate", "none"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline, done = time.monotonic() + 60, 0
+    while time.monotonic() < deadline and done < 2:
+        time.sleep(0.2)
+        if db.exists():
+            with discover.open(db) as store:
+                done = store.count()
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip() == f"error: interrupted; continue with `discover resume {db}`", err
+    assert "Traceback" not in out + err

@@ -101,7 +101,7 @@ def _browser():
 
 
 def test_report_in_a_real_browser(campaign_db: Path, tmp_path: Path) -> None:
-    out = write_report(campaign_db, tmp_path / "report.html", calibration=[(2.0, 2.1), (2.4, 2.3), (2.9, 3.0)])
+    out = write_report(campaign_db, tmp_path / "report.html", calibration=[(2.0, 1.8, 2.2, 2.1), (2.4, 2.0, 2.8, 2.3), (2.9, 2.8, 3.0, 3.2)])
     driver = _browser()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -126,6 +126,7 @@ def test_report_in_a_real_browser(campaign_db: Path, tmp_path: Path) -> None:
 
         calibration = driver.find_element(By.ID, "calibration")
         assert calibration.is_displayed() and calibration.find_elements(By.CSS_SELECTOR, "svg path")
+        assert "2 of 3 inside their 95% interval" in calibration.text
 
         # the table sorts: by value, then the other way round
         def first_ids() -> list[str]:
@@ -171,3 +172,22 @@ def test_report_in_a_real_browser(campaign_db: Path, tmp_path: Path) -> None:
         assert shot.stat().st_size > 10_000
     finally:
         driver.quit()
+
+
+def test_surrogate_calibration_of_a_gp_campaign(tmp_path: Path) -> None:
+    """Leave-one-out predictions of the refitted value model: one per successful evaluation, each
+    inside its own interval; a campaign without the GP has none, and says why."""
+    from discover import Campaign
+    from discover.report import surrogate_calibration
+
+    guided = Campaign("toy-formulation", budget=30, backend="inline", surrogate="gp", seed=3,
+                      db=tmp_path / "gp.db").run()
+    points, why = surrogate_calibration(guided.db)
+    ok = [e for e in guided.history if e.status == "ok"]
+    assert points is not None and len(points) == len(ok) and why == ""
+    assert all(low <= predicted <= high for predicted, low, high, _ in points)
+    assert sorted(o for *_, o in points) == pytest.approx(sorted(e.value for e in ok))
+    inside = sum(low <= o <= high for _, low, high, o in points)
+    assert inside >= 0.7 * len(points)  # a 95% interval that misses most points is miscalibrated
+    plain = Campaign("toy-formulation", budget=5, backend="inline", db=tmp_path / "plain.db").run()
+    assert surrogate_calibration(plain.db) == (None, "the campaign did not use the GP surrogate")

@@ -220,3 +220,36 @@ def test_resuming_a_campaign_run_with_a_surrogate_object_asks_for_it(tmp_path):
         discover.Campaign.resume(db, budget=9)
     more = discover.Campaign.resume(db, budget=9, surrogate=GPEstimator(game, seed=1)).run()
     assert len(more.history) == 9
+
+
+def test_leave_one_out_matches_refitting_without_each_point():
+    """The closed form (one Cholesky) against n models each conditioned on the other n - 1 points
+    with the same hyper-parameters and standardisation."""
+    import torch
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+
+    from surrogates.models import leave_one_out
+
+    torch.manual_seed(0)
+    X = torch.rand(12, 2, dtype=torch.double)
+    y = (torch.sin(6 * X[:, :1]) + X[:, 1:] ** 2 + 0.05 * torch.randn(12, 1, dtype=torch.double))
+    model = SingleTaskGP(X, y, outcome_transform=Standardize(m=1))
+    kernel = getattr(model.covar_module, "base_kernel", model.covar_module)
+    kernel.lengthscale = torch.tensor([[0.3, 0.5]], dtype=torch.double)  # some hyper-parameters, not fitted
+    model.likelihood.noise = torch.tensor([0.02], dtype=torch.double)
+    model.eval()
+    observed, mean, std = leave_one_out(model)
+    assert torch.allclose(observed, y.squeeze(-1))
+    ys = model.train_targets  # standardised
+    hypers = {k: v for k, v in model.state_dict().items() if "outcome_transform" not in k and "train" not in k}
+    for i in range(12):
+        keep = [j for j in range(12) if j != i]
+        other = SingleTaskGP(model.train_inputs[0][keep], ys[keep].unsqueeze(-1), outcome_transform=None)
+        other.load_state_dict(hypers, strict=False)
+        other.eval()
+        with torch.no_grad():
+            post = other.posterior(model.train_inputs[0][i:i + 1], observation_noise=True)
+            m, v = model.outcome_transform.untransform(post.mean.reshape(1, 1), post.variance.reshape(1, 1))
+        assert float(m) == pytest.approx(float(mean[i]), rel=1e-6, abs=1e-8)
+        assert float(v.sqrt()) == pytest.approx(float(std[i]), rel=1e-6)

@@ -49,6 +49,9 @@ def _watch_parent(parent_pid: int) -> None:
 def _init_worker(game_bytes: bytes, name: str, gpu: str | None, parent_pid: int) -> None:
     global _game, _worker_name
     os.environ["CUDA_VISIBLE_DEVICES"] = gpu if gpu is not None else ""  # before anything starts CUDA
+    # Ctrl-C at a terminal reaches the whole process group: the campaign stops its workers itself,
+    # and a worker's own KeyboardInterrupt traceback would only be printed over its panel
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     _game = pickle.loads(game_bytes)
     _worker_name = name

@@ -72,7 +72,7 @@
     box.innerHTML = `<h3>${esc(title)}</h3>`;
     container.appendChild(box);
     let xs = [], ys = [], band = false;
-    for (const s of series) for (let i = 0; i < s.x.length; i++) { xs.push(s.x[i]); if (s.y[i] === null) band = true; else ys.push(s.y[i]); }
+    for (const s of series) for (let i = 0; i < s.x.length; i++) { xs.push(s.x[i]); if (s.x2) xs.push(s.x2[i]); if (s.y[i] === null) band = true; else ys.push(s.y[i]); }
     const ns = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
@@ -99,6 +99,12 @@
         for (let i = 0; i < s.x.length; i++) d += (i ? `H${X(s.x[i]).toFixed(1)}V` : `M${X(s.x[i]).toFixed(1)} `) + Y(s.y[i]).toFixed(1);
         if (s.x.length) d += `H${X(x1).toFixed(1)}`;
         out += `<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="1.8"/>`;
+      } else if (s.kind === "intervals") {  // a horizontal segment [x, x2] at each y
+        for (let i = 0; i < s.x.length; i++) d += `M${X(s.x[i]).toFixed(1)} ${Y(s.y[i]).toFixed(1)}H${X(s.x2[i]).toFixed(1)}`;
+        out += `<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="2"/>`;
+      } else if (s.kind === "line") {
+        for (let i = 0; i < s.x.length; i++) d += `${i ? "L" : "M"}${X(s.x[i]).toFixed(1)} ${Y(s.y[i]).toFixed(1)}`;
+        out += `<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="1" stroke-dasharray="4 3"/>`;
       } else {
         for (let i = 0; i < s.x.length; i++) d += `M${X(s.x[i]).toFixed(1)} ${Y(s.y[i]).toFixed(1)}h0`;
         out += `<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="4" stroke-linecap="round" opacity="0.75"/>`;
@@ -385,12 +391,19 @@
   });
 
   // ---------------------------------------------------------------- calibration (drawn only when given)
+  // points: [predicted, low, high, observed] with a 95% leave-one-out interval [low, high]
   function renderCalibration(points) {
     if (!points || !points.length) return;
     $("calibration").hidden = false;
-    const ok = points.filter((p) => p[0] !== null && p[1] !== null);
-    plot($("calibration-plot"), "Surrogate prediction against the evaluated value", "predicted " + OBJ.name, "observed " + OBJ.name,
-      [{ name: "evaluations", x: ok.map((p) => p[0]), y: ok.map((p) => p[1]), colour: "#1f5fa8", kind: "points" }]);
+    const ok = points.filter((p) => p.every((v) => v !== null));
+    const inside = ok.filter((p) => p[1] <= p[3] && p[3] <= p[2]).length;
+    const lo = Math.min(...ok.map((p) => Math.min(p[1], p[3]))), hi = Math.max(...ok.map((p) => Math.max(p[2], p[3])));
+    plot($("calibration-plot"),
+      `Leave-one-out prediction against the evaluated value: ${inside} of ${ok.length} inside their 95% interval`,
+      "predicted " + OBJ.name, "observed " + OBJ.name,
+      [{ name: "95% interval", x: ok.map((p) => p[1]), x2: ok.map((p) => p[2]), y: ok.map((p) => p[3]), colour: "#9db9dd", kind: "intervals" },
+       { name: "predicted = observed", x: [lo, hi], y: [lo, hi], colour: "#999999", kind: "line" },
+       { name: "evaluations", x: ok.map((p) => p[0]), y: ok.map((p) => p[3]), colour: "#1f5fa8", kind: "points" }]);
   }
 
   renderCampaign();
