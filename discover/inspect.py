@@ -81,12 +81,16 @@ def _dot(graph: nx.DiGraph) -> str:
     def quote(s: object) -> str:
         return '"' + str(s).replace('"', '\\"') + '"'
 
+    name = graph.graph.get("objective", "value")
     lines = ["digraph search_tree {", "  node [shape=box, fontsize=10];"]
     for key, d in graph.nodes(data=True):
         text = f"{d.get('label', key)}\\nN={d.get('visits', 0)}"
         if "value" in d:
-            text += f" v={d['value']:.4g}"
+            text += f" {name}={d['value']:.4g}"
+        elif d.get("failed_only"):
+            text += " (nothing succeeded)"
         style = ", style=filled, fillcolor=lightgrey" if d.get("solved") else ""
+        style += ", penwidth=2.5" if d.get("principal") else ""
         lines.append(f"  {quote(key)} [label={quote(text)}{style}];")
     for u, v, d in graph.edges(data=True):
         lines.append(f"  {quote(u)} -> {quote(v)} [label={quote(d.get('action', ''))}];")

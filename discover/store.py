@@ -521,7 +521,8 @@ class Store:
 def principal_variation(nodes: Sequence[dict[str, Any]], edges: Sequence[EdgeRecord]) -> list[str]:
     """Node keys from the root along the moves each player would make on the backed-up values: the
     searcher's best child, the opponent's worst, a chance node's most probable; ties go to the most
-    visited. Only children with a value count (a branch that only failed is no one's choice)."""
+    visited. Only children below which something succeeded count (a branch that only failed has a
+    penalty, not a value, and is no one's choice)."""
     by_key = {n["key"]: n for n in nodes}
     children: dict[str, list[EdgeRecord]] = {}
     for e in edges:
@@ -537,7 +538,7 @@ def principal_variation(nodes: Sequence[dict[str, Any]], edges: Sequence[EdgeRec
             options = [(e, c) for e, c in options if c["visits"]]
             pick = max(options, key=lambda o: (o[0].probability or 0.0, o[1]["visits"]), default=None)
         else:
-            options = [(e, c) for e, c in options if c["value"] is not None]
+            options = [(e, c) for e, c in options if c["value"] is not None and c["best"] is not None]
             sign = -1.0 if node["player"] == "opponent" else 1.0
             pick = max(options, key=lambda o: (sign * o[1]["value"], o[1]["visits"]), default=None)
         key = pick[1]["key"] if pick else None

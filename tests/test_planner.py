@@ -391,3 +391,39 @@ def drive_states(planner, budget):
         planner.tell(p, planner.game.evaluate(p.state, EvalContext()).checked())
         out.append(p)
     return out
+
+
+class _FailingBranch(Game):
+    """Two moves, then one forced move: everything below "a" fails, "b" is worth -5."""
+
+    name = "failing-branch"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return ("a", "b") if not state else ("x",)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        return Outcome.failure(Status.FAILED, "boom") if state[0] == "a" else Outcome.ok(-5.0)
+
+
+def test_a_branch_where_everything_failed_is_not_the_value_of_the_game():
+    """Failures count as a penalty for selection (0 before any value is seen, above every negative
+    value); the backed-up value of the game is made of values only."""
+    for seed in range(20):
+        planner = Planner(_FailingBranch(), seed=seed)
+        first = planner.ask(1)[0]
+        if first.state[0] == "a":
+            break
+    planner.tell(first, Outcome.failure(Status.FAILED, "boom"))
+    second = planner.ask(1)[0]
+    assert second.state == ("b", "x")
+    planner.tell(second, Outcome.ok(-5.0))
+    assert planner.root_value() == -5.0

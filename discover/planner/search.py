@@ -352,9 +352,9 @@ class Planner:
         top_prior = max(node.priors.values(), default=1.0) or 1.0
         growable = bool(node.untried) or node.sampler is not None
         children = [(a, c) for a, c in node.children.items() if self._selectable(c, blocked)]
-        if guided and (growable or any(not _failed_only(c) for _, c in children)):
+        if guided and (growable or any(not c.failed_only for _, c in children)):
             # a branch where every evaluation failed is left while something else may succeed
-            children = [(a, c) for a, c in children if not _failed_only(c)]
+            children = [(a, c) for a, c in children if not c.failed_only]
         for action, child in children:
             if guided:  # the model's view of the branch, and what was observed below it
                 q = None
@@ -454,8 +454,3 @@ class Planner:
             if status is not None:
                 node.counts[status] = node.counts.get(status, 0) + 1
             self._dirty_nodes[node.key] = node
-
-
-def _failed_only(node: Node) -> bool:
-    """Every evaluation below ``node`` failed (none gave a value)."""
-    return node.visits > 0 and not math.isfinite(node.best) and not math.isfinite(node.worst)

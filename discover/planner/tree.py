@@ -54,6 +54,11 @@ class Node:
         return self.player is Player.TERMINAL
 
     @property
+    def failed_only(self) -> bool:
+        """Every evaluation below failed: the node's mean is the failure penalty, not a value."""
+        return self.visits > 0 and not math.isfinite(self.best) and not math.isfinite(self.worst)
+
+    @property
     def mean(self) -> float | None:
         return self.value_sum / self.visits if self.visits else None
 
@@ -89,11 +94,13 @@ class Node:
         if self.terminal:
             return
         self.solved = self.fully_expanded() and all(c.solved for c in self.children.values())
-        values = [c.value for c in self.children.values() if c.value is not None]
+        # a child below which everything failed has no value: its penalty mean steers selection
+        # away from it, but must not become the value of the game
+        valued = {a: c for a, c in self.children.items() if c.value is not None and not c.failed_only}
+        values = [c.value for c in valued.values()]
         if self.player is Player.CHANCE:
-            weight = sum(self.chance[a] for a, c in self.children.items() if c.value is not None)
-            self.value = (sum(self.chance[a] * c.value for a, c in self.children.items() if c.value is not None)
-                          / weight) if weight else self.mean
+            weight = sum(self.chance[a] for a in valued)
+            self.value = (sum(self.chance[a] * c.value for a, c in valued.items()) / weight) if weight else self.mean
             return
         own = self.frontier_best if self.player is Player.SEARCHER else self.frontier_worst
         if optimistic and not self.solved and math.isfinite(own):
