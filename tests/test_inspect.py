@@ -104,7 +104,7 @@ def test_branches_where_nothing_succeeded_show_no_value(run_campaign):
 
 
 def test_the_gp_surrogates_reasons_are_stored_per_move(run_campaign):
-    result = run_campaign("toy-formulation", budget=24, backend="inline", surrogate="gp", seed=1)
+    result = run_campaign("toy-formulation", budget=14, backend="inline", surrogate="gp", seed=1)
     with discover.open(result.db) as store:
         _, edges = store.tree()
     guided = [e for e in edges if e.acquisition is not None]

@@ -180,7 +180,7 @@ def test_surrogate_calibration_of_a_gp_campaign(tmp_path: Path) -> None:
     from discover import Campaign
     from discover.report import surrogate_calibration
 
-    guided = Campaign("toy-formulation", budget=30, backend="inline", surrogate="gp", seed=3,
+    guided = Campaign("toy-formulation", budget=16, backend="inline", surrogate="gp", seed=3,
                       db=tmp_path / "gp.db").run()
     points, why = surrogate_calibration(guided.db)
     ok = [e for e in guided.history if e.status == "ok"]
