@@ -187,7 +187,8 @@ def _key(*parts: object) -> str:
 
 
 class SyntheticCampaign:
-    """Evaluations shaped like ``campaign_shape``'s: a depth-6 tree of base-8 paths, unique leaves."""
+    """Evaluations shaped like ``campaign_shape``'s: a depth-6 tree of base-8 paths, unique leaves,
+    each writing the measured numbers of node upserts and edge upserts."""
 
     depth, branching = 6, 8
 
@@ -195,7 +196,9 @@ class SyntheticCampaign:
         if budget > self.branching ** self.depth:
             raise SystemExit(f"at most {self.branching ** self.depth} synthetic evaluations, got {budget}")
         self.nodes = min(self.depth + 1, max(1, round(shape["finish"]["nodes"])))
-        self.edges = min(self.depth, round(shape["finish"]["edges"]))
+        # a campaign writes, for each node on the path, the moves out of it with the planner's
+        # reasons (prior, score...): siblings of the path's moves too, up to depth * branching
+        self.edges = min(self.depth * self.branching, max(1, round(shape["finish"]["edges"])))
         self.budget = budget
         self.visits: dict[str, int] = {}
         self.rng = np.random.default_rng(seed)
@@ -229,8 +232,13 @@ class SyntheticCampaign:
             visits = self.visits[path[d]] = self.visits.get(path[d], 0) + 1
             nodes.append(NodeRecord(path[d], self.label(digits[:d]), d, Player.SEARCHER.value, visits, value * visits,
                                     value, value, value, value, value, False, digits[:d]))
-        edges = [EdgeRecord(path[d - 1], path[d], str(digits[d - 1]), digits[d - 1])
-                 for d in range(self.depth + 1 - self.edges, self.depth + 1)]
+        edges = []
+        for d in range(self.depth, 0, -1):  # the moves out of each path node, deepest first
+            for move in range(self.branching):
+                if len(edges) < self.edges:
+                    child = path[d] if move == digits[d - 1] else _key((*digits[:d - 1], move))
+                    edges.append(EdgeRecord(path[d - 1], child, str(move), move, prior=1 / self.branching,
+                                            score=value))
         data = {"id": i, "state": record.label, "key": record.state_key, "value": value, "status": record.status,
                 "message": "", "cost": record.cost_seconds, "done": i + 1, "budget": self.budget,
                 "worker": record.worker, "device": record.device}
@@ -414,7 +422,7 @@ def print_tables(shape: dict[str, Any], store: dict[str, Any], backends: list[di
           f"+ rest {m['rest']:.3f}")
 
     print(f"\n1. store throughput ({store['evaluations']} evaluations, {store['nodes_per_finish']} node upserts + "
-          f"{store['edges_per_finish']} edge inserts per evaluation, 2 transactions each)")
+          f"{store['edges_per_finish']} edge upserts per evaluation, 2 transactions each)")
     print(f"{'eval/s all':>10}  {'first 10%':>9}  {'last 10%':>8}  {'ms/eval last':>12}  {'DB MB':>6}  {'B/eval':>6}")
     print(f"{store['per_second']:10.0f}  {store['first_10pct_per_second']:9.0f}  "
           f"{store['last_10pct_per_second']:8.0f}  "
