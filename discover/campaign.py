@@ -239,6 +239,8 @@ class Campaign:
             assert self.db is not None
             store = Store.open(self.db)
             store.set_status("running", settings=self.settings.to_dict())
+            if store.campaign().objective != self.game.quantity:  # made before games declared it
+                store.set_objective(self.game.quantity)
             return store
         if self.db is None:
             self.db = Path(tempfile.mkdtemp(prefix="discover-")) / f"{self.game.name}.db"
@@ -420,7 +422,10 @@ class _Run:
         self.commit(events)  # reuses of stored values move tree statistics too
 
     def planner_threads(self) -> int:
-        """The cores the evaluations running elsewhere leave to the planner (the GP's fits)."""
+        """The cores the evaluations running beside it leave to the planner (the GP's fits); all of
+        them when the backend runs its evaluations on other machines."""
+        if not self.c.backend.local:
+            return spare_cores(0)
         return spare_cores(math.ceil(sum(cpus for f, cpus in self.cpus.items() if not f.done()) - 1e-9))
 
     def finish(self, future: Future[JobResult]) -> None:

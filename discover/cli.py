@@ -256,7 +256,8 @@ def status(
             ended = watch(db, out)
         except KeyboardInterrupt:
             raise typer.Exit(0) from None  # the campaign itself goes on
-        out.print(f"the campaign is {ended}", highlight=False)
+        out.print(f"the campaign is {ended}" + (" (its process is gone: resume it)" if ended == "abandoned" else ""),
+                  highlight=False)
         return
     with Store.open(db, readonly=True) as store:
         info = store.campaign()

@@ -56,8 +56,13 @@ def root_of(graph: nx.DiGraph) -> str | None:
 
 
 def principal_line(graph: nx.DiGraph) -> list[str]:
-    """The principal variation's node keys, from the root."""
-    return sorted((k for k, d in graph.nodes(data=True) if d.get("principal")), key=lambda k: graph.nodes[k]["depth"])
+    """The principal variation's node keys, from the root along its marked moves."""
+    line: list[str] = []
+    key = root_of(graph)
+    while key is not None and key not in line and graph.nodes[key].get("principal"):
+        line.append(key)
+        key = next((c for c in graph.successors(key) if graph.nodes[c].get("principal") and c not in line), None)
+    return line
 
 
 def export_tree(graph: nx.DiGraph, fmt: str, path: str | Path | None = None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -131,9 +131,12 @@ def _started_line(d: dict) -> str:
 
 
 def stored_tally(db: Path) -> tuple[Tally, str]:
-    """The panel's numbers read from a database (a campaign may be writing it), and its status."""
+    """The panel's numbers read from a database (a campaign may be writing it), and its status:
+    "abandoned" for a campaign marked running whose writer is gone (it was killed: resume it)."""
     with Store.open(db, readonly=True) as store:
         info = store.campaign()
+        if info.status == "running" and store.writer() is None:
+            info = replace(info, status="abandoned")
         rows = store.evaluations()
         runs = store.events(kind="campaign_started")
         started = store.events(runs[-1][0], kind="evaluation_started") if runs else []

@@ -74,9 +74,12 @@ def surrogate_calibration(db: str | Path) -> tuple[list[tuple[float, float, floa
             estimator = load_plugin("discover.surrogates", "gp", "surrogate")(game, seed=info.seed)
         except Exception as exc:  # the game's or the surrogate's code is not installed here
             return None, f"cannot rebuild the surrogate here ({type(exc).__name__}: {exc})"
-    for record in history:
-        estimator.observe(game, record.state, record.outcome())
-    points = estimator.calibration(game)
+    try:
+        for record in history:
+            estimator.observe(game, record.state, record.outcome())
+        points = estimator.calibration(game)
+    except Exception as exc:  # e.g. a model that cannot be factorised: the report goes on without it
+        return None, f"the surrogate could not be refitted ({type(exc).__name__}: {exc})"
     return (points or None), ("" if points else "too few successful evaluations for the model")
 
 

@@ -140,6 +140,11 @@ def _alive(pid: int, proc_start: str) -> bool:
     return not proc_start or _process_start(pid) in ("", proc_start)
 
 
+def _writer_live(pid: int, host: str, proc_start: str, heartbeat: float) -> bool:
+    """Whether a writer row's process still runs: on this host by its process, elsewhere by its heartbeat."""
+    return _alive(pid, proc_start) if host == socket.gethostname() else time.time() - heartbeat < LEASE_SECONDS
+
+
 def _damage(method: Callable[..., T]) -> Callable[..., T]:
     """Report a damaged database (an error SQLite finds only while reading) as one line."""
     @functools.wraps(method)
@@ -333,9 +338,7 @@ class Store:
                 row = self._conn.execute("SELECT pid, host, proc_start, since, heartbeat FROM writer").fetchone()
                 if row is not None:
                     other_pid, other_host, other_start, since, beat = row
-                    live = (_alive(other_pid, other_start) if other_host == host
-                            else time.time() - beat < LEASE_SECONDS)
-                    if live:
+                    if _writer_live(other_pid, other_host, other_start, beat):
                         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
                         raise StoreError(
                             f"{self.path} is being written by process {other_pid} on {other_host} (since {started}); "
@@ -439,6 +442,20 @@ class Store:
         columns = self._present("campaign", _INFO_COLUMNS)
         row = self._conn.execute(f"SELECT {', '.join(columns)} FROM campaign").fetchone()
         return CampaignInfo(**{c: _decode(c, v) for c, v in zip(columns, row)})
+
+    @_damage
+    def writer(self) -> str | None:
+        """The live process writing this database ("process PID on HOST"), or None: a campaign
+        still marked running without one was killed."""
+        if not self._present("writer", ("pid",)):  # schema 1, read as it is
+            return None
+        row = self._conn.execute("SELECT pid, host, proc_start, heartbeat FROM writer").fetchone()
+        return f"process {row[0]} on {row[1]}" if row is not None and _writer_live(*row) else None
+
+    def set_objective(self, objective: Objective) -> None:
+        """Record what the values measure (a database made before schema 3 has the default)."""
+        with self._writing():
+            self._conn.execute("UPDATE campaign SET objective = ? WHERE id = 1", (_encode("objective", objective),))
 
     def _present(self, table: str, wanted: Sequence[str]) -> list[str]:
         """Those of ``wanted`` that ``table`` has: older databases opened read-only are never

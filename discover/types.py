@@ -46,9 +46,6 @@ class Objective:
     def label(self) -> str:
         return f"{self.name} ({'higher' if self.direction == 'max' else 'lower'} is better)"
 
-    def best_of(self, shown: list[float]) -> float:
-        """The best of some shown quantities."""
-        return max(shown) if self.direction == "max" else min(shown)
 
 
 def failure_kind(message: str) -> str:
@@ -337,9 +334,9 @@ class CampaignSettings:
     ray_address: str | None = _setting(None, "Ray cluster to join: auto or HOST:PORT (default: RAY_ADDRESS, or "
                                              "start a local one)")
     ray_retries: int = _setting(0, "times a Ray task lost with its worker or node is run again before it fails")
-    artifact_dir: str | None = _setting(None, "folder every Ray node sees, for artifacts over 64 KiB "
-                                              "(default: ./discover-artifacts)")
-    batch_size: int | None = _setting(None, "formulations chosen at once (default: the number of workers)")
+    artifact_dir: str | None = _setting(None, "folder every Ray node sees, for artifacts over 64 KiB (default: "
+                                              "./discover-artifacts on a local Ray; none on a cluster joined)")
+    batch_size: int | None = _setting(None, "formulations chosen at once (default: workers x the game's batch_limit)")
     timeout: float | None = _setting(None, "per-evaluation limit in seconds (default: the game's, or 3600)")
     target: float | None = _setting(None, "stop once an evaluation reaches this value")
     fail_fast: int = _setting(10, "stop when the first N evaluations all fail the same way (0: never)")

@@ -82,6 +82,24 @@ def test_status_watch_follows_a_running_campaign_to_its_end(tmp_path):
     assert "12 / 12" in watched.stdout and "best value" in watched.stdout
 
 
+def test_status_watch_of_a_killed_campaign_ends_and_says_so(tmp_path):
+    import signal
+
+    db = tmp_path / "k.db"
+    run = subprocess.Popen([sys.executable, "-m", "discover.cli", "run", "toy-faulty", "-p", "faults=false",
+                            "-p", "delay=5", "--budget", "12", "--workers", "2", "--db", str(db), "--surrogate", "none"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not db.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    watched = subprocess.run([sys.executable, "-m", "discover.cli", "status", str(db), "--watch"],
+                             capture_output=True, text=True, timeout=60)
+    assert watched.returncode == 0 and "the campaign is abandoned (its process is gone: resume it)" in watched.stdout
+
+
 def test_failures_groups_messages_by_kind(tmp_path):
     db = tmp_path / "f.db"
     ran = invoke("run", "toy-faulty", "-p", "size=8", "-p", "hang_seconds=0", "--budget", 8, "--backend", "process",

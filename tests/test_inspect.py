@@ -131,3 +131,18 @@ def test_a_min_objective_is_shown_as_the_quantity_itself(tmp_path):
     root = graph.nodes[root_of(graph)]
     assert root["value"] == -result.root_value and graph.graph == {"objective": "cost", "direction": "min"}
     assert render_tree(graph, depth=0)[0].split("cost=")[1].startswith(f"{-result.root_value:.6g}")
+
+
+def test_a_campaign_made_before_its_game_declared_a_quantity_takes_it_on_resume(tmp_path):
+    from games.toy import FormulationGame
+
+    class Cost(FormulationGame):
+        quantity = discover.Objective("cost", "min")
+
+    db = tmp_path / "old.db"
+    discover.Campaign(FormulationGame(), budget=5, backend="inline", db=db).run()
+    with discover.open(db) as store:
+        assert store.campaign().objective == discover.Objective()
+    discover.Campaign.resume(db, game=Cost(), budget=8).run()
+    with discover.open(db) as store:
+        assert store.campaign().objective == discover.Objective("cost", "min")

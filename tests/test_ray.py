@@ -20,7 +20,7 @@ from discover import Campaign, Status  # noqa: E402
 from discover.dispatch.ray_backend import RayBackend, offload  # noqa: E402
 from discover.errors import SettingsError  # noqa: E402
 from discover.game import load_game  # noqa: E402
-from discover.types import Job, JobResult, Outcome  # noqa: E402
+from discover.types import Job, JobResult, Outcome, Resources  # noqa: E402
 
 RAY = str(Path(sys.executable).parent / "ray")
 
@@ -49,6 +49,7 @@ def cluster():
         nodes.append(subprocess.Popen([RAY, "start", f"--address={address}", "--node-ip-address=127.0.0.1",
                                        "--num-cpus=1", *common], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         _wait_for_nodes(address, 2)
+        _NODES[:] = [node.pid for node in nodes]
         yield address
     finally:
         for node in reversed(nodes):
@@ -75,10 +76,25 @@ def _wait_for_nodes(address: str, count: int) -> None:
     raise RuntimeError(f"the Ray cluster at {address} did not come up with {count} nodes")
 
 
+_NODES: list[int] = []  # the test cluster's `ray start` processes
+
+
+def _ancestors(pid: int) -> set[int]:
+    seen = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        try:
+            pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return seen
+
+
 def _tasks_running() -> list[int]:
-    """Ray worker processes now executing a task (Ray names them after the task's function)."""
+    """Worker processes of the test cluster now executing a task (Ray names them after the task's
+    function); other Ray clusters on the machine are left alone."""
     out = subprocess.run(["pgrep", "-f", "^ray::_task"], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+    return [int(pid) for pid in out.split() if _ancestors(int(pid)) & set(_NODES)]
 
 
 def test_a_campaign_with_faults_completes_on_the_cluster(cluster, tmp_path):
@@ -205,6 +221,27 @@ def test_a_campaign_run_again_reconnects(cluster, tmp_path):
     assert campaign.run().stopped == "stopped"
     result = campaign.run()
     assert len(result.history) == 6 and all(e.status == "ok" for e in result.history)
+
+
+def test_a_job_no_node_can_hold_fails_at_once_with_the_reason(cluster):
+    backend = RayBackend(1, address=cluster)
+    backend.start(load_game("toy-faulty", faults=False))
+    try:
+        tick = time.monotonic()
+        result = backend.submit(Job(0, (0,), Resources(cpus=64))).result(timeout=30)
+    finally:
+        backend.close()
+    assert result.outcome.status is Status.FAILED and "no Ray node can hold" in result.outcome.message
+    assert "64 CPUs" in result.outcome.message and time.monotonic() - tick < 10
+
+
+def test_an_artifact_file_that_cannot_be_written_keeps_the_evaluation(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    result = JobResult(Job(1, (1,)), Outcome.ok(2.0, {"big": "x" * 100}), "w", "cpu", 0.0, 1.0)
+    kept = offload(result, str(blocked / "artifacts"), 10)
+    assert kept.outcome.value == 2.0 and kept.outcome.artifacts["big"] == "x" * 100
+    assert "could not write" in kept.outcome.artifacts["artifacts_error"]
 
 
 def test_offload_keeps_small_artifacts_inline(tmp_path):

@@ -29,6 +29,7 @@ class Backend(abc.ABC):
 
     name: str = ""
     enforces_timeouts: bool = False  # can it stop an evaluation at its job's timeout_seconds?
+    local: bool = True  # do its evaluations run on this machine's cores (beside the planner)?
 
     @property
     @abc.abstractmethod
@@ -41,7 +42,7 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def submit_batch(self, jobs: Sequence[Job]) -> list[Future[JobResult]]:
         """Evaluate ``jobs`` as one task on one worker (through ``Game.evaluate_batch`` when there
-        are several); one future per job. The task's time limit is the largest of the jobs'."""
+        are several); one future per job. The task's time limit is the sum of the jobs'."""
 
     def submit(self, job: Job) -> Future[JobResult]:
         return self.submit_batch([job])[0]
@@ -62,9 +63,10 @@ class Backend(abc.ABC):
 
 
 def task_limit(jobs: Sequence[Job]) -> float | None:
-    """A task's time limit: the largest of its jobs' (None, unlimited, when any job has none)."""
+    """A task's time limit: the sum of its jobs' (None, unlimited, when any job has none), since a
+    game may evaluate a batch one state after another; a batch sharing one forward pass ends sooner."""
     limits = [job.timeout_seconds for job in jobs]
-    return None if any(t is None for t in limits) else max(limits)  # type: ignore[type-var]
+    return None if any(t is None for t in limits) else sum(limits)  # type: ignore[arg-type]
 
 
 def task_resources(jobs: Sequence[Job]) -> Resources:

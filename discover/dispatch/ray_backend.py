@@ -12,7 +12,11 @@ nodes with the memory. The driver, where the campaign runs, keeps the SQLite sto
   Ray's reason, or the task is retried ``retries`` times first.
 * **Large artifacts** do not pass through the driver: a result whose artifacts exceed
   ``inline_artifact_bytes`` as JSON is written by the worker to ``artifact_dir`` (storage every node
-  sees) and stored as a reference to that file.
+  sees; by default ``./discover-artifacts`` for a local instance, none for a cluster joined, whose
+  nodes would each write to their own disk) and stored as a reference to that file.
+* **A job no node can hold** (more CPUs, GPUs or memory than the largest node has) fails at once
+  with the reason, instead of waiting forever for Ray to place it.
+* A task retried after a lost worker keeps the time limit it started with (its clock is not reset).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -68,9 +73,13 @@ def offload(result: JobResult, folder: str | None, limit: int) -> JobResult:
     if len(text) <= limit:
         return result
     path = Path(folder) / f"job{result.job.id}-{hashlib.sha1(text.encode()).hexdigest()[:12]}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    artifacts = {"artifacts_file": str(path), "artifacts_bytes": len(text)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:  # the evaluation succeeded: keep its artifacts inline rather than lose it
+        artifacts = {**outcome.artifacts, "artifacts_error": f"could not write {path}: {exc.strerror or exc}"}
+    else:
+        artifacts = {"artifacts_file": str(path), "artifacts_bytes": len(text)}
     moved = Outcome(outcome.value, outcome.status, outcome.cost_seconds, artifacts, outcome.message)
     return JobResult(result.job, moved, result.worker, result.device, result.started, result.finished)
 
@@ -130,7 +139,7 @@ class RayBackend(Backend):
     enforces_timeouts = True
 
     def __init__(self, workers: int | None = None, *, address: str | None = None, retries: int = 0,
-                 artifact_dir: str | Path | None = "discover-artifacts", inline_artifact_bytes: int = 1 << 16) -> None:
+                 artifact_dir: str | Path | None = None, inline_artifact_bytes: int = 1 << 16) -> None:
         try:
             import ray
         except ImportError:
@@ -147,6 +156,9 @@ class RayBackend(Backend):
         self._gpus = int(resources.get("GPU", 0))
         self._workers = workers if workers is not None else max(1, int(resources.get("CPU", 1)))
         self._retries = retries
+        self.local = self._address is None  # a cluster joined runs its evaluations on other machines
+        if artifact_dir is None and self.local:
+            artifact_dir = "discover-artifacts"
         self._artifact_dir = None if artifact_dir is None else str(Path(artifact_dir).absolute())
         self._inline_limit = inline_artifact_bytes
         self._tasks: dict[Any, _Task] = {}
@@ -156,6 +168,8 @@ class RayBackend(Backend):
         self._thread: threading.Thread | None = None
         self._remote: Any = None
         self._game_box: list = []
+        self._nodes: list[dict[str, float]] = []  # the alive nodes' resources, read now and then
+        self._nodes_read = -math.inf
 
     def _connect(self) -> None:
         """Join the cluster (or start a local one), unless this process already has (e.g. the user's
@@ -201,12 +215,31 @@ class RayBackend(Backend):
         if needs.memory_gb:
             options["memory"] = int(needs.memory_gb * 2**30)
         task = _Task(jobs, [Future() for _ in jobs], "cuda" if gpus else "cpu", task_limit(jobs), time.time())
+        reason = self._unplaceable(needs.cpus, gpus, needs.memory_gb)
+        if reason:
+            self._resolve(task, [lost_result(j, Status.FAILED, reason, "ray", task.device, task.submitted) for j in jobs])
+            return task.futures
         generator = self._remote.options(**options).remote(self._game_box, jobs, task.device, self._artifact_dir,
                                                            self._inline_limit)
         with self._lock:
             self._tasks[generator] = task
         self._wake.set()
         return task.futures
+
+    def _unplaceable(self, cpus: int, gpus: int, memory_gb: float) -> str:
+        """Why no node of the cluster can ever run a task needing this much ('' when one can)."""
+        if time.monotonic() - self._nodes_read > 30:  # nodes join and leave: look again now and then
+            self._nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+            self._nodes_read = time.monotonic()
+        nodes = self._nodes
+        fits = any(n.get("CPU", 0) >= cpus and n.get("GPU", 0) >= gpus and n.get("memory", 0) >= memory_gb * 2**30
+                   for n in nodes)
+        if fits or not nodes:
+            return ""
+        largest = max(nodes, key=lambda n: (n.get("CPU", 0), n.get("GPU", 0), n.get("memory", 0)))
+        return (f"no Ray node can hold this evaluation ({cpus} CPUs, {gpus} GPUs, {memory_gb:g} GB asked; the "
+                f"largest has {largest.get('CPU', 0):g} CPUs, {largest.get('GPU', 0):g} GPUs, "
+                f"{largest.get('memory', 0) / 2**30:.1f} GB): add such a node, or ask for less in Game.resources")
 
     def cancel_all(self) -> None:
         with self._lock:
@@ -235,7 +268,22 @@ class RayBackend(Backend):
             log.debug("ray.cancel: %s", exc)
 
     def _monitor(self) -> None:
-        """Take start markers and results as they come, and cancel tasks past their limits."""
+        """Take start markers and results as they come, and cancel tasks past their limits; if that
+        fails (the head node is gone), every task in flight fails with the reason."""
+        while not self._closing:
+            try:
+                self._watch()
+            except Exception as exc:
+                log.warning("the Ray backend lost track of its tasks: %s", exc)
+                with self._lock:
+                    lost, self._tasks = self._tasks, {}
+                message = f"the Ray backend lost track of this task ({type(exc).__name__}: {_first_line(exc)})"
+                for task in lost.values():
+                    self._resolve(task, [lost_result(j, Status.FAILED, message, "ray", task.device, task.submitted)
+                                         for j in task.jobs])
+                time.sleep(1.0)
+
+    def _watch(self) -> None:
         ray = self._ray
         while not self._closing:
             with self._lock:

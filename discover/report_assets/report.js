@@ -270,7 +270,8 @@
   const failedOnly = (n) => { const c = N.counts[n]; return c.some((k) => k > 0) && c[0] === 0; };  // S[0] is "ok"
   const failedText = (n) => S.filter((name, s) => N.counts[n][s] > 0).join("/");  // "failed", "infeasible/timeout"...
   let v0 = Infinity, v1 = -Infinity;
-  N.value.forEach((v) => { if (v !== null) { v0 = Math.min(v0, v); v1 = Math.max(v1, v); } });
+  // the colour scale spans values only: a branch where nothing succeeded holds a penalty, not a value
+  N.value.forEach((v, n) => { if (v !== null && !failedOnly(n)) { v0 = Math.min(v0, v); v1 = Math.max(v1, v); } });
   function valueColour(v) {  // from pale (worst) to deep blue (best), whichever direction is better
     let t = v1 > v0 ? (v - v0) / (v1 - v0) : 1;
     if (MIN) t = 1 - t;
