@@ -12,8 +12,7 @@ import pytest
 
 from discover.errors import StoreError
 from discover.store import SCHEMA_VERSION, Store
-from discover.types import Objective
-from discover.types import CampaignInfo, EdgeRecord, EvaluationRecord, Event, EventKind, NodeRecord
+from discover.types import CampaignInfo, EdgeRecord, EvaluationRecord, Event, EventKind, NodeRecord, Objective
 
 
 def info(**changes):
@@ -253,3 +252,18 @@ def test_a_killed_writer_not_yet_reaped_is_not_alive(tmp_path):
     with Store.open(db) as store:
         store.record(evaluation=evaluation(1))
     child.wait()
+
+
+def test_the_planners_reasons_and_the_objective_round_trip(tmp_path):
+    """Edge statistics are upserted (the last values win), node counts and the objective are kept."""
+    db = tmp_path / "r.db"
+    made = CampaignInfo("toy-dice", {}, 0, {"budget": 5}, "0", 1.0, 1.0, "running", objective=Objective("cost", "min"))
+    with Store.create(db, made) as store:
+        store.record(nodes=[node("root", 0, counts={"ok": 2, "failed": 1}), node("a", 1)],
+                     edges=[EdgeRecord("root", "a", "a", "a", prior=0.25, score=1.5, acquisition=-3.0, feasibility=0.9)])
+        store.record(edges=[EdgeRecord("root", "a", "a", "a", prior=0.75, score=0.5)])
+    with Store.open(db, readonly=True) as store:
+        assert store.campaign().objective == Objective("cost", "min")
+        nodes, (edge,) = store.tree()
+    assert nodes[0].counts == {"ok": 2, "failed": 1}
+    assert (edge.prior, edge.score, edge.acquisition, edge.feasibility) == (0.75, 0.5, None, None)
