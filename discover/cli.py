@@ -263,13 +263,15 @@ def status(
         info = store.campaign()
         evaluations = store.evaluations()
         best = store.evaluations(order="best", status="ok", limit=1)
+        writer = store.writer()
     counts: dict[str, int] = {}
     for e in evaluations:
         counts[e.status] = counts.get(e.status, 0) + 1
     table = Table.grid(padding=(0, 2))
     table.add_row("game", f"{info.game} {json.dumps(info.params)}")
-    table.add_row("status", info.status + (" (or killed: resume it)" if info.status == "running" else "")
-                  + (f": {info.reason}" if info.reason else ""))
+    running = "" if info.status != "running" else (f" (by {writer})" if writer else
+                                                   " but its process is gone: it was killed; resume it")
+    table.add_row("status", info.status + running + (f": {info.reason}" if info.reason else ""))
     budget = info.settings.get("budget")
     table.add_row("evaluations", f"{len(evaluations)}" + (f" / {budget}" if budget else "") + "  "
                   + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))

@@ -98,6 +98,8 @@ def test_status_watch_of_a_killed_campaign_ends_and_says_so(tmp_path):
     watched = subprocess.run([sys.executable, "-m", "discover.cli", "status", str(db), "--watch"],
                              capture_output=True, text=True, timeout=60)
     assert watched.returncode == 0 and "the campaign is abandoned (its process is gone: resume it)" in watched.stdout
+    plain = invoke("status", db)
+    assert plain.exit_code == 0 and "it was killed" in " ".join(plain.output.split())
 
 
 def test_failures_groups_messages_by_kind(tmp_path):
