@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from fractions import Fraction
+from typing import Any
 
 from discover.game import Param
 from discover.types import EvalContext, Objective, Outcome, Status
@@ -60,6 +61,19 @@ def describe_bound(result: BoundResult) -> str:
             f"({len(result.coefficients)} exact rationals in the artifacts)")
 
 
+def bound_outcome(dimension: int, result: Any, cost: float, artifacts: dict) -> Outcome:
+    """The outcome of a density bound (any result with ``verified``, ``reason`` and ``density``):
+    minus the bound when verified; a failure when not, or when it is below the densest packing
+    known, which no true upper bound can be (a bug)."""
+    if not result.verified:
+        return Outcome(None, Status.FAILED, cost, artifacts, result.reason)
+    known = best_known_density(dimension)
+    if known is not None and result.density < known:
+        return Outcome(None, Status.FAILED, cost, artifacts,
+                       f"bound {result.density} is below the known packing density {known}: a bug")
+    return Outcome.ok(-result.density, artifacts, cost)
+
+
 class SpherePackingGame(SlotGame):
     """Cohn–Elkies upper bounds on the sphere-packing density of R^n, assembled and verified."""
 
@@ -89,13 +103,7 @@ class SpherePackingGame(SlotGame):
         result = solve_formulation(self.formulation(state), time_limit=context.time_for(SEARCH_SHARE))
         cost = time.perf_counter() - start
         artifacts = {**result.artifacts(), "summary": describe_bound(result)}
-        if not result.verified:
-            return Outcome(None, Status.FAILED, cost, artifacts, result.reason)
-        known = best_known_density(self.dimension)
-        if known is not None and result.density < known:
-            return Outcome(None, Status.FAILED, cost, artifacts,
-                           f"bound {result.density} is below the known packing density {known}: a bug")
-        return Outcome.ok(-result.density, artifacts, cost)
+        return bound_outcome(self.dimension, result, cost, artifacts)
 
     def verify(self, state: tuple, outcome: Outcome) -> str | None:
         """Re-derive every claim of a stored outcome from its exact coefficients (one-sided: a claim

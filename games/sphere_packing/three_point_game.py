@@ -19,10 +19,10 @@ from fractions import Fraction
 from functools import lru_cache
 
 from discover.game import Param
-from discover.types import EvalContext, Interval, Objective, Outcome, Status
+from discover.types import EvalContext, Interval, Objective, Outcome
 from games.slots import Slot, SlotGame
 from games.sphere_packing.bound import cohn_elkies_bound
-from games.sphere_packing.known import best_known_density
+from games.sphere_packing.game import bound_outcome
 from games.sphere_packing.three_point import SDP_SOLVERS, ThreePointFormulation
 from games.sphere_packing.three_point_bound import three_point_bound
 from games.sphere_packing.three_point_verify import (
@@ -86,14 +86,7 @@ class ThreePointGame(SlotGame):
         result = three_point_bound(self.dimension, degree, kernel, radius=_lp_radius(self.dimension, degree),
                                    truncation=truncation, solver=solver, margin=margin)
         cost = time.perf_counter() - start
-        artifacts = result.artifacts()
-        if not result.verified:
-            return Outcome(None, Status.FAILED, cost, artifacts, result.reason)
-        known = best_known_density(self.dimension)
-        if known is not None and result.density < known:
-            return Outcome(None, Status.FAILED, cost, artifacts,
-                           f"bound {result.density} is below the known packing density {known}: a bug")
-        return Outcome.ok(-result.density, artifacts, cost)
+        return bound_outcome(self.dimension, result, cost, result.artifacts())
 
     def verify(self, state: tuple, outcome: Outcome) -> str | None:
         """Re-check the stored exact certificate; the claimed bound may not be below the re-verified one."""
