@@ -1,6 +1,26 @@
+import sqlite3
+import time
+
 import pytest
 
+import discover
 from discover.campaign import Campaign
+
+
+def stored_count(db, at_least, timeout=120.0):
+    """Wait until the campaign database ``db``, written by another process, holds ``at_least``
+    evaluations (or ``timeout`` passes); the count last read. A file still being created, or
+    caught mid-write, is read again."""
+    deadline, count = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline and count < at_least:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                with discover.open(db) as store:
+                    count = store.count()
+            except (discover.StoreError, sqlite3.Error):
+                continue
+    return count
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import discover
 from discover.cli import app
+from conftest import stored_count
 
 runner = CliRunner()
 
@@ -212,12 +213,7 @@ def test_ctrl_c_stops_cleanly_with_one_line(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "discover.cli", "run", "toy-faulty", "-p", "faults=false",
                              "-p", "delay=2", "--budget", "20", "--workers", "2", "--db", str(db), "--surrogate", "none"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline, done = time.monotonic() + 60, 0
-    while time.monotonic() < deadline and done < 2:
-        time.sleep(0.2)
-        if db.exists():
-            with discover.open(db) as store:
-                done = store.count()
+    stored_count(db, 2, timeout=60)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130

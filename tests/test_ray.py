@@ -5,7 +5,6 @@ and sets CUDA_VISIBLE_DEVICES for the tasks that hold it."""
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from discover.dispatch.ray_backend import RayBackend, offload  # noqa: E402
 from discover.errors import SettingsError  # noqa: E402
 from discover.game import load_game  # noqa: E402
 from discover.types import Job, JobResult, Outcome, Resources  # noqa: E402
+from conftest import stored_count  # noqa: E402
 
 RAY = str(Path(sys.executable).parent / "ray")
 
@@ -269,16 +269,7 @@ def test_kill_9_of_the_driver_then_resume_loses_and_repeats_nothing(cluster, tmp
     proc = subprocess.Popen(cmd + ["run", "toy-formulation", "-p", "delay=0.2", "--budget", "40", "--workers", "2",
                                    "--db", str(db), "--seed", "3", "--surrogate", "none", "--backend", "ray",
                                    "--ray-address", cluster], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    count = 0
-    while time.monotonic() < deadline and count < 10:
-        time.sleep(0.2)
-        if db.exists():
-            try:
-                with discover.open(db) as store:
-                    count = store.count()
-            except (discover.StoreError, sqlite3.Error):
-                continue
+    count = stored_count(db, 10)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert 10 <= count < 40

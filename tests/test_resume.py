@@ -4,7 +4,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import discover
 from discover.campaign import Campaign
 from discover.cli import app
 from discover.planner import Planner
+from conftest import stored_count
 
 
 def discover_cmd(*args):
@@ -31,18 +31,7 @@ def test_sigkill_mid_run_then_resume_finishes_exactly_the_budget(tmp_path, surro
                      "--db", str(db), "--seed", "3", "--surrogate", surrogate),
         stdout=log, stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 120
-    count = 0
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        if db.exists():
-            try:
-                with discover.open(db) as store:
-                    count = store.count()
-            except (discover.StoreError, sqlite3.Error):
-                continue
-            if count >= 12:
-                break
+    count = stored_count(db, 12)
     # the inspection commands read the database while the campaign writes it
     reading = CliRunner().invoke(app, ["status", str(db)])
     assert reading.exit_code == 0 and "toy-formulation" in reading.output

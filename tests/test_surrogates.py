@@ -14,7 +14,6 @@ from discover.planner import Planner, PlannerConfig
 from discover.types import EvalContext, Interval, Outcome, Player, Status
 from surrogates import GPEstimator, GPSettings
 from surrogates.acquisition import build_acquisition
-from surrogates.space import Space
 from surrogates.models import FeasibilityModel, WarmGP
 
 warnings.filterwarnings("ignore")
