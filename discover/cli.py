@@ -334,9 +334,10 @@ def best(
     with Store.open(db, readonly=True) as store:
         objective = store.campaign().objective
         rows = store.evaluations(order="best", status="ok", limit=top)
-        graph = tree_graph(store)
-    line = [graph.nodes[k] for k in principal_line(graph)]
-    adversarial = any(d.get("player") in ("opponent", "chance") for _, d in graph.nodes(data=True))
+        adversarial = bool(store.players() & {"opponent", "chance"})
+        # the tree (every evaluation's path) is read only where a single leaf would mean nothing
+        graph = tree_graph(store) if adversarial else None
+    line = [graph.nodes[k] for k in principal_line(graph)] if graph is not None else []
     if as_json:
         payload: Any = [
             {objective.name: objective.shown(e.value), "value": e.value, "state": e.label, "artifacts": e.artifacts,

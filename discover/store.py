@@ -444,6 +444,12 @@ class Store:
         return CampaignInfo(**{c: _decode(c, v) for c, v in zip(columns, row)})
 
     @_damage
+    def players(self) -> set[str]:
+        """Whose moves the stored tree has ("searcher", "opponent", "chance", "terminal"): a cheap
+        way to tell a one-player campaign without reading its tree."""
+        return {row[0] for row in self._conn.execute("SELECT DISTINCT player FROM nodes")}
+
+    @_damage
     def writer(self) -> str | None:
         """The live process writing this database ("process PID on HOST"), or None: a campaign
         still marked running without one was killed."""
