@@ -12,9 +12,10 @@ from pathlib import Path
 import networkx as nx
 
 from discover.store import Store
+from discover.types import Status
 
 FORMATS: tuple[str, ...] = ("json", "graphml", "dot")
-STATUSES: tuple[str, ...] = ("ok", "infeasible", "failed", "timeout")
+STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
 
 
 def tree_graph(store: Store) -> nx.DiGraph:

@@ -21,14 +21,14 @@ from typing import Any, Sequence
 
 from discover.errors import DiscoverError, StoreError
 from discover.store import Store
-from discover.types import EdgeRecord, EvaluationRecord, EventKind, NodeRecord, Objective
+from discover.inspect import STATUSES
+from discover.types import EdgeRecord, EvaluationRecord, EventKind, NodeRecord, Objective, Status, failure_kind
 
 ARTIFACT_LIMIT = 64 * 1024
 """Characters of one evaluation's certificate kept in the page: a campaign of large certificates
 (weights, images) would otherwise make a page too heavy to open; the store keeps them all."""
 
 _ASSETS = files("discover") / "report_assets"
-_STATUSES = ("ok", "infeasible", "failed", "timeout")
 
 
 def write_report(db: str | Path, out: str | Path, *,
@@ -91,7 +91,7 @@ def report_data(store: Store) -> dict[str, Any]:
     nodes, edges = store.tree()
     index = {n.key: i for i, n in enumerate(nodes)}
     seen = {e.status for e in evaluations}.union(*(n.counts for n in nodes))
-    statuses = list(_STATUSES) + sorted(seen - set(_STATUSES))  # "ok" first: the page relies on it
+    statuses = list(STATUSES) + sorted(seen - set(STATUSES))  # "ok" first: the page relies on it
     return {
         "campaign": {
             "game": info.game, "params": _pretty(info.params), "seed": info.seed, "settings": _pretty(info.settings),
@@ -139,7 +139,7 @@ def _evaluation_columns(evaluations: list[EvaluationRecord], objective: Objectiv
                         index: dict[str, int]) -> dict[str, list[Any]]:
     status_of = {s: i for i, s in enumerate(statuses)}
     columns: dict[str, list[Any]] = {k: [] for k in (
-        "id", "label", "value", "status", "message", "cost", "worker", "device", "started", "finished", "node",
+        "id", "label", "value", "status", "message", "kind", "cost", "worker", "device", "started", "finished", "node",
         "artifacts")}
     for e in evaluations:
         columns["id"].append(e.id)
@@ -147,6 +147,7 @@ def _evaluation_columns(evaluations: list[EvaluationRecord], objective: Objectiv
         columns["value"].append(_num(objective.shown(e.value)))
         columns["status"].append(status_of[e.status])
         columns["message"].append(e.message)
+        columns["kind"].append(failure_kind(e.message) if e.status != Status.OK.value else "")  # grouped as everywhere
         columns["cost"].append(_num(e.cost_seconds, 6))
         columns["worker"].append(e.worker)
         columns["device"].append(e.device)

@@ -176,11 +176,12 @@
     $("status-counts").innerHTML = `<table class="data"><thead><tr><th>status</th><th>evaluations</th><th>share</th></tr></thead><tbody>` +
       S.map((name, s) => `<tr><td>${badge(s)}</td><td class="num">${counts[s]}</td><td class="num">${nEval ? (100 * counts[s] / nEval).toFixed(1) : 0}%</td></tr>`).join("") +
       `</tbody></table>`;
-    // messages grouped with their numbers masked, so "evaluation 3 raised" and "evaluation 13 raised" count together
+    // messages grouped by kind (their numbers masked, by discover.types.failure_kind), so "evaluation 3
+    // raised" and "evaluation 13 raised" count together
     const groups = new Map();
     for (let r = 0; r < nEval; r++) {
       if (S[E.status[r]] === "ok" && !E.message[r]) continue;
-      const key = E.status[r] + "\u0000" + (E.message[r] || "(no message)").replace(/\d+(\.\d+)?(e[-+]?\d+)?/g, "#");
+      const key = E.status[r] + "\u0000" + (E.kind[r] || E.message[r] || "(no message)");
       const g = groups.get(key) || groups.set(key, { status: E.status[r], text: E.message[r] || "(no message)", ids: [] }).get(key);
       g.ids.push(E.id[r]);
     }
