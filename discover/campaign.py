@@ -29,7 +29,7 @@ from discover.dispatch import BACKENDS, Backend, make_backend
 from discover.errors import DiscoverError, SettingsError
 from discover.game import Game, load_game
 from discover.methods import (
-    TreeProposer, check_names, default_surrogate, make_estimator, make_proposer, surrogate_names,
+    TreeProposer, check_names, default_surrogate, make_estimator, make_proposer, surrogate_names, surrogate_planner,
 )
 from discover.planner import Estimator, Planner, Proposal
 from discover.store import Store
@@ -107,8 +107,7 @@ class Campaign:
         if self.settings.surrogate is None:
             self.settings = self.settings.updated(surrogate=default_surrogate(self.game))
         if self.settings.planner is None:
-            guided = self._estimator_object is not None or self.settings.surrogate != "none"
-            self.settings = self.settings.updated(planner=PlannerConfig.guided() if guided else PlannerConfig())
+            self.settings = self.settings.updated(planner=surrogate_planner(self.surrogate))
         self.backend = self._backend_object or make_backend(
             self.settings.backend, self.settings.workers, ray_address=self.settings.ray_address,
             ray_retries=self.settings.ray_retries, artifact_dir=self.settings.artifact_dir)

@@ -102,6 +102,8 @@ class Game(abc.ABC):
     name: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     expensive: ClassVar[bool] = False  # evaluations take long enough to be worth a surrogate
+    # the surrogate a campaign uses when none is named (None: ``gp`` for expensive games, else rollouts)
+    surrogate: ClassVar[str | None] = None
     # the per-evaluation limit when a campaign gives none (None: the engine's one hour)
     default_timeout: ClassVar[float | None] = None
     # > 1: the dispatcher hands evaluate_batch up to this many terminal states at once

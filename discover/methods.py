@@ -75,8 +75,23 @@ def check_names(surrogate: str | Estimator | None, method: str) -> None:
 
 
 def default_surrogate(game: Game) -> str:
-    """``gp`` for games whose evaluations are expensive (when installed), else ``none``."""
-    return "gp" if game.expensive and "gp" in plugins(SURROGATE_GROUP) else "none"
+    """The game's own choice when it names an installed one, else ``gp`` for games whose evaluations
+    are expensive (when installed), else ``none``."""
+    installed = plugins(SURROGATE_GROUP)
+    if game.surrogate is not None and game.surrogate in installed:
+        return game.surrogate
+    return "gp" if game.expensive and "gp" in installed else "none"
+
+
+def surrogate_planner(surrogate: str | Estimator) -> PlannerConfig:
+    """The planner settings a surrogate's priors suit: plain UCT for rollouts (``none``), what the
+    surrogate declares (a ``planner`` attribute on its factory or object), else PUCT following its
+    acquisition (:meth:`PlannerConfig.guided`)."""
+    if surrogate == "none":
+        return PlannerConfig()
+    source = load_plugin(SURROGATE_GROUP, surrogate, "surrogate") if isinstance(surrogate, str) else surrogate
+    declared = getattr(source, "planner", None)
+    return declared if isinstance(declared, PlannerConfig) else PlannerConfig.guided()
 
 
 def make_estimator(surrogate: str | Estimator | None, game: Game, seed: int) -> Estimator:

@@ -21,7 +21,8 @@ import torch
 from discover.errors import ParameterError
 from discover.planner import Planner, PlannerConfig
 from games.feature_guided.blackbox import BlackBox, as_chw
-from games.feature_guided.game import FeatureGuidedGame, Target
+from games.feature_guided.exhaustive import game_radius
+from games.feature_guided.game import FeatureGuidedGame, Steps, Target
 from games.feature_guided.rules import Rules, Tracker
 
 # Player II has up to 2 x pixels moves: widened progressively (k(N) = N^0.5 children, most likely pixels first)
@@ -31,7 +32,8 @@ PLANNER = PlannerConfig(rule="puct", exploration=1.0, backup="max", wide_thresho
 
 class SaliencyEstimator:
     """Priors and rollouts from the saliency distribution: player I by feature weight, player II by the
-    pixel's weight in the feature and the sign prior (the game's own chance probabilities)."""
+    pixel's weight in the feature and the side prior (the game's own chance probabilities); continuous
+    steps drawn by the same weights, their size uniform."""
 
     version = 0
 
@@ -40,12 +42,19 @@ class SaliencyEstimator:
         if len(state) % 2 == 0:
             weights = [f.weight for f in game.target.features.features]
             return [weights[a] for a in actions]
+        steps = game.actions(state)
+        if isinstance(steps, Steps):
+            return [steps.prior(a) for a in actions]
         probs = dict(game.chance_outcomes(state))
         return [probs[a] for a in actions]
 
     def widen(self, game: FeatureGuidedGame, state: tuple, moves, rng: np.random.Generator,
               pending: Sequence[tuple], history: Sequence):
-        raise NotImplementedError("the feature-guided game has no continuous moves")
+        """A new continuous step at player II's node, drawn by saliency (or a wide finite move by it)."""
+        if isinstance(moves, Steps):
+            return moves.sample(rng)
+        p = np.asarray(self.priors(game, state, moves, history), dtype=float)
+        return moves[min(int(np.searchsorted(np.cumsum(p / p.sum()), rng.random(), side="right")), len(moves) - 1)]
 
     def complete(self, game: FeatureGuidedGame, state: tuple, rng: np.random.Generator,
                  pending: Sequence[tuple], history: Sequence) -> tuple:
@@ -64,11 +73,25 @@ class SaliencyEstimator:
             else:
                 options, p = t.manipulation_weights(moves[-1], grey)
                 k = min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), len(options) - 1)
-                tracker.apply(*options[k])
-                moves.append(options[k])
+                move = options[k]
+                if t.rules.magnitude == "continuous":
+                    move = (move[0], move[1] * float(1.0 - rng.random()))
+                tracker.apply(*move)
+                moves.append(move)
 
     def observe(self, game, state, outcome) -> None:
         return None
+
+
+def saliency_surrogate(game, seed: int = 0) -> SaliencyEstimator:
+    """The ``saliency`` surrogate of ``discover run``: for the feature-guided game only."""
+    if not isinstance(game, FeatureGuidedGame):
+        raise ParameterError(f"the saliency surrogate guides the feature-guided game only, not {game.name!r}: "
+                             "use --surrogate gp or none")
+    return SaliencyEstimator()
+
+
+saliency_surrogate.planner = PLANNER  # what campaigns guided by it use (discover.methods.surrogate_planner)
 
 
 @dataclass(frozen=True)
@@ -88,7 +111,11 @@ class AttackResult:
     seconds: float
     plays: int
     confirmed: bool
-    play: tuple = ()  # the moves of the play that found ``adversarial``
+    play: tuple = ()  # the moves of the play that found ``adversarial`` (empty when the exhaustive search did)
+    game_radius: float | None = None  # no image the game can make lies closer (exact when game_exact)
+    game_exact: bool = False
+    game_note: str = "not searched (exhaustive=0)"
+    game_queries: int = 0  # of ``queries``, those the exhaustive search spent
 
     @property
     def found(self) -> bool:
@@ -99,19 +126,30 @@ class AttackResult:
         """[certified radius, distance found]: the minimal adversarial distance lies in between."""
         return self.certified_radius, self.distance
 
+    @property
+    def game_bracket(self) -> tuple[float | None, float | None]:
+        """[lower bound, distance found] for the closest adversarial image the *game* can make (pixels of
+        the features, steps of tau): the certified radius bounds it too, so the larger bound is given."""
+        lows = [b for b in (self.certified_radius, self.game_radius) if b is not None]
+        return (max(lows) if lows else None), self.distance
+
 
 def find_adversarial(model: Callable | torch.nn.Module, image: torch.Tensor | np.ndarray, label: int | None = None,
                      *, norm: str = "l2", budget: int = 400, player2: str = "cooperative", tau: float = 1.0,
                      eta: float | None = None, rounds: int = 40, extractor: str = "sift", count: int = 6,
                      pixels: int = 16, seed: int = 0, batch: int = 16, max_queries: int | None = None,
                      device: str | None = None, certify: bool = True,
-                     lipschitz: tuple[float, str] | None = None) -> AttackResult:
+                     lipschitz: tuple[float, str] | None = None, magnitude: str = "discrete",
+                     exhaustive: int = 0) -> AttackResult:
     """Search for the closest adversarial example of ``image`` (HW or CHW in [0, 1]) for ``model`` (a torch
     classifier or a callable from (N, C, H, W) images to probabilities or logits), playing up to ``budget``
     plays (and at most about ``max_queries`` black-box queries). ``label``: the true class (default: the
-    model's). ``lipschitz``: a certified l2 bound already computed for the model, and its method."""
+    model's). ``lipschitz``: a certified l2 bound already computed for the model, and its method.
+    ``exhaustive``: queries for the game's own lower bound afterwards (:mod:`.exhaustive`; 0: none)."""
     start = time.perf_counter()
-    rules = Rules(norm, player2, tau, eta, rounds, extractor, count, pixels)
+    rules = Rules(norm, player2, tau, eta, rounds, extractor, count, pixels, magnitude)
+    if isinstance(exhaustive, bool) or not isinstance(exhaustive, int) or exhaustive < 0:
+        raise ParameterError(f"exhaustive must be a number of queries >= 0, got {exhaustive!r}")
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ParameterError(f"budget must be a positive number of plays, got {budget!r}")
     chw = as_chw(image)
@@ -142,9 +180,17 @@ def find_adversarial(model: Callable | torch.nn.Module, image: torch.Tensor | np
     cert = target.certificate if target.model is not None else None
     radius = cert.radius if cert else None
     reason = (cert.method or cert.reason) if cert else "no certificate: the model is a black box (or certify=False)"
+    game = {}
+    if exhaustive:
+        pixels_of_game = [p for f in target.features.features for p in f.pixels]
+        searched = game_radius(blackbox, chw, label, pixels_of_game, rules, exhaustive, certified=radius)
+        game = {"game_radius": searched.radius, "game_exact": searched.exact, "game_note": searched.reason,
+                "game_queries": searched.queries}
+        if searched.image is not None and (best is None or not best["found"] or searched.radius < best["distance"]):
+            best, best_play = {"found": True, "image": searched.image, "distance": searched.radius}, ()
     if best is None or not best["found"]:
         return AttackResult(shaped(chw), label, None, None, norm, blackbox.queries, radius, reason,
-                            time.perf_counter() - start, plays, False)
+                            time.perf_counter() - start, plays, False, **game)
     requery = int(np.argmax(blackbox(best["image"][None])[0]))
     return AttackResult(shaped(best["image"]), label, requery, best["distance"], norm, blackbox.queries, radius,
-                        reason, time.perf_counter() - start, plays, requery != label, best_play)
+                        reason, time.perf_counter() - start, plays, requery != label, best_play, **game)

@@ -38,6 +38,24 @@ def as_chw(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+def torch_device(name: str | None) -> str:
+    """``auto`` (or None): CUDA when available, else the CPU; ``cpu``, ``cuda`` or ``cuda:N`` checked."""
+    if name in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ParameterError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ParameterError(f"device {name!r} asked for, but torch sees no CUDA GPU here: use device=cpu or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ParameterError(f"device {name!r}: only {torch.cuda.device_count()} CUDA GPU(s) are visible")
+    elif device.type != "cpu":
+        raise ParameterError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    return str(device)
+
+
 class BlackBox:
     """Probabilities of a batch of images, counted; ``outputs``: ``auto`` (rows that are probability
     vectors are taken as such, anything else as logits and soft-maxed), ``probabilities`` or ``logits``."""
@@ -50,7 +68,7 @@ class BlackBox:
             raise ParameterError(f"outputs must be auto, probabilities or logits, got {outputs!r}")
         if batch_size < 1:
             raise ParameterError(f"batch_size must be positive, got {batch_size}")
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = torch_device(device)
         if isinstance(model, torch.nn.Module):
             model = model.to(self.device).eval()
         self._model = model

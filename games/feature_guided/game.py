@@ -1,8 +1,9 @@
-"""The feature-guided game on the engine: player I picks a feature, player II a pixel in it and a sign.
+"""The feature-guided game on the engine: player I picks a feature, player II a pixel in it and a step.
 
 [WHK18]'s two-player turn-based game with [WWRHK20]'s atomic manipulations. Player I (the searcher)
-picks one of the image's features; player II picks one of that feature's pixels and a sign, and the
-pixel moves by +-tau. Player II is cooperative (the searcher again: DeepGame's maximum-safe-radius
+picks one of the image's features; player II picks one of that feature's pixels and a step, and the
+pixel moves by +-tau (``magnitude=discrete``) or by any amount up to tau chosen by player II
+(``continuous``: a continuous move, widened progressively by the planner). Player II is cooperative (the searcher again: DeepGame's maximum-safe-radius
 game), adversarial (the engine's OPPONENT, who wants no adversarial example, or a far one: a
 feature-robustness game) or random (CHANCE, pixels drawn by the feature's saliency, as in [WHK18]).
 A play ends after ``rounds`` manipulations or when the distance budget ``eta`` is spent; its
@@ -12,7 +13,8 @@ ends on misclassification). Value: minus that image's distance, or, when none is
 -(eta + 1 + margin) with margin = P(true class) - max P(other) at the last image, so every adversarial
 example is worth more than every failure and failures closer to the boundary are worth more.
 
-State: the tuple of moves so far (ints for player I, (pixel, sign) for player II).
+State: the tuple of moves so far (ints for player I, (pixel, step) for player II, step +-1 or in
+[-1, 1]).
 References: see :mod:`games.feature_guided.features`.
 """
 
@@ -22,6 +24,7 @@ import hashlib
 import tempfile
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
@@ -30,14 +33,14 @@ import numpy as np
 
 from discover.errors import ParameterError
 from discover.game import Game, Param
-from discover.types import EvalContext, Objective, Outcome, Player
-from games.feature_guided.blackbox import BlackBox, as_chw
+from discover.types import EvalContext, Objective, Outcome, Player, Resources
+from games.feature_guided.blackbox import BlackBox, as_chw, torch_device
 from games.feature_guided.certify import Certificate, certify
 from games.feature_guided.data import digits
 from games.feature_guided.features import Features, extract
 from games.feature_guided.models import load_model
 from games.feature_guided.pictures import save_image
-from games.feature_guided.rules import NORMS, PLAYER2, Rules, distance, manipulate
+from games.feature_guided.rules import MAGNITUDES, NORMS, PLAYER2, Rules, distance, manipulate
 
 IMAGE_CACHE_BYTES = 64 * 2**20  # images kept for the tree's states (least recently used dropped first)
 SIGN_FLOOR = 0.1  # prior of a manipulation towards the nearer end of [0, 1], relative to the room it has
@@ -189,6 +192,25 @@ class Target:
         return certify(self.model, self.image, self.label, self.rules.norm, self.lipschitz)
 
 
+@dataclass(frozen=True)
+class Steps:
+    """Player II's continuous moves in one feature: a pixel and side drawn by their weights (as the
+    discrete game's), then a step of uniform size in (0, 1] towards that side."""
+
+    moves: tuple[tuple[int, int], ...]
+    probabilities: tuple[float, ...]
+
+    def sample(self, rng: np.random.Generator) -> tuple[int, float]:
+        k = min(int(np.searchsorted(np.cumsum(self.probabilities), rng.random(), side="right")), len(self.moves) - 1)
+        pixel, sign = self.moves[k]
+        return pixel, sign * float(1.0 - rng.random())  # 1 - U[0, 1) lies in (0, 1]
+
+    def prior(self, move: tuple[int, float]) -> float:
+        """The weight of a move's pixel and side (its size is uniform)."""
+        side = (move[0], 1 if move[1] > 0 else -1)
+        return dict(zip(self.moves, self.probabilities)).get(side, 0.0)
+
+
 class FeatureGuidedGame(Game):
     """Find a close adversarial example of one image by the feature-guided two-player game."""
 
@@ -213,19 +235,25 @@ class FeatureGuidedGame(Game):
         Param("count", "int", 6, "features per image"),
         Param("pixels", "int", 16, "pixels per feature that player II may choose"),
         Param("pictures", "path", "", "folder for adversarial images (default: a folder in the temp dir)"),
+        Param("magnitude", "str", "discrete", "player II's step: +-tau (discrete) or any size up to tau (continuous)",
+              choices=MAGNITUDES),
+        Param("device", "str", "auto", "where the model runs: auto (CUDA when available), cpu, cuda or cuda:N"),
     )
+    surrogate = "saliency"  # priors and rollouts from the image's saliency ([WHK18]), unless one is named
 
     def __init__(self, model: str = "demo", image: int = 0, norm: str = "l2", player2: str = "cooperative",
                  tau: float = 1.0, eta: float = 0.0, rounds: int = 40, extractor: str = "sift", count: int = 6,
-                 pixels: int = 16, pictures: str = "") -> None:
+                 pixels: int = 16, pictures: str = "", magnitude: str = "discrete", device: str = "auto") -> None:
         self.model, self.image, self.norm, self.player2, self.tau, self.eta = model, image, norm, player2, tau, eta
         self.rounds, self.extractor, self.count, self.pixels, self.pictures = rounds, extractor, count, pixels, pictures
-        rules = Rules(norm, player2, tau, eta or None, rounds, extractor, count, pixels)
+        self.magnitude, self.device = magnitude, device
+        rules = Rules(norm, player2, tau, eta or None, rounds, extractor, count, pixels, magnitude)
         images, labels = digits("test")
         if not 0 <= image < len(images):
             raise ParameterError(f"image must be an index in 0..{len(images) - 1}, got {image}")
         network = load_model(model)
-        self.target = Target(BlackBox(network, device="cpu"), images[image], int(labels[image]), rules, network)
+        self.target = Target(BlackBox(network, device=torch_device(device)), images[image], int(labels[image]), rules,
+                             network)
         self.folder = Path(pictures) if pictures else Path(tempfile.gettempdir()) / "discover-feature-guided"
 
     @classmethod
@@ -236,6 +264,7 @@ class FeatureGuidedGame(Game):
         game.model, game.image, game.norm, game.player2 = "<api>", -1, r.norm, r.player2
         game.tau, game.eta = r.tau, r.eta
         game.rounds, game.extractor, game.count, game.pixels = r.rounds, r.extractor, r.count, r.pixels
+        game.magnitude, game.device = r.magnitude, target.blackbox.device
         game.pictures, game.target, game.folder = str(folder or ""), target, folder
         return game
 
@@ -259,7 +288,10 @@ class FeatureGuidedGame(Game):
     def actions(self, state: tuple):
         if len(state) % 2 == 0:
             return tuple(range(len(self.target.features.features)))
-        return tuple(move for move, _ in self._player2_moves(state))
+        moves = self._player2_moves(state)
+        if self.target.rules.magnitude == "continuous":
+            return Steps(tuple(m for m, _ in moves), tuple(p for _, p in moves))
+        return tuple(move for move, _ in moves)
 
     def chance_outcomes(self, state: tuple):
         return self._player2_moves(state)
@@ -270,6 +302,10 @@ class FeatureGuidedGame(Game):
 
     def apply(self, state: tuple, action) -> tuple:
         return (*state, action)
+
+    def resources(self, state: tuple) -> Resources:
+        """One GPU for the model's forward passes when it runs on CUDA."""
+        return Resources(gpus=1 if str(self.target.blackbox.device).startswith("cuda") else 0)
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
@@ -349,5 +385,5 @@ class FeatureGuidedGame(Game):
 
     def describe_action(self, action) -> str:
         if isinstance(action, tuple):
-            return f"pixel {action[0]} {'+' if action[1] > 0 else '-'}{self.target.rules.tau:g}"
+            return f"pixel {action[0]} {action[1] * self.target.rules.tau:+.4g}"
         return f"feature {action}"

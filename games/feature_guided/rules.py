@@ -1,8 +1,9 @@
 """The rules of the feature-guided game, as one validated record, and the image arithmetic they imply.
 
 A play alternates player I's move (a feature index) and player II's (a pixel of that feature and a
-sign): the pixel, all its channels, moves by sign * tau, clipped to [0, 1] ([WWRHK20]'s atomic
-manipulation). The game ends after ``rounds`` manipulations or once the distance reaches ``eta``.
+step): the pixel, all its channels, moves by step * tau, clipped to [0, 1]. With ``discrete``
+magnitudes the step is +-1 ([WWRHK20]'s atomic manipulation); with ``continuous`` ones it is any real
+in [-1, 1] other than 0, so player II also chooses how far the pixel moves (a continuous move). The game ends after ``rounds`` manipulations or once the distance reaches ``eta``.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from games.feature_guided.features import KINDS
 
 NORMS = ("l0", "l1", "l2", "linf")
 PLAYER2 = ("cooperative", "adversarial", "random")
+MAGNITUDES = ("discrete", "continuous")
 DEFAULT_ETA = {"l0": 32.0, "l1": 16.0, "l2": 4.0, "linf": 1.0}  # distance budgets when none is given
 
-Move = int | tuple  # player I: a feature index; player II: (pixel, sign)
+Move = int | tuple  # player I: a feature index; player II: (pixel, step), step +-1 or in [-1, 1]
 
 
 @dataclass(frozen=True)
 class Rules:
     """norm, player II's role, manipulation size tau, distance budget eta (None: ``DEFAULT_ETA``), the most
-    manipulations per play, and the features: their extractor, how many, and pixels per feature."""
+    manipulations per play, the features (their extractor, how many, and pixels per feature), and
+    whether player II's steps are +-tau (``discrete``) or any size up to tau (``continuous``)."""
 
     norm: str = "l2"
     player2: str = "cooperative"
@@ -35,12 +38,18 @@ class Rules:
     extractor: str = "sift"
     count: int = 6
     pixels: int = 16
+    magnitude: str = "discrete"
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
             raise ParameterError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
         if self.player2 not in PLAYER2:
             raise ParameterError(f"player2 must be one of {', '.join(PLAYER2)}, got {self.player2!r}")
+        if self.magnitude not in MAGNITUDES:
+            raise ParameterError(f"magnitude must be one of {', '.join(MAGNITUDES)}, got {self.magnitude!r}")
+        if self.magnitude == "continuous" and self.player2 == "random":
+            raise ParameterError("continuous magnitudes need a cooperative or adversarial player II "
+                                 "(a random one draws from a finite distribution): use magnitude=discrete")
         if self.extractor not in KINDS:
             raise ParameterError(f"extractor must be one of {', '.join(KINDS)}, got {self.extractor!r}")
         if not (isinstance(self.tau, (int, float)) and math.isfinite(self.tau) and 0 < self.tau <= 1):
@@ -69,19 +78,19 @@ def distance(original: np.ndarray, image: np.ndarray, norm: str) -> float:
     raise ParameterError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
 
 
-def manipulate(image: np.ndarray, pixel: int, sign: int, tau: float) -> np.ndarray:
-    """A copy of CHW ``image`` with every channel of flat pixel ``pixel`` moved by sign * tau, clipped to [0, 1]."""
+def manipulate(image: np.ndarray, pixel: int, step: float, tau: float) -> np.ndarray:
+    """A copy of CHW ``image`` with every channel of flat pixel ``pixel`` moved by step * tau, clipped to [0, 1]."""
     out = image.copy()
     r, c = divmod(pixel, image.shape[2])
-    out[:, r, c] = np.clip(out[:, r, c] + np.float32(sign * tau), 0.0, 1.0)
+    out[:, r, c] = np.clip(out[:, r, c] + np.float32(step * tau), 0.0, 1.0)
     return out
 
 
 def manipulated(original: np.ndarray, manipulations: tuple, tau: float) -> np.ndarray:
-    """The image after a sequence of (pixel, sign) manipulations."""
+    """The image after a sequence of (pixel, step) manipulations."""
     image = original
-    for pixel, sign in manipulations:
-        image = manipulate(image, pixel, sign, tau)
+    for pixel, step in manipulations:
+        image = manipulate(image, pixel, step, tau)
     return image
 
 
@@ -108,8 +117,8 @@ class Tracker:
             return (d * d).sum(axis=0)
         return np.abs(d).max(axis=0)
 
-    def apply(self, pixel: int, sign: int) -> None:
-        column = np.clip(self.x[:, pixel] + np.float32(sign * self.tau), 0.0, 1.0).astype(np.float32)
+    def apply(self, pixel: int, step: float) -> None:
+        column = np.clip(self.x[:, pixel] + np.float32(step * self.tau), 0.0, 1.0).astype(np.float32)
         self.x[:, pixel] = column
         self.grey[pixel] = float(self.x[:, pixel].mean())
         self.contrib[pixel] = self._contributions(self.x[:, pixel:pixel + 1] - self.original[:, pixel:pixel + 1])[0]
