@@ -129,3 +129,24 @@ def test_the_feature_guided_game_defaults_to_the_saliency_surrogate():
     assert surrogate_planner("saliency").value_source == "observed"  # policy priors, not acquisition values
     with pytest.raises(ParameterError, match="feature-guided game only"):
         make_estimator("saliency", DiceGame(), 0)
+
+
+def test_sift_features_partition_the_image_and_keep_far_pixels_reachable():
+    """Each keypoint owns the pixels its Gaussian is most responsible for (no pixel twice, at most
+    ``pixels`` kept, likeliest first), including pixels far from it, under a floor of player II's prior."""
+    from games.feature_guided.features import SALIENCY_FLOOR, sift_features
+
+    images, _ = digits("test")
+    for i in range(5):
+        features = sift_features(images[i], count=6, pixels=Rules().pixels)
+        assert features.kind == "sift"
+        pixels = [p for f in features.features for p in f.pixels]
+        assert len(pixels) == len(set(pixels)) > 16 * len(features.features)
+        far = 0
+        for f in features.features:
+            assert len(f.pixels) <= Rules().pixels and math.isclose(sum(f.probabilities), 1.0)
+            assert min(f.probabilities) >= SALIENCY_FLOOR / len(f.pixels) - 1e-12
+            assert list(f.probabilities) == sorted(f.probabilities, reverse=True)
+            rows, cols = np.divmod(np.asarray(f.pixels), 16)
+            far += int(np.sum(np.hypot(rows - f.center[0], cols - f.center[1]) > 3 * f.sigma))
+        assert far > 0  # beyond three widths of their keypoint: a mask would never reach them

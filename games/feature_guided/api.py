@@ -23,7 +23,7 @@ from discover.planner import Planner, PlannerConfig
 from games.feature_guided.blackbox import BlackBox, as_chw
 from games.feature_guided.exhaustive import game_radius
 from games.feature_guided.game import FeatureGuidedGame, Steps, Target
-from games.feature_guided.rules import Rules, Tracker
+from games.feature_guided.rules import DEFAULT_PIXELS, Rules, Tracker
 
 # Player II has up to 2 x pixels moves: widened progressively (k(N) = N^0.5 children, most likely pixels first)
 # so the tree deepens along promising manipulations instead of trying every one once per node.
@@ -137,7 +137,7 @@ class AttackResult:
 def find_adversarial(model: Callable | torch.nn.Module, image: torch.Tensor | np.ndarray, label: int | None = None,
                      *, norm: str = "l2", budget: int = 400, player2: str = "cooperative", tau: float = 1.0,
                      eta: float | None = None, rounds: int = 40, extractor: str = "sift", count: int = 6,
-                     pixels: int = 16, seed: int = 0, batch: int = 16, max_queries: int | None = None,
+                     pixels: int = DEFAULT_PIXELS, seed: int = 0, batch: int = 16, max_queries: int | None = None,
                      device: str | None = None, certify: bool = True,
                      lipschitz: tuple[float, str] | None = None, magnitude: str = "discrete",
                      exhaustive: int = 0) -> AttackResult:

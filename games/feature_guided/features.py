@@ -2,7 +2,10 @@
 
 * ``sift`` (black-box, [WHK18] Sec. 3): SIFT keypoints of the grey image (OpenCV) become a Gaussian
   saliency mixture: one component per keypoint, centred on it, its width from the keypoint's size
-  and its weight from the keypoint's response. Images smaller than ``SIFT_SIDE`` are enlarged first
+  and its weight from the keypoint's response. The mixture's support is the whole image, so the
+  image is partitioned: a keypoint's feature holds the pixels its component is most responsible
+  for (at most ``pixels``, the likeliest), and player II's prior in it is half the Gaussian, half
+  uniform (``SALIENCY_FLOOR``): a saliency prior, not a mask. Images smaller than ``SIFT_SIDE`` are enlarged first
   (as both papers do for MNIST), and keypoints are mapped back. When SIFT finds fewer than
   ``min_keypoints``, an even ``grid`` of cells is used instead (and says so).
 * ``saliency`` (grey-box, [WWRHK20] Sec. 6): each pixel's saliency is the largest drop of the true
@@ -30,6 +33,9 @@ from discover.errors import ParameterError
 
 SIFT_SIDE = 128  # images with a shorter side are enlarged to about this before SIFT
 MIN_SIGMA = 0.75  # pixels: a Gaussian narrower than this would cover one pixel only
+# share of player II's prior in a SIFT feature spread evenly over its pixels: pixels far from every
+# keypoint (an MLP's background, say) stay reachable, the Gaussian still ranks them
+SALIENCY_FLOOR = 0.5
 KINDS = ("sift", "saliency", "grid")
 
 
@@ -68,17 +74,31 @@ def grey_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(image.mean(axis=0) * 255).astype(np.uint8)
 
 
-def _gaussian_feature(center: tuple[float, float], sigma: float, weight: float, shape: tuple[int, int],
-                      pixels: int) -> Feature:
+def _keypoint_partition(centers: list[tuple[float, float]], sigmas: list[float], weights: list[float],
+                        shape: tuple[int, int], pixels: int) -> list[Feature]:
+    """One feature per keypoint: the pixels its Gaussian is most responsible for in the mixture (every
+    pixel belongs to one keypoint), the ``pixels`` most likely of them kept, with probabilities
+    (1 - SALIENCY_FLOOR) * density + SALIENCY_FLOOR * uniform over them."""
     rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
-    density = np.exp(-((rows - center[0]) ** 2 + (cols - center[1]) ** 2) / (2 * sigma**2)).ravel()
-    order = np.argsort(-density, kind="stable")[:pixels]
-    mass = density[order] / density[order].sum()
-    return Feature(tuple(int(p) for p in order), tuple(float(m) for m in mass), weight, center, sigma)
+    density = np.stack([np.exp(-((rows - c[0]) ** 2 + (cols - c[1]) ** 2) / (2 * s**2)).ravel()
+                        for c, s in zip(centers, sigmas)])  # (keypoints, H W), each peaking at 1
+    mixture = np.asarray(weights)[:, None] * density / density.sum(axis=1, keepdims=True)
+    owner = np.argmax(mixture, axis=0)
+    features = []
+    for k, (center, sigma, weight) in enumerate(zip(centers, sigmas, weights)):
+        mine = np.flatnonzero(owner == k)
+        if not len(mine):
+            continue
+        mine = mine[np.argsort(-density[k, mine], kind="stable")][:pixels]
+        mass = density[k, mine] / density[k, mine].sum()
+        mass = (1 - SALIENCY_FLOOR) * mass + SALIENCY_FLOOR / len(mine)
+        features.append(Feature(tuple(int(p) for p in mine), tuple(float(m) for m in mass), weight, center, sigma))
+    total = sum(f.weight for f in features)
+    return [Feature(f.pixels, f.probabilities, f.weight / total, f.center, f.sigma) for f in features]
 
 
 def sift_features(image: np.ndarray, count: int = 6, pixels: int = 8, min_keypoints: int = 2) -> Features:
-    """The ``count`` strongest SIFT keypoints as Gaussian features of ``pixels`` pixels each (grid fallback)."""
+    """The ``count`` strongest SIFT keypoints as Gaussian features of up to ``pixels`` pixels each (grid fallback)."""
     shape = image.shape[1:]
     scale = max(1, math.ceil(SIFT_SIDE / min(shape)))
     grey = grey_uint8(image)
@@ -96,10 +116,10 @@ def sift_features(image: np.ndarray, count: int = 6, pixels: int = 8, min_keypoi
         return Features(grid.features, "grid", shape, f"SIFT found {len(seen)} keypoint location(s) "
                                                        f"(< {min_keypoints}): grid fallback")
     total = sum(kp.response for _, kp in chosen) or 1.0
-    features = tuple(_gaussian_feature(((kp.pt[1] + 0.5) / scale - 0.5, (kp.pt[0] + 0.5) / scale - 0.5),
-                                       max(kp.size / (2 * scale), MIN_SIGMA), kp.response / total, shape, pixels)
-                     for _, kp in chosen)
-    return Features(features, "sift", shape, f"{len(features)} of {len(seen)} SIFT keypoint locations (x{scale})")
+    features = _keypoint_partition([((kp.pt[1] + 0.5) / scale - 0.5, (kp.pt[0] + 0.5) / scale - 0.5) for _, kp in chosen],
+                                   [max(kp.size / (2 * scale), MIN_SIGMA) for _, kp in chosen],
+                                   [kp.response / total for _, kp in chosen], shape, pixels)
+    return Features(tuple(features), "sift", shape, f"{len(features)} of {len(seen)} SIFT keypoint locations (x{scale})")
 
 
 def grid_features(shape: tuple[int, int], count: int = 6, pixels: int = 8) -> Features:

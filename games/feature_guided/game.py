@@ -40,7 +40,7 @@ from games.feature_guided.data import digits
 from games.feature_guided.features import Features, extract
 from games.feature_guided.models import load_model
 from games.feature_guided.pictures import save_image
-from games.feature_guided.rules import MAGNITUDES, NORMS, PLAYER2, Rules, distance, manipulate
+from games.feature_guided.rules import DEFAULT_PIXELS, MAGNITUDES, NORMS, PLAYER2, Rules, distance, manipulate
 
 IMAGE_CACHE_BYTES = 64 * 2**20  # images kept for the tree's states (least recently used dropped first)
 SIGN_FLOOR = 0.1  # prior of a manipulation towards the nearer end of [0, 1], relative to the room it has
@@ -233,7 +233,7 @@ class FeatureGuidedGame(Game):
         Param("extractor", "str", "sift", "features from sift (black-box), saliency (grey-box) or grid",
               choices=("sift", "saliency", "grid")),
         Param("count", "int", 6, "features per image"),
-        Param("pixels", "int", 16, "pixels per feature that player II may choose"),
+        Param("pixels", "int", DEFAULT_PIXELS, "pixels per feature that player II may choose"),
         Param("pictures", "path", "", "folder for adversarial images (default: a folder in the temp dir)"),
         Param("magnitude", "str", "discrete", "player II's step: +-tau (discrete) or any size up to tau (continuous)",
               choices=MAGNITUDES),
@@ -243,7 +243,7 @@ class FeatureGuidedGame(Game):
 
     def __init__(self, model: str = "demo", image: int = 0, norm: str = "l2", player2: str = "cooperative",
                  tau: float = 1.0, eta: float = 0.0, rounds: int = 40, extractor: str = "sift", count: int = 6,
-                 pixels: int = 16, pictures: str = "", magnitude: str = "discrete", device: str = "auto") -> None:
+                 pixels: int = DEFAULT_PIXELS, pictures: str = "", magnitude: str = "discrete", device: str = "auto") -> None:
         self.model, self.image, self.norm, self.player2, self.tau, self.eta = model, image, norm, player2, tau, eta
         self.rounds, self.extractor, self.count, self.pixels, self.pictures = rounds, extractor, count, pixels, pictures
         self.magnitude, self.device = magnitude, device

@@ -20,6 +20,9 @@ NORMS = ("l0", "l1", "l2", "linf")
 PLAYER2 = ("cooperative", "adversarial", "random")
 MAGNITUDES = ("discrete", "continuous")
 DEFAULT_ETA = {"l0": 32.0, "l1": 16.0, "l2": 4.0, "linf": 1.0}  # distance budgets when none is given
+# pixels per feature: most of a 16x16 digit's SIFT partition (2-7 keypoints) is then reachable; with 16
+# the SIFT game missed the background pixels an MLP is most sensitive to (benchmarks/feature_guided.py)
+DEFAULT_PIXELS = 64
 
 Move = int | tuple  # player I: a feature index; player II: (pixel, step), step +-1 or in [-1, 1]
 
@@ -37,7 +40,7 @@ class Rules:
     rounds: int = 40
     extractor: str = "sift"
     count: int = 6
-    pixels: int = 16
+    pixels: int = DEFAULT_PIXELS
     magnitude: str = "discrete"
 
     def __post_init__(self) -> None:
