@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import multiprocessing
-import os
 import sys
 import tempfile
 import time
