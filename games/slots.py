@@ -81,19 +81,27 @@ class SlotGame(Game):
 
     Subclasses set ``slots`` (a class constant, or an instance attribute built from parameters)
     and write ``actions(state)`` (the legal values of ``self.next_slot(state)``, by default all its
-    choices) and ``evaluate``.
+    choices) and ``evaluate``. A game whose later slots depend on earlier choices (one slot list per
+    formulation family, say) overrides ``slots_of`` instead and leaves ``slots`` empty: it then has no
+    fixed-length ``features()``, and surrogates encode its states from the tree's decisions
+    (:mod:`surrogates.space`), which handles such conditional spaces.
     """
 
     slots: Sequence[Slot] = ()
+
+    def slots_of(self, state: State) -> Sequence[Slot]:
+        """The slots of every state that starts like ``state`` (at least one more than ``state`` has,
+        unless it is complete): ``slots`` unless the game branches."""
+        return self.slots
 
     def initial_state(self) -> State:
         return ()
 
     def next_slot(self, state: State) -> Slot:
-        return self.slots[len(state)]
+        return self.slots_of(state)[len(state)]
 
     def to_move(self, state: State) -> Player:
-        return Player.TERMINAL if len(state) == len(self.slots) else Player.SEARCHER
+        return Player.TERMINAL if len(state) == len(self.slots_of(state)) else Player.SEARCHER
 
     def actions(self, state: State) -> Sequence[Action] | Interval:
         slot = self.next_slot(state)
@@ -106,7 +114,8 @@ class SlotGame(Game):
         return tuple(slot.feature() for slot in self.slots)
 
     def encode(self, state: State) -> list[float]:
-        return [slot.encode(value) for slot, value in zip(self.slots, state, strict=True)]
+        return [slot.encode(value) for slot, value in zip(self.slots_of(state), state, strict=True)]
 
     def describe_state(self, state: State) -> str:
-        return ", ".join(f"{slot.name}={self.describe_action(v)}" for slot, v in zip(self.slots, state)) or "(empty)"
+        named = zip(self.slots_of(state), state)
+        return ", ".join(f"{slot.name}={self.describe_action(v)}" for slot, v in named) or "(empty)"

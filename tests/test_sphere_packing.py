@@ -20,6 +20,7 @@ from games.sphere_packing import (
     laguerre,
     verify_certificate,
 )
+from games.sphere_packing.game import lp_formulation
 
 E8 = math.pi ** 4 / 384
 LEECH = math.pi ** 12 / math.factorial(12)
@@ -195,11 +196,30 @@ def test_every_move_is_a_sampled_lp_formulation():
     while frontier:
         state = frontier.pop()
         if game.to_move(state) is Player.TERMINAL:
-            terminal.append(game.formulation(state))
+            terminal.append(lp_formulation(game.dimension, state[1:]))
         else:
             frontier.extend(game.apply(state, a) for a in game.actions(state))
     assert len(terminal) == 2 * 3 * 3 * 3
     assert {f.solver for f in terminal} == {"highs", "clarabel", "scs"}
+
+
+def test_families_bring_their_own_slots_and_a_mixed_game_encodes_from_the_tree():
+    """One game, two families: the family move decides which slots follow; with both, the game offers
+    no fixed-length features (the surrogates then encode the conditional space from the tree)."""
+    from games.sphere_packing import FAMILIES, ThreePointGame
+
+    both = SpherePackingGame(dimension=3, max_degree=11, max_kernel_degree=6, families="cohn-elkies,three-point")
+    check_game(both, playouts=20, evaluate=False)
+    assert both.actions(()) == ("cohn-elkies", "three-point") and both.features() == ()
+    assert [s.name for s in both.slots_of(("cohn-elkies",))] == ["family", "degree", "basis", "solver", "margin"]
+    assert [s.name for s in both.slots_of(("three-point",))] == [
+        "family", "degree", "kernel_degree", "truncation", "solver", "margin"]
+    assert both.default_timeout == max(f.timeout for f in FAMILIES.values())
+    alone = ThreePointGame(dimension=3, max_kernel_degree=6)
+    assert alone.actions(()) == ("three-point",) and len(alone.features()) == 6
+    assert SpherePackingGame().actions(()) == ("cohn-elkies",) and SpherePackingGame().default_timeout == 45.0
+    with pytest.raises(ValueError, match="families"):
+        SpherePackingGame(families="cohn-elkies,four-point")
 
 
 def test_a_failing_formulation_is_recorded_not_raised():

@@ -179,11 +179,11 @@ def test_three_point_game_protocol_evaluation_and_verify():
 
     from discover.check import check_game
     from discover.types import EvalContext, Status
-    from games.sphere_packing.three_point_game import ThreePointGame
+    from games.sphere_packing import ThreePointGame
 
     game = ThreePointGame(dimension=3, max_kernel_degree=6)
     check_game(game, playouts=10, evaluate=False)
-    state = (7, 4, 1.3, "clarabel", 1e-4)
+    state = ("three-point", 7, 4, 1.3, "clarabel", 1e-4)
     outcome = game.evaluate(state, EvalContext())
     assert outcome.status is Status.OK, outcome.message
     assert -outcome.value >= best_known_density(3)
@@ -192,7 +192,7 @@ def test_three_point_game_protocol_evaluation_and_verify():
     assert game.verify(state, outcome) is None
     stronger = dataclasses.replace(outcome, value=outcome.value + 1e-9)  # claims a smaller density
     assert "below the re-verified" in game.verify(state, stronger)
-    assert game.verify((11, 4, 1.3, "clarabel", 1e-4), outcome) is not None  # another formulation
+    assert game.verify(("three-point", 11, 4, 1.3, "clarabel", 1e-4), outcome) is not None  # another formulation
 
 
 @pytest.mark.slow

@@ -3,15 +3,15 @@ bounds (Cohn, de Laat & Salmon), assembled and verified.
 
 ``cohn_elkies_bound(dimension, degree)`` and ``three_point_bound(dimension, degree, kernel_degree)``
 solve one formulation each and return a bound that has been checked rigorously;
-:class:`SpherePackingGame` and :class:`ThreePointGame` let the engine search over formulations.
+:class:`SpherePackingGame` lets the engine search over formulations of the ``FAMILIES`` it is given
+(``cohn-elkies``, ``three-point``); :class:`ThreePointGame` is it with the three-point family alone.
 """
 
 from games.sphere_packing.bound import BoundResult, Formulation, cohn_elkies_bound
-from games.sphere_packing.game import SpherePackingGame
+from games.sphere_packing.game import FAMILIES, SpherePackingGame, ThreePointGame
 from games.sphere_packing.known import ball_volume, best_known_density
 from games.sphere_packing.three_point import ThreePointFormulation
 from games.sphere_packing.three_point_bound import ThreePointResult, three_point_bound
-from games.sphere_packing.three_point_game import ThreePointGame
 from games.sphere_packing.three_point_verify import (
            ThreePointCertificate,
            verify_three_point,
@@ -19,6 +19,7 @@ from games.sphere_packing.three_point_verify import (
 from games.sphere_packing.verify import Verification, verify_certificate
 
 __all__ = [
+           "FAMILIES",
            "BoundResult",
            "Formulation",
            "SpherePackingGame",

@@ -1,11 +1,17 @@
-"""The sphere-packing bound game: assemble a Cohn–Elkies formulation, solve it, verify it.
+"""The sphere-packing bound game: pick a bound family, assemble its formulation, solve it, verify it.
 
-Moves, in order: the formulation family, the degree, the basis the (sampled, exchange) LP sees, the
-LP solver, and the margin by which the sign conditions are imposed (the game's slots, see
-:mod:`games.slots`). ``FAMILIES`` maps a family to the builder of its formulation, so a second
-family (the three-point bound of Cohn, de Laat and Salmon) is a new entry there with its own
-components; the engine and the other families do not change. The radius search gets two thirds of
-the evaluation's time limit (``default_timeout`` 45 s) and the exact check the rest.
+The first move picks the family; the family's own components follow (the game's slots, see
+:mod:`games.slots`, one list per family: :meth:`SpherePackingGame.slots_of`):
+
+* ``cohn-elkies``: the degree, the basis the (sampled, exchange) LP sees, the LP solver, and the
+  margin by which the sign conditions are imposed. The radius search gets two thirds of the
+  evaluation's time limit (45 s by default) and the exact check the rest;
+* ``three-point`` (:mod:`.three_point_family`): the truncated three-point bound of Cohn, de Laat and
+  Salmon, its f2 degree, kernel degree, truncation R / r, SDP solver and margin (600 s by default).
+
+``FAMILIES`` maps each family to its :class:`~games.sphere_packing.family.Family`; the ``families``
+parameter says which ones a campaign searches (one by default, so its states encode as fixed-length
+features; with several, the surrogates encode the conditional space from the tree's decisions).
 
 Value: minus the verified density bound (maximised by the searcher). A solve that fails, or whose
 certificate does not survive the exact check of :mod:`.verify`, is recorded as failed with the reason.
@@ -18,33 +24,23 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from fractions import Fraction
-from typing import Any
+from typing import Any, Sequence
 
 from discover.game import Param
-from discover.types import EvalContext, Objective, Outcome, Status
-from games.slots import Slot, SlotGame
+from discover.types import EvalContext, Objective, Outcome
 from games.decimals import decimal_up
+from games.slots import Slot, SlotGame
 from games.sphere_packing.bases import BASES
 from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation
-from games.sphere_packing.known import best_known_density
+from games.sphere_packing.family import Family, bound_outcome
 from games.sphere_packing.solve import LP_SOLVERS
+from games.sphere_packing.three_point_family import KERNEL_DEGREES, THREE_POINT
 from games.sphere_packing.verify import verify_certificate
 
 DEGREES = (7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47, 51, 55, 59, 63)
 MARGINS = (1e-6, 1e-7, 1e-8)  # 1e-10 (HiGHS tolerance 1e-11) failed in dimensions 8 and 24: beyond what HiGHS meets
 SOLVERS = tuple(LP_SOLVERS)
 SEARCH_SHARE = 2 / 3  # of the evaluation's time limit for the radius search; the exact check uses the rest
-
-
-def _cohn_elkies_formulation(state: tuple, dimension: int) -> Formulation:
-    _, degree, basis, solver, margin = state
-    return Formulation(dimension, degree, basis, solver, margin, tolerance=margin / 10)
-
-
-FAMILIES = {
-    # family -> formulation builder from a complete state (the slots after the family are its components)
-    "cohn-elkies": _cohn_elkies_formulation,
-}
 
 
 def describe_bound(result: BoundResult) -> str:
@@ -61,80 +57,117 @@ def describe_bound(result: BoundResult) -> str:
             f"({len(result.coefficients)} exact rationals in the artifacts)")
 
 
-def bound_outcome(dimension: int, result: Any, cost: float, artifacts: dict) -> Outcome:
-    """The outcome of a density bound (any result with ``verified``, ``reason`` and ``density``):
-    minus the bound when verified; a failure when not, or when it is below the densest packing
-    known, which no true upper bound can be (a bug)."""
-    if not result.verified:
-        return Outcome(None, Status.FAILED, cost, artifacts, result.reason)
-    known = best_known_density(dimension)
-    if known is not None and result.density < known:
-        return Outcome(None, Status.FAILED, cost, artifacts,
-                       f"bound {result.density} is below the known packing density {known}: a bug")
-    return Outcome.ok(-result.density, artifacts, cost)
+def lp_formulation(dimension: int, components: tuple) -> Formulation:
+    degree, basis, solver, margin = components
+    return Formulation(dimension, degree, basis, solver, margin, tolerance=margin / 10)
+
+
+def _lp_slots(game: Any) -> tuple[Slot, ...]:
+    return (Slot("degree", tuple(d for d in DEGREES if d <= game.max_degree)), Slot("basis", BASES),
+            Slot("solver", SOLVERS), Slot("margin", MARGINS, log=True))
+
+
+def _lp_evaluate(game: Any, components: tuple, context: EvalContext) -> Outcome:
+    start = time.perf_counter()
+    result = solve_formulation(lp_formulation(game.dimension, components), time_limit=context.time_for(SEARCH_SHARE))
+    cost = time.perf_counter() - start
+    artifacts = {**result.artifacts(), "summary": describe_bound(result)}
+    return bound_outcome(game.dimension, result, cost, artifacts)
+
+
+def _lp_verify(game: Any, components: tuple, outcome: Outcome) -> str | None:
+    """Re-derive every claim of a stored outcome from its exact coefficients (one-sided: a claim may
+    be weaker than the recomputed bound, never stronger by any amount)."""
+    art = outcome.artifacts
+    try:
+        coefficients = [Fraction(a) for a in art["coefficients"]]
+        stored = {field: art[field] for field in ("verified", "density", "center_density", "radius", "summary")}
+        stored_formulation = art["formulation"]
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"the artifacts lack a readable certificate field: {exc}"
+    formulation = lp_formulation(game.dimension, components)
+    if stored_formulation != asdict(formulation):
+        return f"the stored formulation {stored_formulation} is not the one this state and game describe"
+    if len(coefficients) != components[0] + 1:
+        return f"{len(coefficients)} coefficients stored for degree {components[0]}"
+    check = verify_certificate(game.dimension, coefficients)
+    if not check.verified:
+        return check.reason
+    if stored["verified"] is not True:
+        return "the stored result is not marked verified"
+    claims = {"value (minus the density)": (-outcome.value, check.density),
+              "density": (stored["density"], check.density),
+              "center_density": (stored["center_density"], check.center_density),
+              "radius": (stored["radius"], check.radius)}
+    for name, (claimed, proven) in claims.items():
+        if isinstance(claimed, bool) or not isinstance(claimed, (int, float)) or not claimed >= proven:
+            return f"the stored {name} {claimed!r} is below the re-verified {proven!r}"
+    shown = BoundResult(formulation, True, stored["density"], stored["center_density"], stored["radius"],
+                        tuple(coefficients))
+    if stored["summary"] != describe_bound(shown):
+        return "the stored summary does not describe the stored certificate"
+    return None
+
+
+FAMILIES: dict[str, Family] = {
+    "cohn-elkies": Family(_lp_slots, _lp_evaluate, _lp_verify, timeout=45.0),
+    "three-point": THREE_POINT,
+}
 
 
 class SpherePackingGame(SlotGame):
-    """Cohn–Elkies upper bounds on the sphere-packing density of R^n, assembled and verified."""
+    """Upper bounds on the sphere-packing density of R^n from the chosen families, assembled and verified."""
 
     name = "sphere-packing"
     quantity = Objective("density bound", "min")
     expensive = True
-    default_timeout = 45.0  # two thirds for the radius search; the best radius found by then is verified
     params = (
         Param("dimension", "int", 4, "dimension n of the packing problem"),
-        Param("max_degree", "int", 31, "largest polynomial degree the search may choose"),
+        Param("max_degree", "int", 31, "largest polynomial degree of the cohn-elkies family"),
+        Param("max_kernel_degree", "int", 8, "largest kernel degree D of the three-point family"),
+        Param("families", "str", "cohn-elkies", f"comma-separated bound families to search: {', '.join(FAMILIES)}"),
     )
 
-    def __init__(self, dimension: int = 4, max_degree: int = 31) -> None:
-        if dimension < 1:
-            raise ValueError(f"dimension must be a positive integer, got {dimension}")
+    def __init__(self, dimension: int = 4, max_degree: int = 31, max_kernel_degree: int = 8,
+                 families: str = "cohn-elkies") -> None:
+        if dimension < 1 or ("three-point" in families and dimension < 2):
+            raise ValueError(f"dimension must be a positive integer (>= 2 for three-point), got {dimension}")
         if max_degree < DEGREES[0]:
             raise ValueError(f"max_degree must be at least {DEGREES[0]}, got {max_degree}")
-        self.dimension, self.max_degree = dimension, max_degree
-        self.slots = (Slot("family", tuple(FAMILIES)), Slot("degree", tuple(d for d in DEGREES if d <= max_degree)),
-                      Slot("basis", BASES), Slot("solver", SOLVERS), Slot("margin", MARGINS, log=True))
+        if max_kernel_degree < KERNEL_DEGREES[0]:
+            raise ValueError(f"max_kernel_degree must be at least {KERNEL_DEGREES[0]}, got {max_kernel_degree}")
+        chosen = tuple(dict.fromkeys(f.strip() for f in families.split(",") if f.strip()))
+        unknown = [f for f in chosen if f not in FAMILIES]
+        if unknown or not chosen:
+            raise ValueError(f"families must be a comma-separated list of {', '.join(FAMILIES)}, got {families!r}")
+        self.dimension, self.max_degree, self.max_kernel_degree = dimension, max_degree, max_kernel_degree
+        self.families = ",".join(chosen)
+        self.family_slot = Slot("family", chosen)
+        self._slots = {f: (self.family_slot, *FAMILIES[f].slots(self)) for f in chosen}
+        # one family: fixed slots (and features); several: conditional slots, encoded from the tree
+        self.slots = self._slots[chosen[0]] if len(chosen) == 1 else ()
+        self.default_timeout = max(FAMILIES[f].timeout for f in chosen)
 
-    def formulation(self, state: tuple) -> Formulation:
-        return FAMILIES[state[0]](state, self.dimension)
+    def slots_of(self, state: tuple) -> Sequence[Slot]:
+        return self._slots[state[0]] if state else (self.family_slot,)
 
     def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
-        start = time.perf_counter()
-        result = solve_formulation(self.formulation(state), time_limit=context.time_for(SEARCH_SHARE))
-        cost = time.perf_counter() - start
-        artifacts = {**result.artifacts(), "summary": describe_bound(result)}
-        return bound_outcome(self.dimension, result, cost, artifacts)
+        return FAMILIES[state[0]].evaluate(self, state[1:], context)
 
     def verify(self, state: tuple, outcome: Outcome) -> str | None:
-        """Re-derive every claim of a stored outcome from its exact coefficients (one-sided: a claim
-        may be weaker than the recomputed bound, never stronger by any amount)."""
         if outcome.value is None:
             return "the outcome carries no bound"
-        art = outcome.artifacts
-        try:
-            coefficients = [Fraction(a) for a in art["coefficients"]]
-            stored = {field: art[field] for field in ("verified", "density", "center_density", "radius", "summary")}
-            formulation = art["formulation"]
-        except (KeyError, TypeError, ValueError) as exc:
-            return f"the artifacts lack a readable certificate field: {exc}"
-        if formulation != asdict(self.formulation(state)):
-            return f"the stored formulation {formulation} is not the one this state and game describe"
-        if len(coefficients) != state[1] + 1:
-            return f"{len(coefficients)} coefficients stored for degree {state[1]}"
-        check = verify_certificate(self.dimension, coefficients)
-        if not check.verified:
-            return check.reason
-        if stored["verified"] is not True:
-            return "the stored result is not marked verified"
-        claims = {"value (minus the density)": (-outcome.value, check.density),
-                  "density": (stored["density"], check.density),
-                  "center_density": (stored["center_density"], check.center_density),
-                  "radius": (stored["radius"], check.radius)}
-        for name, (claimed, proven) in claims.items():
-            if isinstance(claimed, bool) or not isinstance(claimed, (int, float)) or not claimed >= proven:
-                return f"the stored {name} {claimed!r} is below the re-verified {proven!r}"
-        shown = BoundResult(self.formulation(state), True, stored["density"], stored["center_density"],
-                            stored["radius"], tuple(coefficients))
-        if stored["summary"] != describe_bound(shown):
-            return "the stored summary does not describe the stored certificate"
-        return None
+        return FAMILIES[state[0]].verify(self, state[1:], outcome)
+
+
+class ThreePointGame(SpherePackingGame):
+    """Truncated three-point upper bounds (Cohn, de Laat & Salmon) alone: the three-point family."""
+
+    name = "sphere-packing-3pt"
+    params = (
+        Param("dimension", "int", 4, "dimension n of the packing problem (>= 2)"),
+        Param("max_kernel_degree", "int", 8, "largest kernel degree D the search may choose"),
+    )
+
+    def __init__(self, dimension: int = 4, max_kernel_degree: int = 8) -> None:
+        super().__init__(dimension, max_kernel_degree=max_kernel_degree, families="three-point")

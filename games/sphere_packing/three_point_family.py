@@ -1,0 +1,96 @@
+"""The three-point family of the sphere-packing game: a truncated three-point formulation, solved, verified.
+
+Its components (the slots after the family move): the f2 degree, the kernel degree D of the
+three-point polynomial (the building blocks: Gegenbauer degrees 0..D with radial monomials of
+degree <= (D - k)/2), the continuous truncation ratio R / r (chosen by the surrogate), the SDP
+solver and the margin of the sampled conditions. r is the Cohn–Elkies optimum at the same f2
+degree, where the three-point function starts.
+
+Value: minus the verified density bound; unverified results are failures with the reason.
+``verify`` re-checks the stored exact certificate from scratch (:mod:`.three_point_verify`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+from discover.types import EvalContext, Interval, Outcome
+from games.slots import Slot
+from games.sphere_packing.bound import cohn_elkies_bound
+from games.sphere_packing.family import Family, bound_outcome
+from games.sphere_packing.three_point import SDP_SOLVERS, ThreePointFormulation
+from games.sphere_packing.three_point_bound import three_point_bound
+from games.sphere_packing.three_point_verify import (
+    ThreePointCertificate,
+    verify_three_point,
+)
+
+DEGREES = (7, 11, 15)
+KERNEL_DEGREES = (4, 6, 8, 10)
+MARGINS = (1e-4, 1e-3)
+TRUNCATION = Interval(1.1, 1.9)  # R / r; R < 2r keeps every triple of lengths in [r, R] a triangle
+
+
+@lru_cache(maxsize=32)
+def _lp_radius(dimension: int, degree: int) -> float:
+    """r of the Cohn–Elkies optimum at this degree (where the three-point function starts)."""
+    lp = cohn_elkies_bound(dimension, degree)
+    if not lp.verified:
+        raise RuntimeError(f"no Cohn–Elkies radius in dimension {dimension}, degree {degree}: {lp.reason}")
+    return lp.radius
+
+
+def certificate_of(artifacts: dict) -> ThreePointCertificate:
+    """The exact certificate stored in an outcome's artifacts."""
+    cert = artifacts["certificate"]
+    return ThreePointCertificate(int(cert["dimension"]), Fraction(cert["r"]), Fraction(cert["R"]),
+                                 tuple(Fraction(a) for a in cert["f2"]),
+                                 tuple(tuple(tuple(Fraction(v) for v in row) for row in q) for q in cert["blocks"]))
+
+
+def _slots(game: Any) -> tuple[Slot, ...]:
+    return (Slot("degree", DEGREES),
+            Slot("kernel_degree", tuple(d for d in KERNEL_DEGREES if d <= game.max_kernel_degree)),
+            Slot("truncation", interval=TRUNCATION), Slot("solver", tuple(SDP_SOLVERS)),
+            Slot("margin", MARGINS, log=True))
+
+
+def formulation(dimension: int, components: tuple) -> ThreePointFormulation:
+    degree, kernel, _, solver, margin = components
+    return ThreePointFormulation(dimension, degree, kernel, solver, margin)
+
+
+def _evaluate(game: Any, components: tuple, context: EvalContext) -> Outcome:
+    start = time.perf_counter()
+    degree, kernel, truncation, solver, margin = components
+    result = three_point_bound(game.dimension, degree, kernel, radius=_lp_radius(game.dimension, degree),
+                               truncation=truncation, solver=solver, margin=margin)
+    return bound_outcome(game.dimension, result, time.perf_counter() - start, result.artifacts())
+
+
+def _verify(game: Any, components: tuple, outcome: Outcome) -> str | None:
+    """Re-check the stored exact certificate; the claimed bound may not be below the re-verified one."""
+    try:
+        cert = certificate_of(outcome.artifacts)
+        claimed = outcome.artifacts["density"]
+        stored = outcome.artifacts["formulation"]
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"the artifacts lack a readable certificate: {exc}"
+    if stored != asdict(formulation(game.dimension, components)) or cert.dimension != game.dimension:
+        return "the stored formulation is not the one this state and game describe"
+    if len(cert.f2) != components[0] + 1 or len(cert.blocks) != components[1] + 1:
+        return "the certificate's sizes do not match the state's degrees"
+    check = verify_three_point(cert)
+    if not check.verified:
+        return check.reason
+    for name, value in (("density", claimed), ("value (minus the density)", -outcome.value)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= check.density:
+            return f"the stored {name} {value!r} is below the re-verified {check.density!r}"
+    return None
+
+
+THREE_POINT = Family(_slots, _evaluate, _verify, timeout=600.0)
