@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=10_000, help="query budget per image and method")
     parser.add_argument("--plays", type=int, default=100_000, help="most plays of the game per image (the query "
                         "budget ends it first at the default)")
-    parser.add_argument("--exhaustive", type=int, default=5000, help="queries of the game's exhaustive lower bound")
+    parser.add_argument("--exhaustive", type=int, default=1000, help="queries of the game's exhaustive lower bound")
     parser.add_argument("--methods", nargs="*", default=list(METHODS))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "feature_guided.json"))
     args = parser.parse_args()

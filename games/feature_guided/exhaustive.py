@@ -20,7 +20,9 @@ constant enters it), so the bound it reports is not guaranteed. Here the bound i
 * images closer than the network's certified radius (when there is one) cannot be adversarial and
   are not queried; the others are queried in batches. When an adversarial one appears, every image of smaller cost has
   been queried, so the game's radius is that image's distance, exactly. When the query budget ends
-  first, no game image closer than the cheapest unqueried set is adversarial: that is the bound.
+  first (or the work allowed, ``WORK_PER_QUERY`` sets examined per query: sets inside the certified
+  ball are examined but not queried, and cheap pixels make them very many), no game image closer
+  than the cheapest unexamined set is adversarial: that is the bound.
 
 The bound ignores the game's limits on rounds and on the budget eta (it enumerates a superset of the
 images a play can reach), so it is a lower bound on the game's radius as played. It says nothing
@@ -39,6 +41,7 @@ import numpy as np
 from games.feature_guided.rules import Rules, distance
 
 BATCH = 512  # images per black-box query
+WORK_PER_QUERY = 16  # sets taken from the heap per query allowed (skipped and clashing ones included)
 MAX_STEPS = 64  # most +-tau moves explored per pixel when finding its reachable values
 # the unqueried costs are sums of floats in another order than the images' distances: the bound is
 # lowered by this much relative, far more than their rounding differences
@@ -107,16 +110,22 @@ def game_radius(blackbox, image: np.ndarray, label: int, pixels: list[int], rule
     skip = 0.0 if not certified else (certified**2 if rules.norm == "l2" else certified)
     before = blackbox.queries
     heap: list[tuple[float, tuple[int, ...]]] = [(atoms[0][0], (0,))] if atoms else []
-    images = 0
+    images = popped = 0
     while heap:
-        if blackbox.queries - before >= max_queries:
-            bound = _distance(heap[0][0], rules.norm) * (1 - ROUNDING)
+        if blackbox.queries - before >= max_queries or popped >= WORK_PER_QUERY * max_queries:
+            # the certified radius bounds the game's images too (they are images)
+            bound = max(_distance(heap[0][0], rules.norm) * (1 - ROUNDING), certified or 0.0)
             return GameRadius(bound, False, images, blackbox.queries - before,
-                              f"query budget spent: no game image closer is adversarial ({images} queried)")
+                              f"budget spent: no game image closer is adversarial ({images} queried, "
+                              f"{popped} examined)")
         batch: list[tuple[float, tuple[int, ...]]] = []
         room = min(BATCH, max_queries - (blackbox.queries - before))
         while heap and len(batch) < room:
             cost, chosen = heapq.heappop(heap)
+            popped += 1
+            if popped > WORK_PER_QUERY * max_queries:
+                heapq.heappush(heap, (cost, chosen))  # not examined: the bound stays at its cost
+                break
             last = chosen[-1]
             used = [atoms[i][1] for i in chosen]
             clash_rest = len(set(used[:-1])) < len(used) - 1
