@@ -1,12 +1,19 @@
 """Three-point bounds (Cohn, de Laat & Salmon) against the Cohn–Elkies LP bound at the same f2 degree.
 
-    python benchmarks/three_point.py [--dimensions 3 4 5] [--degree 11] [--kernel-degrees 6 8 10]
-                                     [--truncations 1.3]
+    python benchmarks/three_point.py [--rows 3:15:8:1.6:1e-7 4:15:6:1.45 ...] [--margin 1e-6] [--margin3 1e-4]
 
-For each dimension: the verified LP bound at ``--degree`` (its radius r is reused), then the verified
-three-point bound for each kernel degree D and truncation R / r, with the solver's claim, the seconds
-for solve + verification, the verification seconds and boxes, and the CdLS Table 6.1 value beside it.
-Writes benchmarks/results/three_point.json (or --output).
+Each row is n:degree:D:R/r[:margin] (f2's Laguerre degree, the kernel degree D, the truncation ratio,
+optionally the univariate margin of that row). For each:
+the verified LP bound at that degree (its radius r is reused), then the verified three-point bound, with
+the solver's claim, the seconds for solve + verification, the verification seconds and boxes, and the
+CdLS Table 6.1 value and the gap to it. The defaults reproduce the table of the closing note (about
+9 minutes on one core, 6 of them the n = 3 row). Writes benchmarks/results/three_point.json (or --output).
+
+``--margin`` is the margin of the sampled univariate conditions (f2^ >= 0, the tail, the pair
+condition), ``--margin3`` that of the 3-d triangle and wedge conditions: the univariate margin is what
+costs (1e-4 there cost 0.0012 in n = 3; 1e-6 and 1e-7 differ by ~1e-5, and at 1e-7 the rounded
+certificates failed the exact univariate checks in n = 4, 5), the 3-d one costs ~1e-5 and keeps the
+box check short.
 """
 
 from __future__ import annotations
@@ -22,43 +29,55 @@ from games.sphere_packing.three_point_bound import three_point_bound
 RESULTS = Path(__file__).resolve().parent / "results"
 # Cohn, de Laat & Salmon, arXiv 2206.15373, Table 6.1 (their degree 9, rigorous)
 CDLS = {3: 0.770270440, 4: 0.636107333, 5: 0.512645131, 6: 0.410303282, 7: 0.321147106}
+# n:degree:D:R/r[:margin]. R/r from numerical scans (degree 15): in n = 3, D = 8 gains over D = 6
+# and R = 1.6 r is best; in n = 4, D = 8 gains < 1e-5 over D = 6 at R = 1.3 r and 1.45 r, and the
+# larger R that D = 8 prefers (n = 4: 0.64165 numerically at 1.6 r) had not finished verifying after
+# 13 minutes (stopped); D = 6 is best near 1.45 r in n = 4, 5 (it worsens at 1.6 r) and at 1.3 r in
+# n = 6, 7 (1.4 r gave 0.41484 and 0.32759, verified).
+DEFAULT_ROWS = ["3:15:8:1.6:1e-7", "4:15:6:1.45", "5:15:6:1.45", "6:15:6:1.3", "7:15:6:1.3"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dimensions", type=int, nargs="+", default=[3, 4, 5])
-    parser.add_argument("--degree", type=int, default=11)
-    parser.add_argument("--kernel-degrees", type=int, nargs="+", default=[6, 8, 10])
-    parser.add_argument("--truncations", type=float, nargs="+", default=[1.3])
+    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="n:degree:D:R/r[:margin]")
+    parser.add_argument("--margin", type=float, default=1e-6)
+    parser.add_argument("--margin3", type=float, default=1e-4)
     parser.add_argument("--output", default="three_point.json")
     args = parser.parse_args()
     rows = []
-    print(f"{'n':>2} {'deg':>3} {'D':>3} {'R/r':>5} {'verified bound':>15} {'LP (same deg)':>14} {'CdLS 6.1':>11} "
-          f"{'best known':>10} {'solve+verify s':>14} {'verify s':>8} {'boxes':>8}")
-    for n in args.dimensions:
-        start = time.perf_counter()
-        lp = cohn_elkies_bound(n, args.degree)
-        lp_seconds = time.perf_counter() - start
-        for kernel in args.kernel_degrees:
-            for truncation in args.truncations:
-                res = three_point_bound(n, args.degree, kernel, radius=lp.radius, truncation=truncation)
-                row = {"dimension": n, "degree": args.degree, "kernel_degree": kernel, "truncation": truncation,
-                       "verified": res.verified, "density": res.density, "numerical": res.numerical_density,
-                       "reason": res.reason, "lp_density": lp.density, "lp_seconds": round(lp_seconds, 1),
-                       "cdls": CDLS.get(n), "best_known": best_known_density(n), "radius": res.radius,
-                       "seconds": round(res.seconds, 1), "verify_seconds": round(res.verify_seconds, 1),
-                       "boxes": res.boxes,
-                       "certificate": res.certificate.artifacts() if res.verified else None}
-                rows.append(row)
-                shown = f"{res.density:.9f}" if res.verified else "failed"
-                cdls = f"{CDLS[n]:.9f}" if n in CDLS else "-"
-                print(f"{n:>2} {args.degree:>3} {kernel:>3} {truncation:>5.2f} {shown:>15} {lp.density:>14.9f} "
-                      f"{cdls:>11} {best_known_density(n):>10.7f} {res.seconds:>14.1f} {res.verify_seconds:>8.1f} "
-                      f"{res.boxes:>8}" + ("" if res.verified else f"  ({res.reason[:80]})"), flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / args.output
-    path.write_text(json.dumps(rows, indent=1))
-    print(f"wrote {path}")
+    print(f"{'n':>2} {'deg':>3} {'D':>3} {'r':>8} {'R/r':>5} {'verified bound':>15} {'CdLS 6.1':>11} {'gap %':>6} "
+          f"{'LP (same deg)':>14} {'best known':>10} {'solve s':>7} {'verify s':>8} {'boxes':>9}")
+    lps: dict = {}
+    for spec in args.rows:
+        fields = spec.split(":")
+        n, degree, kernel, truncation = (f(v) for f, v in zip((int, int, int, float), fields))
+        margin = float(fields[4]) if len(fields) > 4 else args.margin
+        if (n, degree) not in lps:
+            start = time.perf_counter()
+            lps[n, degree] = (cohn_elkies_bound(n, degree), time.perf_counter() - start)
+        lp, lp_seconds = lps[n, degree]
+        res = three_point_bound(n, degree, kernel, radius=lp.radius, truncation=truncation,
+                                margin=margin, margin3=args.margin3)
+        gap = 100 * (res.density / CDLS[n] - 1) if res.verified and n in CDLS else None
+        row = {"dimension": n, "degree": degree, "kernel_degree": kernel, "truncation": truncation,
+               "margin": margin, "margin3": args.margin3, "verified": res.verified, "density": res.density,
+               "numerical": res.numerical_density, "reason": res.reason, "lp_density": lp.density,
+               "lp_seconds": round(lp_seconds, 1), "cdls": CDLS.get(n), "gap_percent": gap,
+               "best_known": best_known_density(n), "radius": res.radius, "R": res.truncation_radius,
+               "seconds": round(res.seconds, 1), "verify_seconds": round(res.verify_seconds, 1),
+               "solve_seconds": round(res.seconds - res.verify_seconds, 1), "boxes": res.boxes,
+               "certificate": res.certificate.artifacts() if res.verified else None}
+        rows.append(row)
+        shown = f"{res.density:.9f}" if res.verified else "failed"
+        cdls = f"{CDLS[n]:.9f}" if n in CDLS else "-"
+        gap_shown = f"{gap:.2f}" if gap is not None else "-"
+        print(f"{n:>2} {degree:>3} {kernel:>3} {res.radius:>8.5f} {truncation:>5.2f} {shown:>15} {cdls:>11} "
+              f"{gap_shown:>6} {lp.density:>14.9f} {best_known_density(n):>10.7f} "
+              f"{res.seconds - res.verify_seconds:>7.1f} {res.verify_seconds:>8.1f} {res.boxes:>9}"
+              + ("" if res.verified else f"  ({res.reason[:80]})"), flush=True)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / args.output).write_text(json.dumps(rows, indent=1))  # after every row: partial runs keep theirs
+    print(f"wrote {RESULTS / args.output}")
 
 
 if __name__ == "__main__":

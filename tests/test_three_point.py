@@ -75,6 +75,53 @@ def test_intervals_enclose_the_exact_values():
     assert np.all(f.grad[0].lo <= 2 * px * py) and np.all(2 * px * py <= f.grad[0].hi)
 
 
+def test_verifier_enclosures_hold_the_exact_values_and_the_cover_decides_signs():
+    """The Horner form of p and the cached per-side Gaussian factors enclose exact values (mpmath, 50
+    digits) on boxes and on their Dual derivatives; the adaptive cover accepts a function < 0 on the
+    cube and reports a point where one is > 0."""
+    from games.sphere_packing.three_point_verify import (
+        ThreePointCertificate,
+        _cover,
+        _Horner,
+        _SideWeights,
+    )
+
+    mpmath.mp.dps = 50
+    rng = np.random.default_rng(3)
+    poly = {(int(i), int(j), int(l)): Fraction(int(rng.integers(-50, 50)), int(rng.integers(1, 9)))
+            for i, j, l in rng.integers(0, 4, size=(25, 3))}
+    lo = rng.uniform(-1.5, 1.5, size=(3, 50))
+    hi = lo + rng.uniform(0, 0.3, size=(3, 50))
+    box = [Interval(lo[i], hi[i]) for i in range(3)]
+    value, dual = _Horner(poly)(*box), _Horner(poly)(*Dual.variables(box))
+    t = rng.uniform(size=(3, 50))
+    for m in range(50):
+        point = [mpmath.mpf(lo[i, m]) + mpmath.mpf(t[i, m]) * (mpmath.mpf(hi[i, m]) - mpmath.mpf(lo[i, m]))
+                 for i in range(3)]
+        a, b, c = point
+        exact = sum(mpmath.mpf(v.numerator) / v.denominator * a ** i * b ** j * c ** l for (i, j, l), v in poly.items())
+        d_a = sum(mpmath.mpf(v.numerator) / v.denominator * i * a ** (i - 1) * b ** j * c ** l
+                  for (i, j, l), v in poly.items() if i)
+        for enclosure in (value, dual.value):
+            assert enclosure.lo[m] <= exact <= enclosure.hi[m]
+        assert dual.grad[0].lo[m] <= d_a <= dual.grad[0].hi[m]
+    cert = ThreePointCertificate(3, Fraction(1), Fraction(3, 2), (Fraction(1),), (((Fraction(1),),),))
+    weights = _SideWeights(cert)
+    ends = np.sort(rng.integers(0, 2 ** 10, size=(2, 40)), axis=0) / 2 ** 10
+    box = Interval(ends[0], ends[1])
+    factor, dual = weights(box), weights(Dual.variables([box, box, box])[0])
+    for m in range(40):
+        for s in (ends[0, m], (ends[0, m] + ends[1, m]) / 2, ends[1, m]):
+            side = 1 + mpmath.mpf(s) / 2
+            exact = mpmath.exp(-mpmath.pi * side ** 2)
+            assert factor.lo[m] <= exact <= factor.hi[m]
+            assert dual.grad[0].lo[m] <= -mpmath.pi * side * exact <= dual.grad[0].hi[m]
+    assert _cover(lambda x, y, z: x * y + z * z * 0.5 - 1.51, 10 ** 5)[0] is None
+    failure, _ = _cover(lambda x, y, z: x * y + z * z * 0.5 - 1.49, 10 ** 5)
+    assert failure is not None and "fails at cube point" in failure[0]
+    assert np.all(failure[1] > 0.9)  # near the corner (1, 1, 1), the only place it is > 0
+
+
 def test_bad_input_is_refused():
     with pytest.raises(ValueError):
         ThreePointFormulation(3, 8, 4)  # even degree

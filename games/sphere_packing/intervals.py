@@ -57,9 +57,9 @@ class Interval:
         if isinstance(other, Dual):
             return NotImplemented
         other = _lift(other)
-        products = np.stack(np.broadcast_arrays(self.lo * other.lo, self.lo * other.hi,
-                                                self.hi * other.lo, self.hi * other.hi))
-        return Interval(down(products.min(axis=0)), up(products.max(axis=0)))
+        p1, p2, p3, p4 = self.lo * other.lo, self.lo * other.hi, self.hi * other.lo, self.hi * other.hi
+        return Interval(down(np.minimum(np.minimum(p1, p2), np.minimum(p3, p4))),
+                        up(np.maximum(np.maximum(p1, p2), np.maximum(p3, p4))))
 
     __rmul__ = __mul__
 

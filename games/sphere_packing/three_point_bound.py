@@ -1,7 +1,11 @@
 """``three_point_bound``: one truncated three-point formulation solved, rounded to exact data, verified.
 
 The radii: r defaults to the Cohn–Elkies optimum at the same f2 degree (the three-point function then
-has the LP function's geometry to improve on), R to ``truncation`` * r. A certificate that fails the
+has the LP function's geometry to improve on; in n = 3 at degree 15, D = 8, moving r by -3% / +3%
+changed the numerical bound by +1.3e-4 / -0.9e-4), R to ``truncation`` * r. ``margin`` is the margin
+of the sampled univariate conditions and ``margin3`` (None: ``margin``) that of the 3-d ones; the
+defaults are the sphere-packing game's, the best bounds come from margin=1e-7, margin3=1e-4 (see
+:mod:`.three_point`; benchmarks/three_point.py uses those). A certificate that fails the
 rigorous check at a point of a region is re-solved with that point added (an exchange driven by the
 verifier), up to ``VERIFY_ROUNDS`` times.
 """
@@ -74,7 +78,7 @@ def certificate_from(form: ThreePointFormulation, sdp: ThreePointSDP, solution: 
 
 def three_point_bound(dimension: int, degree: int = 7, kernel_degree: int = 6, radius: float | None = None,
                       truncation: float = DEFAULT_TRUNCATION, *, solver: str = "clarabel",
-                      margin: float = 1e-4) -> ThreePointResult:
+                      margin: float = 1e-4, margin3: float | None = None) -> ThreePointResult:
     """The truncated three-point upper bound on the sphere-packing density of R^``dimension``.
 
     ``degree``: Laguerre degree of f2 (odd); ``kernel_degree``: degree of the three-point polynomial in
@@ -83,7 +87,7 @@ def three_point_bound(dimension: int, degree: int = 7, kernel_degree: int = 6, r
     reason; only the Cohn–Elkies start (radius=None) raises SolveError when it finds no radius.
     """
     start = time.perf_counter()
-    form = ThreePointFormulation(dimension, degree, kernel_degree, solver, margin)
+    form = ThreePointFormulation(dimension, degree, kernel_degree, solver, margin, margin3)
     if not 1 < truncation < 2:
         raise ValueError(f"truncation R / r must lie in (1, 2), got {truncation!r}")
     if radius is None:

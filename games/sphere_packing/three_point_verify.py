@@ -13,8 +13,12 @@ the matrices Q_k (rationals). The conditions (i)-(v) of :mod:`.three_point` are 
   g(X) in g(m) + g'(X)(X - m), bisecting until every piece's upper end is <= 0.
 * (iv) and (v) (three variables, exponentials): their regions are images of the unit cube under the
   maps of :mod:`.three_point` (onto, so a cover of the cube covers the region); boxes of the cube are
-  mapped and the condition evaluated in outward-rounded interval arithmetic (:mod:`.intervals`),
-  boxes whose upper bound is not <= 0 are split in 8, up to a budget of boxes.
+  mapped and the condition evaluated in outward-rounded interval arithmetic (:mod:`.intervals`):
+  p in nested Horner form from its exact coefficients, and each Gaussian weight exp(-pi (B + C)) as
+  the product of the per-side factors exp(-pi s^2), bounded in Arb at the (binary) box end points
+  and cached. A box's bound is the better of the plain interval value and the mean-value form; a box
+  whose upper bound is not <= 0 is halved along the axis that contributes most to its mean-value
+  term, up to a budget of boxes and a finest width.
 
 The density bound vol(B(r/2)) (P(0) + p(0, 0, 0)) / Q(0) is evaluated in Arb and rounded up.
 """
@@ -30,14 +34,15 @@ import flint
 import numpy as np
 
 from games.sphere_packing import gegenbauer, laguerre
-from games.sphere_packing.intervals import Dual, Interval
+from games.outward import arb_precision, down, up
+from games.sphere_packing.intervals import PI, Dual, Interval
 from games.sphere_packing.three_point import triangle_sides, vertex_terms, wedge_point
 from games.sphere_packing.verify import _odd_real_roots
 
 WORKING_BITS = 256
 START_BOXES = 8  # per axis of the unit cube
-MAX_BOXES = 3_000_000  # per 3-d condition, in all
-MAX_DEPTH = 14
+MAX_BOXES = 12_000_000  # per 3-d condition, in all (~40 us a box on one core)
+MAX_DEPTH = 14  # halvings of an axis below the starting width 1/8
 MAX_PIECES = 200_000  # for the univariate condition (ii)
 CHUNK = 20_000  # boxes evaluated at once (memory)
 REPORTED = 64  # violating points handed back to the solver's exchange
@@ -135,7 +140,7 @@ def _verify(cert: ThreePointCertificate, max_boxes: int) -> ThreePointVerificati
     big_q = laguerre.combine(cert.f2, polys, signs=True)
     problem = _univariate(big_p, big_q, cert)
     if problem:
-        return ThreePointVerification(False, reason=problem)
+        return ThreePointVerification(False, reason=problem[0], violation=problem[1])
     checks = {}
     failure, pieces = _pair_condition(big_p, poly, cert)
     checks["pair pieces"] = pieces
@@ -143,8 +148,11 @@ def _verify(cert: ThreePointCertificate, max_boxes: int) -> ThreePointVerificati
         return ThreePointVerification(False, reason=failure[0], violation=("pair", np.array([failure[1]])),
                                       checks=checks)
     boxes = 0
-    for name, function in (("triangle", _triangle), ("wedge", _wedge)):
-        failure, count = _cover(lambda *xyz, f=function: f(poly, cert, *xyz), max_boxes)
+    kernel, weights = _Horner(poly), _SideWeights(cert)
+    conditions = (("triangle", lambda *xyz: _triangle(kernel, weights, cert, *xyz)),
+                  ("wedge", lambda *xyz: _wedge(kernel, cert, *xyz)))
+    for name, function in conditions:
+        failure, count = _cover(function, max_boxes)
         boxes += count
         checks[f"{name} boxes"] = count
         if failure:
@@ -161,21 +169,27 @@ def _verify(cert: ThreePointCertificate, max_boxes: int) -> ThreePointVerificati
                                   boxes=boxes, checks=checks)
 
 
-def _univariate(big_p: flint.fmpq_poly, big_q: flint.fmpq_poly, cert: ThreePointCertificate) -> str:
-    """(i) and (iii), exactly. Returns the reason of a failure, or ''."""
+def _univariate(big_p: flint.fmpq_poly, big_q: flint.fmpq_poly, cert: ThreePointCertificate):
+    """(i) and (iii), exactly. Returns '' or (the reason of a failure, a violation to hand back to the
+    solver's exchange or None): points s = |x|^2 around a sign change."""
+
+    def near(name: str, root) -> tuple[str, np.ndarray]:
+        t = float(root.mid())
+        return name, np.array([0.99 * t, t, 1.01 * t]) / (2 * math.pi)
+
     if big_q(0) <= 0:
-        return "f2^(0) is not positive"
+        return "f2^(0) is not positive", None
     if big_q.degree() >= 1 and big_q.coeffs()[-1] < 0:
-        return "f2^ is negative for large |y|"
+        return "f2^ is negative for large |y|", None
     for root, _ in _odd_real_roots(big_q):
         if root.upper() > 0:
-            return f"f2^ changes sign at t = 2 pi |y|^2 = {float(root.mid()):.6g}"
+            return f"f2^ changes sign at t = 2 pi |y|^2 = {float(root.mid()):.6g}", near("fourier", root)
     if big_p.degree() < 1 or big_p.coeffs()[-1] > 0:
-        return "f2 is positive for large |x|"
+        return "f2 is positive for large |x|", None
     t_big = 2 * flint.arb.pi() * flint.arb(laguerre.fmpq(cert.big2))
     for root, _ in _odd_real_roots(big_p):
         if not root.upper() < t_big.lower():
-            return f"f2 changes sign beyond R (at t = 2 pi |x|^2 = {float(root.mid()):.6g})"
+            return f"f2 changes sign beyond R (at t = 2 pi |x|^2 = {float(root.mid()):.6g})", near("tail", root)
     return ""
 
 
@@ -230,79 +244,139 @@ def _pair_condition(big_p: flint.fmpq_poly, poly: gegenbauer.Poly3, cert: ThreeP
     return None, done
 
 
-def _poly_interval(poly: gegenbauer.Poly3, a, b, c):
-    """p(a, b, c) for Interval or Dual arguments, as sum_ij a^i b^j (sum_l coef c^l)."""
-    top = max(max(key) for key in poly)
-    powers = {}
-    for name, x in (("a", a), ("b", b), ("c", c)):
-        table = [None, x]
-        for _ in range(top - 1):
-            table.append(table[-1] * x)
-        powers[name] = table
+class _Horner:
+    """p(a, b, c) in nested Horner form, sum_i a^i (sum_j b^j (sum_l coef c^l)), for Interval or Dual
+    arguments: one multiplication per monomial (the power form took three). The coefficients are
+    the exact rationals of p, each enclosed once in an interval (:meth:`Interval.exact`)."""
+
+    def __init__(self, poly: gegenbauer.Poly3) -> None:
+        nested: dict[int, dict[int, dict[int, Fraction]]] = {}
+        for (i, j, l), v in poly.items():
+            nested.setdefault(i, {}).setdefault(j, {})[l] = v
+        self.rows = {i: {j: [Interval.exact(inner.get(l, Fraction(0))) for l in range(max(inner) + 1)]
+                         for j, inner in by_j.items()} for i, by_j in nested.items()}
+
+    @staticmethod
+    def _chain(parts: dict, x):
+        """sum_e parts[e] x^e by Horner (parts: exponent -> value; missing exponents are zero)."""
+        top = max(parts)
+        total = parts[top]
+        for e in range(top - 1, -1, -1):
+            total = total * x
+            if e in parts:
+                total = total + parts[e]
+        return total
+
+    def __call__(self, a, b, c):
+        by_i = {}
+        for i, by_j in self.rows.items():
+            by_i[i] = self._chain({j: self._chain(dict(enumerate(coefs)), c) for j, coefs in by_j.items()}, b)
+        return self._chain(by_i, a)
+
+
+class _SideWeights:
+    """E(t) = exp(-pi s(t)^2) with s(t) = r + (R - r) t, the Gaussian factor of one squared side of
+    the triangle map, bounded in Arb at each (binary, exact) end point and cached: a box's factor is
+    [E(hi), E(lo)] (E decreases), and its derivative E' = -2 pi (R - r) s(t) E(t) is enclosed in
+    interval arithmetic. exp(-pi (B + C)) = E(y) E(z) is the weight of the vertex opposite side A."""
+
+    def __init__(self, cert: ThreePointCertificate) -> None:
+        self.r, self.span = cert.r, cert.big - cert.r
+        self.cache: dict[float, tuple[float, float]] = {}
+        self.r_iv, self.span_iv = Interval.exact(self.r), Interval.exact(self.span)
+
+    def _bounds(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        flat = np.asarray(t, dtype=float).ravel()
+        keys, inverse = np.unique(flat, return_inverse=True)
+        missing = [k for k in keys.tolist() if k not in self.cache]
+        if missing:
+            with arb_precision():
+                pi = flint.arb.pi()
+                r, span = flint.arb(laguerre.fmpq(self.r)), flint.arb(laguerre.fmpq(self.span))
+                for k in missing:
+                    side = r + span * flint.arb(laguerre.fmpq(Fraction(k)))
+                    value = (-pi * side * side).exp()
+                    self.cache[k] = (float(value.lower()), float(value.upper()))
+        lo = np.array([self.cache[k][0] for k in keys.tolist()])[inverse].reshape(np.shape(t))
+        hi = np.array([self.cache[k][1] for k in keys.tolist()])[inverse].reshape(np.shape(t))
+        return down(lo), up(hi)
+
+    def __call__(self, t):
+        box = t.value if isinstance(t, Dual) else t
+        low, _ = self._bounds(box.hi)
+        _, high = self._bounds(box.lo)
+        value = Interval(low, high)
+        if not isinstance(t, Dual):
+            return value
+        slope = value * (-2 * PI * self.span_iv * (self.r_iv + self.span_iv * box))
+        return Dual(value, [slope * g for g in t.grad])
+
+
+def _triangle(kernel: _Horner, weights: _SideWeights, cert, x, y, z):
+    """(iv) on cube points: sum over the vertices of p(vertex) times its Gaussian weight."""
+    r, big = Interval.exact(cert.r), Interval.exact(cert.big)
+    ex, ey, ez = weights(x), weights(y), weights(z)
+    factors = (ey * ez, ex * ez, ex * ey)  # exp(-pi (B + C)), exp(-pi (A + C)), exp(-pi (A + B))
     total = None
-    for (i, j, l), v in poly.items():
-        term = Interval.exact(v)
-        for name, e in (("a", i), ("b", j), ("c", l)):
-            if e:
-                term = powers[name][e] * term
+    for (a, b, c, _), factor in zip(vertex_terms(*triangle_sides(x, y, z, r, big)), factors):
+        term = kernel(a, b, c) * factor
         total = term if total is None else total + term
     return total
 
 
-def _triangle(poly, cert, x, y, z):
+def _wedge(kernel: _Horner, cert, x, y, z):
     r, big = Interval.exact(cert.r), Interval.exact(cert.big)
-    total = None
-    for a, b, c, weight in vertex_terms(*triangle_sides(x, y, z, r, big)):
-        term = _poly_interval(poly, a, b, c) * weight.exp_neg_pi()
-        total = term if total is None else total + term
-    return total
+    return kernel(*wedge_point(x, y, z, r, big))
 
 
-def _wedge(poly, cert, x, y, z):
-    r, big = Interval.exact(cert.r), Interval.exact(cert.big)
-    return _poly_interval(poly, *wedge_point(x, y, z, r, big))
-
-
-def _upper(function, lo: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """Upper bounds of ``function`` on the boxes [lo, lo + width]: the better of the plain interval
-    value and the mean-value form f(centre) + sum_i df/dx_i(box) [-w/2, w/2]."""
-    box = [Interval(lo[i], lo[i] + width) for i in range(3)]  # dyadic: exact end points
+def _upper(function, lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upper bounds of ``function`` on the boxes [lo, lo + width] (per axis), the better of the plain
+    interval value and the mean-value form f(centre) + sum_i df/dx_i(box) [-w_i/2, w_i/2]; and for
+    each box the axis whose term in that sum is widest (the one to bisect)."""
+    box = [Interval(lo[i], lo[i] + width[i]) for i in range(3)]  # dyadic: exact end points
     dual = function(*Dual.variables(box))
-    centre = function(*[Interval(lo[i] + width / 2) for i in range(3)])
-    half = Interval(-width / 2, width / 2)
+    centre = function(*[Interval(lo[i] + width[i] / 2) for i in range(3)])
     mean_value = centre
-    for g in dual.grad:
-        mean_value = mean_value + g * half
-    return np.minimum(dual.value.hi, mean_value.hi)
+    spread = []
+    for i, g in enumerate(dual.grad):
+        mean_value = mean_value + g * Interval(-width[i] / 2, width[i] / 2)
+        spread.append(np.maximum(np.abs(g.lo), np.abs(g.hi)) * width[i])
+    return np.minimum(dual.value.hi, mean_value.hi), np.argmax(np.stack(spread), axis=0)
 
 
 def _cover(evaluate, max_boxes: int):
-    """Split the unit cube until ``evaluate`` (interval upper end) is <= 0 on every box.
+    """Bisect boxes of the unit cube until ``evaluate`` (interval upper end) is <= 0 on every box.
 
-    Returns (None, boxes) on success, or ((reason, point), boxes) on a failure: a point where the
-    condition is violated (its centre value is > 0), or the budget ran out (the point is the worst box).
+    Adaptive: a box that is not decided is halved along the axis that contributes most to its
+    mean-value enclosure (:func:`_upper`), not split in 8. Returns (None, boxes) on success, or
+    ((reason, points), boxes) on a failure: points where the condition is violated (its centre value
+    is > 0), or, when the budget or the finest width (2^-(3 + MAX_DEPTH) per axis) is reached, the
+    worst undecided boxes' centres.
     """
     edges = np.linspace(0.0, 1.0, START_BOXES + 1)
     lo = np.array(np.meshgrid(edges[:-1], edges[:-1], edges[:-1], indexing="ij")).reshape(3, -1)
-    width = np.full(lo.shape[1], 1.0 / START_BOXES)
+    width = np.full(lo.shape, 1.0 / START_BOXES)
+    finest = 1.0 / START_BOXES / 2 ** MAX_DEPTH
     boxes = 0
-    for depth in range(MAX_DEPTH + 1):
+    while True:
         boxes += lo.shape[1]
-        upper = np.concatenate([_upper(evaluate, lo[:, k: k + CHUNK], width[k: k + CHUNK])
-                                for k in range(0, lo.shape[1], CHUNK)])
+        parts = [_upper(evaluate, lo[:, k: k + CHUNK], width[:, k: k + CHUNK]) for k in range(0, lo.shape[1], CHUNK)]
+        upper = np.concatenate([p[0] for p in parts])
+        axis = np.concatenate([p[1] for p in parts])
         bad = upper > 0
         if not bad.any():
             return None, boxes
-        centre = lo[:, bad] + width[bad] / 2
+        centre = lo[:, bad] + width[:, bad] / 2
         at_centre = evaluate(*[Interval(centre[i]) for i in range(3)])
         order = np.argsort(at_centre.lo)[::-1][:REPORTED]
         if at_centre.lo[order[0]] > 0:
             worst = centre[:, order[0]]
             return (f"fails at cube point {np.round(worst, 6).tolist()}", centre[:, order[at_centre.lo[order] > 0]]), boxes
-        if boxes + 8 * int(bad.sum()) > max_boxes or depth == MAX_DEPTH:
-            return (f"not decided within {boxes} boxes (depth {depth})", centre[:, order]), boxes
-        lo, width = lo[:, bad], width[bad] / 2
-        shifts = np.array([[dx, dy, dz] for dx in (0, 1) for dy in (0, 1) for dz in (0, 1)], dtype=float).T
-        lo = (lo[:, :, None] + shifts[:, None, :] * width[None, :, None]).reshape(3, -1)
-        width = np.repeat(width, 8)
-    return ("not decided", lo[:, 0]), boxes
+        lo, width, axis = lo[:, bad], width[:, bad], axis[bad]
+        split = width[axis, np.arange(axis.size)] / 2
+        if boxes + 2 * int(bad.sum()) > max_boxes or split.min() < finest:
+            return (f"not decided within {boxes} boxes", centre[:, order]), boxes
+        width[axis, np.arange(axis.size)] = split
+        upper_half = lo.copy()
+        upper_half[axis, np.arange(axis.size)] += split
+        lo, width = np.concatenate([lo, upper_half], axis=1), np.concatenate([width, width], axis=1)
