@@ -116,10 +116,11 @@ def sift_features(image: np.ndarray, count: int = 6, pixels: int = 8, min_keypoi
         return Features(grid.features, "grid", shape, f"SIFT found {len(seen)} keypoint location(s) "
                                                        f"(< {min_keypoints}): grid fallback")
     total = sum(kp.response for _, kp in chosen) or 1.0
-    features = _keypoint_partition([((kp.pt[1] + 0.5) / scale - 0.5, (kp.pt[0] + 0.5) / scale - 0.5) for _, kp in chosen],
-                                   [max(kp.size / (2 * scale), MIN_SIGMA) for _, kp in chosen],
+    centers = [((kp.pt[1] + 0.5) / scale - 0.5, (kp.pt[0] + 0.5) / scale - 0.5) for _, kp in chosen]
+    features = _keypoint_partition(centers, [max(kp.size / (2 * scale), MIN_SIGMA) for _, kp in chosen],
                                    [kp.response / total for _, kp in chosen], shape, pixels)
-    return Features(tuple(features), "sift", shape, f"{len(features)} of {len(seen)} SIFT keypoint locations (x{scale})")
+    note = f"{len(features)} of {len(seen)} SIFT keypoint locations (x{scale})"
+    return Features(tuple(features), "sift", shape, note)
 
 
 def grid_features(shape: tuple[int, int], count: int = 6, pixels: int = 8) -> Features:

@@ -3,9 +3,9 @@
 [WHK18]'s two-player turn-based game with [WWRHK20]'s atomic manipulations. Player I (the searcher)
 picks one of the image's features; player II picks one of that feature's pixels and a step, and the
 pixel moves by +-tau (``magnitude=discrete``) or by any amount up to tau chosen by player II
-(``continuous``: a continuous move, widened progressively by the planner). Player II is cooperative (the searcher again: DeepGame's maximum-safe-radius
-game), adversarial (the engine's OPPONENT, who wants no adversarial example, or a far one: a
-feature-robustness game) or random (CHANCE, pixels drawn by the feature's saliency, as in [WHK18]).
+(``continuous``: a continuous move, widened progressively by the planner). Player II is cooperative
+(the searcher again: DeepGame's maximum-safe-radius game), adversarial (the engine's OPPONENT, who
+wants no adversarial example, or a far one: a feature-robustness game) or random (CHANCE, pixels drawn by the feature's saliency, as in [WHK18]).
 A play ends after ``rounds`` manipulations or when the distance budget ``eta`` is spent; its
 evaluation queries the black box on the image after every manipulation in one batch, and the play
 counts as ending at the first image that is misclassified within the budget ([WWRHK20]: the game
@@ -243,7 +243,8 @@ class FeatureGuidedGame(Game):
 
     def __init__(self, model: str = "demo", image: int = 0, norm: str = "l2", player2: str = "cooperative",
                  tau: float = 1.0, eta: float = 0.0, rounds: int = 40, extractor: str = "sift", count: int = 6,
-                 pixels: int = DEFAULT_PIXELS, pictures: str = "", magnitude: str = "discrete", device: str = "auto") -> None:
+                 pixels: int = DEFAULT_PIXELS, pictures: str = "", magnitude: str = "discrete",
+                 device: str = "auto") -> None:
         self.model, self.image, self.norm, self.player2, self.tau, self.eta = model, image, norm, player2, tau, eta
         self.rounds, self.extractor, self.count, self.pixels, self.pictures = rounds, extractor, count, pixels, pictures
         self.magnitude, self.device = magnitude, device

@@ -3,7 +3,8 @@
 A play alternates player I's move (a feature index) and player II's (a pixel of that feature and a
 step): the pixel, all its channels, moves by step * tau, clipped to [0, 1]. With ``discrete``
 magnitudes the step is +-1 ([WWRHK20]'s atomic manipulation); with ``continuous`` ones it is any real
-in [-1, 1] other than 0, so player II also chooses how far the pixel moves (a continuous move). The game ends after ``rounds`` manipulations or once the distance reaches ``eta``.
+in [-1, 1] other than 0, so player II also chooses how far the pixel moves (a continuous move).
+The game ends after ``rounds`` manipulations or once the distance reaches ``eta``.
 """
 
 from __future__ import annotations

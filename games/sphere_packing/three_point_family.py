@@ -3,8 +3,8 @@
 Its components (the slots after the family move): the f2 degree, the kernel degree D of the
 three-point polynomial (the building blocks: Gegenbauer degrees 0..D with radial monomials of
 degree <= (D - k)/2), the continuous truncation ratio R / r (chosen by the surrogate), the SDP
-solver and the margin of the sampled univariate conditions (the 3-d ones keep ``MARGIN3``). r is the Cohn–Elkies optimum at the same f2
-degree, where the three-point function starts.
+solver and the margin of the sampled univariate conditions (the 3-d ones keep ``MARGIN3``). r is
+the Cohn–Elkies optimum at the same f2 degree, where the three-point function starts.
 
 Value: minus the verified density bound; unverified results are failures with the reason.
 ``verify`` re-checks the stored exact certificate from scratch (:mod:`.three_point_verify`).
