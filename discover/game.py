@@ -226,6 +226,14 @@ class Game(abc.ABC):
         return {p.name: getattr(self, p.name) for p in self.params}
 
 
+def pick_index(weights: Sequence[float] | np.ndarray, u: float) -> int:
+    """The index that a uniform ``u`` in [0, 1) picks when each index is as likely as its non-negative
+    weight (weights need not sum to one): inverse-CDF sampling, so a Sobol coordinate works as well
+    as a random number."""
+    cumulative = np.cumsum(np.asarray(weights, dtype=float))
+    return min(int(np.searchsorted(cumulative, u * cumulative[-1], side="right")), len(cumulative) - 1)
+
+
 def sample_chance(outcomes: Sequence[tuple[Action, float]], rng: np.random.Generator) -> Action:
     """One chance move drawn with the (renormalised) probabilities the game gives."""
     outcomes = list(outcomes)

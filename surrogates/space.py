@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from discover.errors import GameError
-from discover.game import Feature, Game
+from discover.game import Feature, Game, pick_index
 from discover.types import Action, Interval, Player, Sampler, State
 
 DTYPE = torch.double
@@ -287,8 +287,7 @@ class Walker:
     def __call__(self, moves: Any, depth: int, chance: bool = False) -> Action:
         u = self.u(depth)
         if chance:
-            cumulative = np.cumsum([p for _, p in moves])
-            return moves[min(int(np.searchsorted(cumulative, u * cumulative[-1], side="right")), len(moves) - 1)][0]
+            return moves[pick_index([p for _, p in moves], u)][0]
         if isinstance(moves, Interval):
             if moves.log:
                 return float(math.exp(math.log(moves.low) + u * (math.log(moves.high) - math.log(moves.low))))

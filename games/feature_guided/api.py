@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from discover.errors import ParameterError
+from discover.game import pick_index
 from discover.planner import Planner, PlannerConfig
 from games.feature_guided.blackbox import BlackBox, as_chw
 from games.feature_guided.exhaustive import game_radius
@@ -44,7 +45,7 @@ class SaliencyEstimator:
             return [weights[a] for a in actions]
         steps = game.actions(state)
         if isinstance(steps, Steps):
-            return [steps.prior(a) for a in actions]
+            return steps.priors(actions)
         probs = dict(game.chance_outcomes(state))
         return [probs[a] for a in actions]
 
@@ -53,14 +54,13 @@ class SaliencyEstimator:
         """A new continuous step at player II's node, drawn by saliency (or a wide finite move by it)."""
         if isinstance(moves, Steps):
             return moves.sample(rng)
-        p = np.asarray(self.priors(game, state, moves, history), dtype=float)
-        return moves[min(int(np.searchsorted(np.cumsum(p / p.sum()), rng.random(), side="right")), len(moves) - 1)]
+        return moves[pick_index(self.priors(game, state, moves, history), rng.random())]
 
     def complete(self, game: FeatureGuidedGame, state: tuple, rng: np.random.Generator,
                  pending: Sequence[tuple], history: Sequence) -> tuple:
         """A rollout by saliency on a :class:`Tracker` (the tree's image cache holds only tree states)."""
         t = game.target
-        weights = np.cumsum([f.weight for f in t.features.features])
+        weights = [f.weight for f in t.features.features]
         tracker = Tracker(t.image, t.current(state), t.rules.norm, t.rules.tau)
         grey = tracker.grey
         moves = list(state)
@@ -68,12 +68,10 @@ class SaliencyEstimator:
             if len(moves) % 2 == 0:
                 if t.finished(len(moves) // 2, tracker.distance):
                     return tuple(moves)
-                moves.append(min(int(np.searchsorted(weights, rng.random() * weights[-1], side="right")),
-                                 len(weights) - 1))
+                moves.append(pick_index(weights, rng.random()))
             else:
                 options, p = t.manipulation_weights(moves[-1], grey)
-                k = min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), len(options) - 1)
-                move = options[k]
+                move = options[pick_index(p, rng.random())]
                 if t.rules.magnitude == "continuous":
                     move = (move[0], move[1] * float(1.0 - rng.random()))
                 tracker.apply(*move)

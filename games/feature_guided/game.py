@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from discover.errors import ParameterError
-from discover.game import Game, Param
+from discover.game import Game, Param, pick_index
 from discover.types import EvalContext, Objective, Outcome, Player, Resources
 from games.feature_guided.blackbox import BlackBox, as_chw, torch_device
 from games.feature_guided.certify import Certificate, certify
@@ -201,14 +201,13 @@ class Steps:
     probabilities: tuple[float, ...]
 
     def sample(self, rng: np.random.Generator) -> tuple[int, float]:
-        k = min(int(np.searchsorted(np.cumsum(self.probabilities), rng.random(), side="right")), len(self.moves) - 1)
-        pixel, sign = self.moves[k]
+        pixel, sign = self.moves[pick_index(self.probabilities, rng.random())]
         return pixel, sign * float(1.0 - rng.random())  # 1 - U[0, 1) lies in (0, 1]
 
-    def prior(self, move: tuple[int, float]) -> float:
-        """The weight of a move's pixel and side (its size is uniform)."""
-        side = (move[0], 1 if move[1] > 0 else -1)
-        return dict(zip(self.moves, self.probabilities)).get(side, 0.0)
+    def priors(self, steps: Sequence[tuple[int, float]]) -> list[float]:
+        """The weight of each step's pixel and side (its size is uniform)."""
+        weight = dict(zip(self.moves, self.probabilities))
+        return [weight.get((pixel, 1 if step > 0 else -1), 0.0) for pixel, step in steps]
 
 
 class FeatureGuidedGame(Game):
