@@ -24,17 +24,22 @@ def exact_value(game, state=None):
     return max(values) if player is Player.SEARCHER else min(values)
 
 
-def drive(planner, budget, batch=1):
-    """Ask/tell with inline evaluation; returns the evaluated keys in order."""
-    keys = []
-    while len(keys) < budget and not planner.exhausted:
-        proposals = planner.ask(min(batch, budget - len(keys)))
+def drive_states(planner, budget, batch=1):
+    """Ask/tell with inline evaluation; returns the evaluated proposals in order."""
+    told = []
+    while len(told) < budget and not planner.exhausted:
+        proposals = planner.ask(min(batch, budget - len(told)))
         if not proposals:
             break
         for p in proposals:
             planner.tell(p, planner.game.evaluate(p.state, EvalContext()).checked())
-            keys.append(p.key)
-    return keys
+            told.append(p)
+    return told
+
+
+def drive(planner, budget, batch=1):
+    """:func:`drive_states`, giving the evaluated keys."""
+    return [p.key for p in drive_states(planner, budget, batch)]
 
 
 def test_finds_formulation_optimum_on_nine_of_ten_seeds(run_campaign):
@@ -382,15 +387,6 @@ def test_guided_search_takes_wide_and_continuous_moves_from_the_estimator():
     assert second.state == (17, 1.0)  # back through that child, whose continuous move is the estimator's
     unguided = Planner(game, estimator=PicksSeventeen(), config=PlannerConfig(), seed=0)
     assert [p.state[0] for p in drive_states(unguided, 5)] != [17] * 5  # plain MCTS widens progressively
-
-
-def drive_states(planner, budget):
-    out = []
-    for _ in range(budget):
-        (p,) = planner.ask(1)
-        planner.tell(p, planner.game.evaluate(p.state, EvalContext()).checked())
-        out.append(p)
-    return out
 
 
 class _FailingBranch(Game):
