@@ -3,8 +3,9 @@
 Each is written the way a user would write a plugin: a state is the tuple of moves so far, one
 ``Interval`` per continuous variable, a finite move set per discrete one, and no ``features()``:
 the surrogate derives its encoding from the game tree. Values are minus the published objective
-(the searcher maximises); an infeasible point is an ``INFEASIBLE`` evaluation, as a failed solve
-would be. ``optimum`` is minus the published best value, and ``optimal_state`` the published
+(the searcher maximises); an infeasible point is an ``INFEASIBLE`` evaluation, and the constrained
+problems report their published constraint values g_i (<= 0 when satisfied) in ``Outcome.constraints``
+on every evaluation, as constrained-BO benchmarks do. ``optimum`` is minus the published best value, and ``optimal_state`` the published
 minimiser (the tests check that one gives the other).
 
 [Jenatton] Jenatton, Archambeau, Gonzalez, Seeger, "Bayesian optimization with tree-structured
@@ -45,15 +46,19 @@ class MovesGame(Game):
     def apply(self, state: State, action: Action) -> State:
         return (*state, action)
 
-    def objective(self, state: State) -> float | None:
-        """The published objective (minimised); None where a constraint is violated."""
+    def objective(self, state: State) -> float:
+        """The published objective (minimised)."""
         raise NotImplementedError
 
+    def constraints(self, state: State) -> tuple[float, ...]:
+        """The published constraints g_i, satisfied when <= 0 (none by default)."""
+        return ()
+
     def evaluate(self, state: State, context: EvalContext) -> Outcome:
-        f = self.objective(state)
-        if f is None:
-            return Outcome.failure(Status.INFEASIBLE, "a constraint is violated")
-        return Outcome.ok(-f)
+        g = self.constraints(state)
+        if g and max(g) > TOLERANCE:
+            return Outcome.failure(Status.INFEASIBLE, "a constraint is violated", constraints=g)
+        return Outcome.ok(-self.objective(state), constraints=g)
 
 
 UNIT = Interval(0.0, 1.0)
@@ -130,11 +135,12 @@ class Gramacy(MovesGame):
     def actions(self, state: State) -> Interval:
         return UNIT
 
-    def objective(self, state: State) -> float | None:
+    def objective(self, state: State) -> float:
+        return state[0] + state[1]
+
+    def constraints(self, state: State) -> tuple[float, ...]:
         x1, x2 = state
-        c1 = 1.5 - x1 - 2 * x2 - 0.5 * math.sin(2 * math.pi * (x1 * x1 - 2 * x2))
-        c2 = x1 * x1 + x2 * x2 - 1.5
-        return x1 + x2 if max(c1, c2) <= TOLERANCE else None
+        return (1.5 - x1 - 2 * x2 - 0.5 * math.sin(2 * math.pi * (x1 * x1 - 2 * x2)), x1 * x1 + x2 * x2 - 1.5)
 
 
 THICKNESS = tuple(round(0.0625 * k, 4) for k in range(1, 100))  # plates come in multiples of 1/16 inch
@@ -155,12 +161,13 @@ class PressureVessel(MovesGame):
     def actions(self, state: State) -> Sequence[Action] | Interval:
         return THICKNESS if len(state) < 2 else Interval(10.0, 200.0)
 
-    def objective(self, state: State) -> float | None:
+    def constraints(self, state: State) -> tuple[float, ...]:
         ts, th, r, length = state
-        g = (-ts + 0.0193 * r, -th + 0.00954 * r,
-             (-math.pi * r * r * length - 4 / 3 * math.pi * r ** 3) / 1_296_000 + 1, length / 240 - 1)
-        if max(g) > TOLERANCE:
-            return None
+        return (-ts + 0.0193 * r, -th + 0.00954 * r,
+                (-math.pi * r * r * length - 4 / 3 * math.pi * r ** 3) / 1_296_000 + 1, length / 240 - 1)
+
+    def objective(self, state: State) -> float:
+        ts, th, r, length = state
         return 0.6224 * ts * r * length + 1.7781 * th * r * r + 3.1661 * ts * ts * length + 19.84 * ts * ts * r
 
 
@@ -178,14 +185,16 @@ class Spring(MovesGame):
     def actions(self, state: State) -> Interval:
         return (Interval(0.05, 2.0), Interval(0.25, 1.3), Interval(2.0, 15.0))[len(state)]
 
-    def objective(self, state: State) -> float | None:
+    def constraints(self, state: State) -> tuple[float, ...]:
         d, D, N = state
         g1 = 1 - D ** 3 * N / (71785 * d ** 4)
         g2 = (4 * D * D - d * D) / (12566 * (D * d ** 3 - d ** 4)) + 1 / (5108 * d * d) - 1
         g3 = 1 - 140.45 * d / (D * D * N)
         g4 = (d + D) / 1.5 - 1
-        if max(g1, g2, g3, g4) > TOLERANCE:
-            return None
+        return (g1, g2, g3, g4)
+
+    def objective(self, state: State) -> float:
+        d, D, N = state
         return (N + 2) * D * d * d
 
 

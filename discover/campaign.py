@@ -464,7 +464,7 @@ class _Run:
             message=outcome.message, cost_seconds=outcome.cost_seconds, artifacts=artifacts,
             worker=result.worker, device=result.device, started=result.started, finished=result.finished,
             encoding=self.game.checked_encoding(proposal.state),
-            path=list(path), state=proposal.state,
+            path=list(path), state=proposal.state, constraints=list(outcome.constraints),
         )
         self.commit(events, evaluation=record)
         self.reason = self.streak.add(outcome) or self.reason

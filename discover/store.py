@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 from discover.errors import StoreError
 from discover.types import CampaignInfo, EdgeRecord, EvaluationRecord, Event, NodeRecord, Objective, to_json
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 HEARTBEAT_SECONDS = 15.0
 LEASE_SECONDS = 120.0  # a writer on another host whose heartbeat is older than this is gone
 
@@ -50,6 +50,8 @@ _WRITER_TABLE = """CREATE TABLE IF NOT EXISTS writer (
 _OBJECTIVE_COLUMN = """objective TEXT NOT NULL DEFAULT '{"name": "value", "direction": "max"}'"""
 _COUNTS_COLUMN = "counts TEXT NOT NULL DEFAULT '{}'"
 _EDGE_STATS = ("prior", "probability", "score", "acquisition", "feasibility")
+# added by schema 4: an evaluation's constraint values (Outcome.constraints)
+_CONSTRAINTS_COLUMN = "constraints TEXT NOT NULL DEFAULT '[]'"
 
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,14 +76,15 @@ CREATE TABLE evaluations (
     id INTEGER PRIMARY KEY, state_key TEXT NOT NULL UNIQUE, state BLOB NOT NULL,
     label TEXT NOT NULL, encoding TEXT, value REAL, status TEXT NOT NULL, message TEXT NOT NULL,
     cost_seconds REAL NOT NULL, artifacts TEXT NOT NULL, worker TEXT NOT NULL,
-    device TEXT NOT NULL, started REAL NOT NULL, finished REAL NOT NULL, path TEXT NOT NULL
+    device TEXT NOT NULL, started REAL NOT NULL, finished REAL NOT NULL, path TEXT NOT NULL,
+    {_CONSTRAINTS_COLUMN}
 );
 CREATE TABLE events (id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
 {_WRITER_TABLE};
 """
 
 # columns stored as JSON text or pickled bytes; the rest are stored as they are
-_JSON_COLUMNS = {"artifacts", "encoding", "path", "params", "settings", "counts"}
+_JSON_COLUMNS = {"artifacts", "encoding", "path", "params", "settings", "counts", "constraints"}
 _PICKLED_COLUMNS = {"state", "action"}
 _NODE_COLUMNS = tuple(f.name for f in fields(NodeRecord) if f.name not in ("evaluation_ids", "principal"))
 _EDGE_COLUMNS = ("parent", "child", "action", "label", *_EDGE_STATS)
@@ -305,7 +308,8 @@ class Store:
     @classmethod
     def _migrate(cls, conn: sqlite3.Connection, version: int) -> None:
         """Bring an older schema up to date (1 -> 2: the writer lock and the stop reason; 2 -> 3: the
-        objective, evaluation counts per node and the planner's reasons per edge)."""
+        objective, evaluation counts per node and the planner's reasons per edge; 3 -> 4: constraint
+        values per evaluation)."""
         with cls._transaction(conn):
             if version < 2:
                 conn.execute(_WRITER_TABLE)
@@ -315,6 +319,8 @@ class Store:
                 conn.execute(f"ALTER TABLE nodes ADD COLUMN {_COUNTS_COLUMN}")
                 for column in _EDGE_STATS:
                     conn.execute(f"ALTER TABLE edges ADD COLUMN {column} REAL")
+            if version < 4:
+                conn.execute(f"ALTER TABLE evaluations ADD COLUMN {_CONSTRAINTS_COLUMN}")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     @staticmethod
@@ -480,7 +486,7 @@ class Store:
 
         ``states=True`` loads the pickled states too (this needs the game's code).
         """
-        columns = ["id", *(c for c in _EVALUATION_COLUMNS if states or c != "state")]
+        columns = ["id", *self._present("evaluations", [c for c in _EVALUATION_COLUMNS if states or c != "state"])]
         sql = f"SELECT {', '.join(columns)} FROM evaluations"
         args: list[Any] = []
         if status is not None:

@@ -13,10 +13,17 @@ Every kind returns, for ``b x q x d`` inputs, a ``b`` tensor of scores to maximi
 * ``ucb``: qUCB with beta = 2 [UCB].
 
 The probability of feasibility multiplies in: its log is added (for UCB this is a soft penalty,
-not a product, since UCB is not a positive quantity).
+not a product, since UCB is not a positive quantity). Before two formulations were feasible there
+is no value model, and the score is the log-probability of feasibility alone: the search looks for
+the feasible region first, as constrained BO does [cBO].
+
+[cBO]   Gardner, Kusner, Xu, Weinberger, Cunningham, "Bayesian optimization with inequality
+        constraints", ICML 2014.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 from botorch.acquisition import AcquisitionFunction, qUpperConfidenceBound
@@ -24,32 +31,37 @@ from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.models.model import Model
 from botorch.sampling import SobolQMCNormalSampler
 
-from surrogates.models import FeasibilityModel
 
+LogProbability = Callable[[torch.Tensor], torch.Tensor]  # log P(feasible) of ``... x q x d`` inputs, ``... x q``
 KINDS = ("logei", "logei-cost", "ucb")
 
 
 class GuidedAcquisition(AcquisitionFunction):
     """A base acquisition with the cost and feasibility models folded in (see module docstring)."""
 
-    def __init__(self, base: AcquisitionFunction, *, cost: Model | None = None,
-                 feasibility: FeasibilityModel | None = None) -> None:
-        super().__init__(model=base.model)
+    def __init__(self, base: AcquisitionFunction | None, *, model: Model, cost: Model | None = None,
+                 feasibility: LogProbability | None = None) -> None:
+        super().__init__(model=model)
         self.base = base
         self.cost = cost
         self.feasibility = feasibility
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        score = self.base(X)
+        score = self.base(X) if self.base is not None else torch.zeros(X.shape[:-2], dtype=X.dtype)
         if self.cost is not None:
             score = score - self.cost.posterior(X).mean.squeeze(-1).sum(-1)
         if self.feasibility is not None:
-            score = score + torch.log(self.feasibility.probability(X).clamp_min(1e-9)).sum(-1)
+            score = score + self.feasibility(X).sum(-1)
         return score
 
 
+def feasibility_search(model: Model, feasibility: LogProbability) -> GuidedAcquisition:
+    """log P(feasible) alone: the score before any value model exists (see the module docstring)."""
+    return GuidedAcquisition(None, model=model, feasibility=feasibility)
+
+
 def build_acquisition(kind: str, model: Model, *, X_baseline: torch.Tensor, X_pending: torch.Tensor | None,
-                      cost: Model | None = None, feasibility: FeasibilityModel | None = None,
+                      cost: Model | None = None, feasibility: LogProbability | None = None,
                       seed: int = 0, mc_samples: int = 128) -> GuidedAcquisition:
     """The acquisition ``kind`` over ``model``, pending points as fantasies."""
     if kind not in KINDS:
@@ -60,4 +72,4 @@ def build_acquisition(kind: str, model: Model, *, X_baseline: torch.Tensor, X_pe
     else:
         base = qLogNoisyExpectedImprovement(model, X_baseline=X_baseline, sampler=sampler, X_pending=X_pending,
                                             prune_baseline=True, cache_root=False)
-    return GuidedAcquisition(base, cost=cost if kind == "logei-cost" else None, feasibility=feasibility)
+    return GuidedAcquisition(base, model=model, cost=cost if kind == "logei-cost" else None, feasibility=feasibility)

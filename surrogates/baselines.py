@@ -4,9 +4,9 @@
 * ``flat-bo``: BO over the flattened formulation space, no tree (the GP estimator's completion
   choice, asked at the root every time);
 * ``tpe``: Optuna's TPE, multivariate and grouped (for conditional spaces), walking the game
-  define-by-run (one suggestion per move); a failed evaluation is told to it as a constraint
-  violation (``constraints_func``) the way Optuna users report infeasible points, not as a failed
-  trial, which TPE would ignore;
+  define-by-run (one suggestion per move); an evaluation's reported constraint values, and a
+  failure they do not explain, are told to it as constraint values (``Trial.set_constraint``) the
+  way Optuna users report infeasible points, not as a failed trial, which TPE would ignore;
 * ``ax``: Ax (BoTorch's own service) over the game's decision sites as a flat parameter set;
 * plain UCT with random rollouts is ``method="mcts", surrogate="none"``.
 
@@ -141,10 +141,10 @@ class TPESearch(FlatProposer):
         self._optuna = optuna
         with warnings.catch_warnings():  # multivariate/group are flagged experimental
             warnings.simplefilter("ignore")
-            sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
-                                                 constraints_func=_violation)
+            sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
         self.study = optuna.create_study(direction="maximize", sampler=sampler)
         self._trials: dict[str, Any] = {}
+        self._constraints: dict[str, tuple[float, ...]] = {}  # by state key, for repeats
 
     def _name(self, depth: int, moves: Any) -> str:
         return f"move{depth}_{hashlib.sha1(repr(moves).encode()).hexdigest()[:6]}"
@@ -179,12 +179,16 @@ class TPESearch(FlatProposer):
         if trial is None:  # evaluated before a resume: TPE restarts its model, the store still dedupes
             return
         ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
-        self._tell(trial, outcome.value if ok else None)
+        self._constraints[self.game.state_key(state)] = tuple(outcome.constraints)
+        self._tell(trial, outcome.value if ok else None, tuple(outcome.constraints))
 
-    def _tell(self, trial: Any, value: float | None) -> None:
-        """A value, or (failed) a constraint violation at the worst value seen, which TPE ranks below
-        every feasible trial."""
-        trial.set_user_attr(VIOLATION, 0.0 if value is not None else 1.0)
+    def _tell(self, trial: Any, value: float | None, constraints: tuple[float, ...]) -> None:
+        """A value with the reported constraint values, and for a failure they do not explain a
+        violation of 1: TPE ranks infeasible trials below every feasible one, by total violation."""
+        for i, g in enumerate(constraints):
+            trial.set_constraint(f"g{i}", g)
+        explained = bool(constraints) and max(constraints) > 0
+        trial.set_constraint("failed", 0.0 if value is not None or explained else 1.0)
         self.study.tell(trial, self.stand_in(value))
 
     def discard(self, state: State) -> None:
@@ -193,16 +197,9 @@ class TPESearch(FlatProposer):
             return
         key = self.game.state_key(state)
         if key in self.evaluated:  # a repeat of an evaluated formulation: TPE learns its known outcome
-            self._tell(trial, self.evaluated[key])
+            self._tell(trial, self.evaluated[key], self._constraints.get(key, ()))
         else:  # cancelled: nothing was learnt
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
-
-
-VIOLATION = "constraint_violation"
-
-
-def _violation(trial: Any) -> tuple[float]:
-    return (trial.user_attrs.get(VIOLATION, 0.0),)
 
 
 class AxSearch(FlatProposer):

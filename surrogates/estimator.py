@@ -15,12 +15,14 @@ completions observed below it (one continuous move nudged, or one decision re-dr
 completed at random: a local, trust-region-like search as in TuRBO [TuRBO]); and a few rounds in
 which the continuous moves of the best candidates are perturbed with a shrinking step. The model is
 a GP over the tree-derived encoding of :mod:`surrogates.space` (or the game's own ``features()``),
-fitted on OK evaluations, with a feasibility model learnt from the failures (log-probability of
-feasibility added to the acquisition) and an optional cost model.
+fitted on OK evaluations, with a feasibility model learnt from the failures and, where the game
+reports constraint values (``Outcome.constraints``), one GP per constraint (log-probability of
+feasibility added to the acquisition), and an optional cost model.
 
 Cold start: the first ``initial_design`` completions are a scrambled Sobol design, each decision
 of a completion taking the next coordinate of a Sobol point (so the design fills the conditional
-space branch by branch); after that the model decides, as soon as two evaluations succeeded.
+space branch by branch); after that the model decides, as soon as two evaluations succeeded or
+two reported constraint values (until two succeed it seeks the feasible region alone).
 
 [TuRBO] Eriksson, Pearce, Gardner, Turner, Poloczek, "Scalable global optimization via local
         Bayesian optimization", NeurIPS 2019.
@@ -43,8 +45,8 @@ from linear_operator.utils.warnings import NumericalWarning
 from discover.game import Game
 from discover.planner.estimator import Priors
 from discover.types import Action, Outcome, Player, Sampler, State, Status
-from surrogates.acquisition import KINDS, GuidedAcquisition, build_acquisition
-from surrogates.models import FeasibilityModel, WarmGP, leave_one_out, log_cost_floor
+from surrogates.acquisition import KINDS, GuidedAcquisition, build_acquisition, feasibility_search
+from surrogates.models import ConstraintModel, FeasibilityModel, WarmGP, leave_one_out, log_cost_floor
 from surrogates.space import Space, Step, Trace, Walker, unit_sobol
 
 log = logging.getLogger(__name__)
@@ -103,12 +105,15 @@ class GPEstimator:
         self._observed: list[Trace | None] = []
         self._values: list[float | None] = []
         self._costs: list[float] = []
+        self._constraints: list[tuple[float, ...]] = []  # per observation, () when none were reported
         self._seen: set[str] = set()
         self._chosen: dict[tuple[str, int], Trace] = {}  # (node key, model version) -> its maximiser
         s = self.settings
         self.value_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
         self.cost_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed + 1)
         self.feasibility = FeasibilityModel(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
+        self.constraints = ConstraintModel(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
+        self._value_fitted = False
         self._columns: list[Hashable] = []  # the sites the models were fitted on
         self._fitted_rows = 0
         self._X_ok: torch.Tensor | None = None
@@ -130,11 +135,15 @@ class GPEstimator:
         self._observed.append(trace)
         self._values.append(float(outcome.value) if ok else None)
         self._costs.append(float(outcome.cost_seconds or 0.0))
+        self._constraints.append(tuple(outcome.constraints))
 
     @property
     def ready(self) -> bool:
-        """The model decides once the initial design is done and two evaluations succeeded."""
-        return len(self._raws) >= self.settings.initial_design and sum(v is not None for v in self._values) >= 2
+        """The model decides once the initial design is done and two evaluations succeeded or
+        reported constraint values."""
+        if len(self._raws) < self.settings.initial_design:
+            return False
+        return sum(v is not None for v in self._values) >= 2 or len(ConstraintModel.usable(self._constraints)) >= 2
 
     @_without_jitter_warnings
     def priors(self, game: Game, state: State, actions: Sequence[Action],
@@ -170,7 +179,7 @@ class GPEstimator:
     def _feasibility(self, game: Game, traces: Sequence[Trace], owner: list[int], scores: torch.Tensor,
                      moves: int) -> list[float] | None:
         """P(ok) of the completion with the best acquisition below each move (None: no failures seen)."""
-        if self.feasibility.model is None:
+        if self.feasibility.model is None and not self.constraints.fitted:
             return None
         owners = torch.tensor(owner)
         chosen = [int(torch.argmax(torch.where(owners == i, scores, -math.inf))) for i in range(moves)]
@@ -178,7 +187,11 @@ class GPEstimator:
         if any(r is None for r in raws):
             return None
         with torch.no_grad():
-            return self.feasibility.probability(self._inputs(raws)).tolist()
+            return self._log_feasible(self._inputs(raws)).exp().tolist()
+
+    def _log_feasible(self, X: torch.Tensor) -> torch.Tensor:
+        """log P(feasible) of ``... x q x d`` inputs: the failure classifier's and the constraints'."""
+        return self.feasibility.log_probability(X) + self.constraints.log_probability(X)
 
     @_without_jitter_warnings
     def complete(self, game: Game, state: State, rng: np.random.Generator, pending: Sequence[State],
@@ -242,6 +255,8 @@ class GPEstimator:
     def _neighbours(self, game: Game, state: State, key: str, depth: int, count: int) -> list[Trace]:
         """Completions near the best ones observed through node ``key`` (``depth`` moves fixed)."""
         order = sorted((i for i, v in enumerate(self._values) if v is not None), key=lambda i: -self._values[i])
+        if not order:  # nothing feasible yet: the formulations that violated their constraints least
+            order = sorted((i for i, g in enumerate(self._constraints) if g), key=lambda i: max(self._constraints[i]))
         anchors = [t for i in order if (t := self._observed[i]) is not None and t.passes(key)
                    and len(t.steps) > depth][:3]
         out: list[Trace] = []
@@ -337,6 +352,8 @@ class GPEstimator:
         if not self.ready:
             return []
         self._refresh()
+        if not self._value_fitted:
+            return []
         observed, mean, std = leave_one_out(self.value_model.model)
         q = game.quantity
         points = []
@@ -353,10 +370,15 @@ class GPEstimator:
         cat_dims = self.space.cat_dims(self._columns)
         X = self._inputs(self._raws)
         ok = torch.tensor([v is not None for v in self._values])
+        # a failure whose reported constraints say why is the constraint models' to learn
+        explained = torch.tensor([bool(g) and max(g) > 0 for g in self._constraints])
         y = torch.tensor([v for v in self._values if v is not None], dtype=X.dtype).unsqueeze(-1)
         with self._seeded():
-            self.value_model.fit(X[ok], y, cat_dims)
-            self.feasibility.fit(X, ok, cat_dims)
+            self._value_fitted = int(ok.sum()) >= 2
+            if self._value_fitted:
+                self.value_model.fit(X[ok], y, cat_dims)
+            self.feasibility.fit(X, ok | explained, cat_dims)
+            self.constraints.fit(X, self._constraints, cat_dims)
             costs = torch.tensor(log_cost_floor(self._costs), dtype=X.dtype).unsqueeze(-1)
             self._cost_fitted = self.settings.acquisition == "logei-cost" and float(costs.std()) > 1e-6
             if self._cost_fitted:
@@ -368,11 +390,15 @@ class GPEstimator:
         self.version += 1
 
     def _acquisition(self, X_pending: torch.Tensor | None) -> GuidedAcquisition:
+        if not self._value_fitted:  # no two feasible formulations yet: find the feasible region
+            assert self.constraints.fitted
+            return feasibility_search(self.constraints.models[0], self._log_feasible)
         assert self.value_model.model is not None and self._X_ok is not None
+        constrained = self.feasibility.model is not None or self.constraints.fitted
         return build_acquisition(
             self.settings.acquisition, self.value_model.model, X_baseline=self._X_ok, X_pending=X_pending,
             cost=self.cost_model.model if self._cost_fitted else None,
-            feasibility=self.feasibility if self.feasibility.model is not None else None,
+            feasibility=self._log_feasible if constrained else None,
             seed=self.seed + self.version,
         )
 

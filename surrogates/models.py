@@ -4,6 +4,8 @@
   outputs standardised. Fitted on OK evaluations only: failures teach the feasibility model instead.
 * Cost: the same kind of GP on log seconds, so cost-aware acquisition can divide by predicted time.
 * Feasibility: least-squares GP classification of ok vs. not-ok (see :class:`FeasibilityModel`).
+* Constraints: one GP per constraint value a game reports (``Outcome.constraints``), giving
+  P(all g_i <= 0) (see :class:`ConstraintModel`).
 
 Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` observations (at most
 ``fit_iterations`` L-BFGS steps, starting from the previous values; a wall-clock bound ``fit_seconds``
@@ -117,14 +119,78 @@ class FeasibilityModel:
             return
         self.model = self.gp.fit(X, (2.0 * ok.to(X.dtype) - 1.0).unsqueeze(-1), cat_dims)
 
-    def probability(self, X: torch.Tensor) -> torch.Tensor:
-        """P(ok) for ``... x q x d`` inputs, shape ``... x q``; differentiable."""
+    def log_probability(self, X: torch.Tensor) -> torch.Tensor:
+        """log P(ok) for ``... x q x d`` inputs, shape ``... x q``; differentiable."""
         if self.model is None:
-            return torch.ones(X.shape[:-1], dtype=X.dtype)
+            return torch.zeros(X.shape[:-1], dtype=X.dtype)
         posterior = self.model.posterior(X)
         k = self.sharpness
         z = k * posterior.mean.squeeze(-1) / torch.sqrt(1.0 + k**2 * posterior.variance.squeeze(-1))
-        return torch.distributions.Normal(0.0, 1.0).cdf(z)
+        return torch.special.log_ndtr(z)
+
+
+def bilog(g: torch.Tensor) -> torch.Tensor:
+    """sign(g) log(1 + |g|): keeps the threshold 0 and the sign, and compresses constraint values
+    that span orders of magnitude so that a stationary GP fits them [SCBO]."""
+    return torch.sign(g) * torch.log1p(g.abs())
+
+
+class ConstraintModel:
+    """P(all constraints hold) from GPs of the constraint values a game reports [cBO].
+
+    Each reported g_i (satisfied when <= 0) gets its own value GP on bilog(g_i) [SCBO]; with
+    posterior mean m_i and standard deviation s_i, P(g_i <= 0) = Phi(-m_i / s_i), and the
+    constraints are modelled as independent, so P(feasible) is the product. Rows that reported no
+    constraints (a solver crash) teach nothing here; the :class:`FeasibilityModel` learns those.
+    Games report a fixed number of constraints; rows of another length are left out.
+
+    [cBO]  Gardner, Kusner, Xu, Weinberger, Cunningham, "Bayesian optimization with inequality
+           constraints", ICML 2014.
+    [SCBO] Eriksson & Poloczek, "Scalable constrained Bayesian optimization", AISTATS 2021.
+    """
+
+    def __init__(self, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
+        self._settings = dict(refit_every=refit_every, max_points=max_points)
+        self._seed = seed
+        self._gps: list[WarmGP] = []
+        self.models: list[Model] = []
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.models)
+
+    @staticmethod
+    def usable(constraints: list[tuple[float, ...]]) -> list[int]:
+        """The rows that reported the usual (most frequent) number of constraints."""
+        lengths = [len(g) for g in constraints if g]
+        if not lengths:
+            return []
+        m = max(set(lengths), key=lengths.count)
+        return [i for i, g in enumerate(constraints) if len(g) == m]
+
+    def fit(self, X: torch.Tensor, constraints: list[tuple[float, ...]], cat_dims: list[int]) -> None:
+        """Fit on the rows of ``X`` whose ``constraints`` (one tuple per row, () when not reported)
+        have the usual length; nothing is modelled while fewer than two rows reported them."""
+        rows = self.usable(constraints)
+        if len(rows) < 2:
+            self.models = []
+            return
+        m = len(constraints[rows[0]])
+        if len(self._gps) != m:
+            self._gps = [WarmGP(**self._settings, seed=self._seed + 7 * (i + 1)) for i in range(m)]
+        G = bilog(torch.tensor([constraints[i] for i in rows], dtype=X.dtype))
+        self.models = [gp.fit(X[rows], G[:, i:i + 1], cat_dims) for i, gp in enumerate(self._gps)]
+
+    def log_probability(self, X: torch.Tensor) -> torch.Tensor:
+        """log P(all g_i <= 0) for ``... x q x d`` inputs, shape ``... x q``; differentiable, and
+        exact far from the feasible region too (log Phi, not log of an underflowed Phi), so the
+        search can climb towards feasibility before it has seen any."""
+        out = torch.zeros(X.shape[:-1], dtype=X.dtype)
+        for model in self.models:
+            posterior = model.posterior(X)
+            mean, std = posterior.mean.squeeze(-1), posterior.variance.squeeze(-1).clamp_min(1e-12).sqrt()
+            out = out + torch.special.log_ndtr(-mean / std)
+        return out
 
 
 def log_cost_floor(costs: list[float]) -> list[float]:

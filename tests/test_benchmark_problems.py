@@ -26,7 +26,9 @@ def test_each_problem_passes_the_game_checks(cls):
     assert len(terminals) == 20
 
 
-def test_constraints_reject_infeasible_points():
-    assert Gramacy().evaluate((0.1, 0.1), EvalContext()).status is Status.INFEASIBLE  # c1 > 0
+def test_constraints_reject_infeasible_points_and_are_reported():
+    outcome = Gramacy().evaluate((0.1, 0.1), EvalContext())
+    assert outcome.status is Status.INFEASIBLE and outcome.constraints[0] > 0 > outcome.constraints[1]  # c1 > 0
+    assert max(Gramacy().evaluate(Gramacy.optimal_state, EvalContext()).constraints) <= 1e-5
     # a shell thinner than 0.0193 R violates the first constraint
     assert PressureVessel().evaluate((0.0625, 0.4375, 42.0, 176.0), EvalContext()).status is Status.INFEASIBLE

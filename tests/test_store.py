@@ -45,7 +45,9 @@ def test_records_round_trip(tmp_path):
         store.record(evaluation=evaluation(1), nodes=[node("root", 0), node("k1", 1, player="terminal", solved=True)],
                      edges=[EdgeRecord("root", "k1", "move 1", (1, "a"))],
                      events=[Event(EventKind.NEW_BEST, 5.0, {"best": 0.5})])
-        store.record(evaluation=evaluation(2, value=None, status="failed"), nodes=[node("root", 0, visits=4)])
+        failed = evaluation(2, value=None, status="failed")
+        store.record(evaluation=EvaluationRecord(**{**failed.__dict__, "constraints": [0.5, -1.0]}),
+                     nodes=[node("root", 0, visits=4)])
     with Store.open(db, readonly=True) as store:
         stored = store.campaign()
         assert stored == info(updated=stored.updated) and stored.updated > 1.0  # each write stamps it
@@ -55,6 +57,7 @@ def test_records_round_trip(tmp_path):
         assert [e.state_key for e in store.evaluations(order="best", status="ok")] == ["k1"]
         assert [e.state for e in store.history()] == [(1, 1, "keep"), (1, 2, "keep")]
         assert store.history()[1].outcome().status.value == "failed"
+        assert store.history()[1].outcome().constraints == (0.5, -1.0) and first.constraints == []
         nodes, edges = store.tree(states=True)
         assert nodes[0] == node("root", 0, visits=4, evaluation_ids=(1, 2), principal=True)
         assert nodes[1].solved is True and nodes[1].evaluation_ids == (1,) and nodes[1].principal
@@ -216,6 +219,7 @@ def test_schema_1_databases_are_read_and_migrated(tmp_path):
         INSERT INTO nodes VALUES ('root', x'00', 'start', 0, 'searcher', 1, 0.5, 0.5, 0.5, 0.5, NULL, NULL, 0);
         INSERT INTO nodes VALUES ('a', x'00', 'a', 1, 'terminal', 1, 0.5, 0.5, 0.5, 0.5, NULL, NULL, 1);
         INSERT INTO edges VALUES ('root', 'a', x'00', 'move a');
+        INSERT INTO evaluations VALUES (1, 'z', x'00', 'z', NULL, 0.5, 'ok', '', 0.1, '{}', 'w', 'cpu', 1.0, 2.0, '[]');
     """)
     conn.close()
     with Store.open(db, readonly=True) as reader:  # read as it is: what it lacks takes the defaults
@@ -224,6 +228,7 @@ def test_schema_1_databases_are_read_and_migrated(tmp_path):
         nodes, edges = reader.tree()
         assert [n.counts for n in nodes] == [{}, {}] and edges == [EdgeRecord("root", "a", "move a")]
         assert [n.principal for n in nodes] == [True, True]
+        assert [(e.value, e.constraints) for e in reader.evaluations()] == [(0.5, [])]
     with Store.open(db) as store:
         store.set_status("crashed", reason="RuntimeError: x")
         store.record(nodes=[node("root", 0, counts={"ok": 1})], edges=[EdgeRecord("root", "a", "move a", "a", prior=0.7)])
@@ -232,6 +237,7 @@ def test_schema_1_databases_are_read_and_migrated(tmp_path):
         assert reader._conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
         nodes, edges = reader.tree()
         assert nodes[0].counts == {"ok": 1} and edges[0].prior == 0.7 and edges[0].score is None
+        assert reader.evaluations()[0].constraints == []
 
 
 def test_a_killed_writer_not_yet_reaped_is_not_alive(tmp_path):

@@ -122,7 +122,7 @@ def test_feasibility_model_learns_where_evaluations_fail():
     ok = X.squeeze(-1) < 0.5
     model = FeasibilityModel()
     model.fit(X, ok, [])
-    p = model.probability(torch.tensor([[[0.2]], [[0.8]]], dtype=torch.double)).squeeze()
+    p = model.log_probability(torch.tensor([[[0.2]], [[0.8]]], dtype=torch.double)).exp().squeeze()
     assert p[0] > 0.8 and p[1] < 0.2
 
 

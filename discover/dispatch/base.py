@@ -12,6 +12,7 @@ import abc
 import time
 import traceback
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any, Sequence
 
 from discover.errors import GameError
@@ -97,7 +98,7 @@ def run_batch(game: Game, jobs: Sequence[Job], worker: str, device: str) -> list
         results = [_failed(exc)] * len(jobs)
     share = (time.perf_counter() - tick) / len(jobs)
     return [JobResult(job, outcome if outcome.cost_seconds else
-                      Outcome(outcome.value, outcome.status, share, outcome.artifacts, outcome.message),
+                      replace(outcome, cost_seconds=share),
                       worker, device, started, started + share * len(jobs))
             for job, outcome in zip(jobs, results)]
 
@@ -121,7 +122,7 @@ def _settle(game: Game, job: Job, outcome: Any) -> Outcome:
             return _failed(exc)
         if reason:
             return Outcome.failure(Status.FAILED, f"certificate did not verify: {reason}",
-                                   outcome.cost_seconds, outcome.artifacts)
+                                   outcome.cost_seconds, outcome.artifacts, outcome.constraints)
     return outcome
 
 

@@ -30,14 +30,14 @@ import socket
 import threading
 import time
 from concurrent.futures import CancelledError, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from discover.dispatch.base import Backend, lost_result, run_batch, task_limit, task_resources
 from discover.errors import SettingsError
 from discover.game import Game
-from discover.types import Job, JobResult, Outcome, Status
+from discover.types import Job, JobResult, Status
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def offload(result: JobResult, folder: str | None, limit: int) -> JobResult:
         artifacts = {**outcome.artifacts, "artifacts_error": f"could not write {path}: {exc.strerror or exc}"}
     else:
         artifacts = {"artifacts_file": str(path), "artifacts_bytes": len(text)}
-    moved = Outcome(outcome.value, outcome.status, outcome.cost_seconds, artifacts, outcome.message)
+    moved = replace(outcome, artifacts=artifacts)
     return JobResult(result.job, moved, result.worker, result.device, result.started, result.finished)
 
 

@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import time
+from dataclasses import replace
 from typing import Sequence
 
 from discover.game import Game, Param
@@ -82,5 +83,5 @@ class FaultyGame(Game):
     def evaluate_batch(self, states: Sequence[tuple], context: EvalContext) -> list[Outcome]:
         """Each state as :meth:`evaluate` would, with the size of the batch it came in."""
         outcomes = [self.evaluate(state, context) for state in states]
-        return [Outcome(o.value, o.status, o.cost_seconds, {**o.artifacts, "batch": len(states)}, o.message)
+        return [replace(o, artifacts={**o.artifacts, "batch": len(states)})
                 for o in outcomes]
