@@ -76,6 +76,8 @@ class GPSettings:
     neighbours: int = 48  # completions near the best observed below a node
     refine_rounds: int = 3  # rounds of continuous moves perturbed around the best candidates
     refine_width: int = 24  # perturbations per round
+    polish_starts: int = 4  # best candidates whose continuous moves L-BFGS-B then optimises
+    polish_iterations: int = 40  # L-BFGS-B steps per polish
     prior_samples: int = 6  # completions per move when scoring priors
     prior_temperature: float = 1.0  # softmax temperature on log-acquisition scores
     prior_uniform_share: float = 0.25  # of the prior spread uniformly over the moves
@@ -238,6 +240,7 @@ class GPEstimator:
             pool = list(candidates.values())
             scores = self._score(game, pool, acquisition)
             pool, scores = self._refine(game, pool, scores, acquisition, len(prefix), busy)
+            pool, scores = self._polish(game, pool, scores, acquisition, len(prefix), busy)
         return pool[int(torch.argmax(scores))]
 
     def _design_point(self, game: Game, state: State, prefix: list[Step], busy: set[str]) -> Trace:
@@ -314,6 +317,53 @@ class GPEstimator:
             pool = pool + new
             scores = torch.cat([scores, self._score(game, new, acquisition)])
         return pool, scores
+
+    def _polish(self, game: Game, pool: list[Trace], scores: torch.Tensor, acquisition: GuidedAcquisition,
+                depth: int, busy: set[str]) -> tuple[list[Trace], torch.Tensor]:
+        """The best candidates with their continuous moves below the node optimised by L-BFGS-B on
+        the acquisition (gradients through the embedding), every other move fixed: what BoTorch's
+        ``optimize_acqf`` does from its best raw samples, per completion. Random and perturbed
+        candidates find the basin; this finds its top, bounds included (an optimum on a bound is
+        reached exactly, which perturbations almost never do)."""
+        from scipy.optimize import minimize
+
+        s = self.settings
+        index = {key: j for j, key in enumerate(self._columns)}
+        starts: list[tuple[Trace, list[int]]] = []  # a candidate and the indices of its free real steps
+        for i in torch.topk(scores, min(s.polish_starts, len(pool))).indices.tolist():
+            steps = [j for j in range(depth, len(pool[i].steps))
+                     if self._is_real(pool[i].steps[j]) and pool[i].steps[j].site in index]
+            if steps and math.isfinite(float(scores[i])):
+                starts.append((pool[i], steps))
+        if not starts:
+            return pool, scores
+        raws = [self.space.raw(game, trace) for trace, _ in starts]
+        U0, A = self.space.matrix(raws, self._columns)
+        rows = torch.tensor([r for r, (_, steps) in enumerate(starts) for _ in steps])
+        cols = torch.tensor([index[trace.steps[j].site] for trace, steps in starts for j in steps])
+        x0 = U0[rows, cols].clamp(0.0, 1.0).numpy()
+
+        def loss(x: np.ndarray) -> tuple[float, np.ndarray]:
+            u = torch.tensor(x, dtype=U0.dtype, requires_grad=True)
+            U = U0.index_put((rows, cols), u)
+            value = -torch.nan_to_num(acquisition(self.space.embed(U, A, self._columns).unsqueeze(-2)),
+                                      nan=-1e9, neginf=-1e9).sum()
+            value.backward()
+            return float(value), u.grad.numpy().astype(np.float64)
+
+        found = minimize(loss, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(x0),
+                         options={"maxiter": s.polish_iterations})
+        new: list[Trace] = []
+        at = 0
+        for trace, steps in starts:
+            values = {j: self.space.decisions[trace.steps[j].site].action(found.x[at + n]) for n, j in enumerate(steps)}
+            at += len(steps)
+            polished = self.space.replay(game, trace, values)
+            if polished is not None and polished.key not in busy:
+                new.append(polished)
+        if not new:
+            return pool, scores
+        return pool + new, torch.cat([scores, self._score(game, new, acquisition)])
 
     # -- the model ---------------------------------------------------------------------------
     def _raw_of(self, game: Game, state: State) -> dict[Hashable, float] | None:

@@ -176,13 +176,18 @@ class Space:
 
     def replay(self, game: Game, trace: Trace, values: dict[int, Action]) -> Trace | None:
         """``trace`` with the moves at step indices ``values`` replaced; None when the new moves
-        lead elsewhere (a game whose later sites depend on a continuous value)."""
+        lead to other decisions (a game whose later sites depend on a continuous value). States
+        along the way differ from the trace's (they hold the new moves); the sites must not."""
         state, steps = game.initial_state(), []
         for i, step in enumerate(trace.steps):
-            if game.state_key(state) != step.before:
+            player = game.to_move(state)
+            if player is Player.TERMINAL:
+                return None
+            moves = [a for a, _ in game.chance_outcomes(state)] if player is Player.CHANCE else game.actions(state)
+            if self.site(i, moves).key != step.site:
                 return None
             action = values.get(i, step.action)
-            steps.append(Step(step.site, action, step.before, step.player))
+            steps.append(Step(step.site, action, game.state_key(state), player))
             state = game.apply(state, action)
         if game.to_move(state) is not Player.TERMINAL:
             return None
