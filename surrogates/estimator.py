@@ -349,7 +349,7 @@ class GPEstimator:
             value = -torch.nan_to_num(acquisition(self.space.embed(U, A, self._columns).unsqueeze(-2)),
                                       nan=-1e9, neginf=-1e9).sum()
             value.backward()
-            return float(value), u.grad.numpy().astype(np.float64)
+            return float(value.detach()), u.grad.numpy().astype(np.float64)
 
         found = minimize(loss, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(x0),
                          options={"maxiter": s.polish_iterations})

@@ -252,3 +252,98 @@ def test_leave_one_out_matches_refitting_without_each_point():
             m, v = model.outcome_transform.untransform(post.mean.reshape(1, 1), post.variance.reshape(1, 1))
         assert float(m) == pytest.approx(float(mean[i]), rel=1e-6, abs=1e-8)
         assert float(v.sqrt()) == pytest.approx(float(std[i]), rel=1e-6)
+
+
+class Plane(Game):
+    """Two continuous moves x1, x2 in [0, 1], no features(); value -x1 - 4 (x2 - 0.6)^2, so the
+    best x1 is on its bound. With ``limit``, x1 + x2 <= limit is reported as a constraint."""
+
+    name = "plane-test"
+
+    def __init__(self, limit=None):
+        self.limit = limit
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return Interval(0.0, 1.0)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        x1, x2 = state
+        value = -x1 - 4 * (x2 - 0.6) ** 2
+        if self.limit is None:
+            return Outcome.ok(value)
+        g = (x1 + x2 - self.limit,)
+        if g[0] > 0:
+            return Outcome.failure(Status.INFEASIBLE, "x1 + x2 > limit", constraints=g)
+        return Outcome.ok(value, constraints=g)
+
+
+def test_replay_changes_an_earlier_move_and_keys_the_states_it_passes():
+    game = Plane()
+    estimator = GPEstimator(game, seed=0)
+    trace = estimator.space.trace_of(game, (0.2, 0.7))
+    moved = estimator.space.replay(game, trace, {0: 0.9})
+    assert moved is not None and moved.state == (0.9, 0.7)
+    assert [s.before for s in moved.steps] == [game.state_key(()), game.state_key((0.9,))]
+
+
+class Box(Plane):
+    """Six continuous moves; value -x1 - 4 sum_i>1 (x_i - 0.6)^2."""
+
+    name = "box-test"
+
+    def to_move(self, state):
+        return Player.TERMINAL if len(state) == 6 else Player.SEARCHER
+
+    def evaluate(self, state, context):
+        return Outcome.ok(-state[0] - 4 * sum((x - 0.6) ** 2 for x in state[1:]))
+
+
+def test_polished_completions_beat_the_best_of_twenty_thousand_random_ones():
+    game = Box()
+    estimator = GPEstimator(game, seed=0)
+    for point in np.random.default_rng(5).random((14, 6)):
+        estimator.observe(game, tuple(point), game.evaluate(tuple(point), EvalContext()))
+    estimator._refresh()
+    acquisition = estimator._acquisition(None)
+
+    def score(states):
+        return estimator._score(game, [estimator.space.trace_of(game, tuple(s)) for s in states], acquisition)
+
+    chosen = estimator.complete(game, (), np.random.default_rng(0), [])
+    # every move, the first ones included, is optimised: without the polish the choice scores below
+    # the best of this sample (measured: -1.485 against -1.433; with it -1.379)
+    assert score([chosen]).item() >= float(score(np.random.default_rng(1).random((20000, 6))).max())
+
+
+def test_constraint_values_lead_the_search_into_a_small_feasible_region(run_campaign):
+    game = Plane(limit=0.25)  # feasible: x1 + x2 <= 0.25, about 3% of the square; best there x1 = 0, x2 = 0.25
+    result = run_campaign(game, budget=20, seed=0, backend="inline", surrogate="gp")
+    first_ok = next(i for i, e in enumerate(result.history) if e.status == "ok")
+    assert first_ok <= 8  # found within three decisions after the six-point design
+    assert result.best_value > -4 * 0.35 ** 2 - 0.01  # within 0.01 of the constrained optimum -0.49
+
+
+def test_constraint_model_gives_the_probability_that_every_constraint_holds():
+    from surrogates.models import ConstraintModel
+
+    X = torch.linspace(0, 1, 12, dtype=torch.double).unsqueeze(-1)
+    rows = [(float(x) - 0.5, 0.2 - float(x)) for x in X.squeeze(-1)]  # feasible for 0.2 <= x <= 0.5
+    model = ConstraintModel()
+    model.fit(X, rows[:3] + [()] + rows[4:], [])  # a row without constraints teaches nothing
+    p = model.log_probability(torch.tensor([[[0.35]], [[0.05]], [[0.9]]], dtype=torch.double)).exp().squeeze()
+    assert p[0] > 0.9 and p[1] < 0.1 and p[2] < 0.1
+    assert ConstraintModel.usable([(1.0,), (), (1.0, 2.0), (0.0, 1.0)]) == [2, 3]
+
+
+def test_non_finite_constraint_values_are_dropped_with_a_note():
+    outcome = Outcome.ok(1.0, constraints=(0.5, float("nan"))).checked()
+    assert outcome.constraints == () and "not all finite" in outcome.message and outcome.status is Status.OK
