@@ -27,6 +27,7 @@ from typing import Callable
 
 import torch
 from botorch.acquisition import AcquisitionFunction, qUpperConfidenceBound
+from botorch.acquisition.analytic import LogExpectedImprovement, UpperConfidenceBound
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.models.model import Model
 from botorch.sampling import SobolQMCNormalSampler
@@ -72,4 +73,16 @@ def build_acquisition(kind: str, model: Model, *, X_baseline: torch.Tensor, X_pe
     else:
         base = qLogNoisyExpectedImprovement(model, X_baseline=X_baseline, sampler=sampler, X_pending=X_pending,
                                             prune_baseline=True, cache_root=False)
+    return GuidedAcquisition(base, model=model, cost=cost if kind == "logei-cost" else None, feasibility=feasibility)
+
+
+def analytic_acquisition(kind: str, model: Model, *, best_f: float, cost: Model | None = None,
+                         feasibility: LogProbability | None = None) -> GuidedAcquisition:
+    """The closed-form, single-point twin of ``kind`` (log EI over the best value observed, or UCB),
+    without pending points: an order of magnitude cheaper to evaluate and differentiate than the
+    Monte Carlo one, so gradient steps use it; candidates are still ranked by the full acquisition."""
+    if kind == "ucb":
+        base: AcquisitionFunction = UpperConfidenceBound(model, beta=2.0)
+    else:
+        base = LogExpectedImprovement(model, best_f=best_f)
     return GuidedAcquisition(base, model=model, cost=cost if kind == "logei-cost" else None, feasibility=feasibility)
