@@ -204,7 +204,10 @@ class TPESearch(FlatProposer):
 
 class AxSearch(FlatProposer):
     """Ax's default generation strategy (Sobol, then BoTorch's modular BO) over the game's decision
-    sites, found by walking random completions; infeasible points are an outcome constraint.
+    sites, found by walking random completions; feasibility is the outcome constraint
+    ``violation <= 0``, where violation is the largest reported constraint value (0 for an OK
+    evaluation that reported none, 1 for a failure that none explains): Ax needs its metrics before
+    the first trial, so the game's constraints, whose number is unknown then, come as one.
 
     Ax needs its parameters up front, so sites are collected from ``discovery`` random completions;
     a site met later takes a random move. Inactive parameters of a conditional space are proposed
@@ -237,8 +240,9 @@ class AxSearch(FlatProposer):
                                                         is_ordered=site.kind == "ordinal"))
         self.client = Client(random_seed=seed)
         self.client.configure_experiment(parameters=parameters, name=f"discover-{game.name}")
-        self.client.configure_optimization(objective="value", outcome_constraints=["feasible >= 0.5"])
+        self.client.configure_optimization(objective="value", outcome_constraints=["violation <= 0"])
         self._trials: dict[str, int] = {}
+        self._violations: dict[str, float] = {}  # by state key, for repeats
 
     def draw(self) -> State:
         with warnings.catch_warnings():
@@ -262,15 +266,17 @@ class AxSearch(FlatProposer):
         return trace.state
 
     def observe(self, state: State, outcome: Outcome) -> None:
-        index = self._trials.pop(self.game.state_key(state), None)
+        key = self.game.state_key(state)
+        ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
+        g = tuple(outcome.constraints)
+        self._violations[key] = max(g) if g and (ok or max(g) > 0) else (0.0 if ok else 1.0)
+        index = self._trials.pop(key, None)
         if index is None:
             return
-        ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
-        self._complete(index, outcome.value if ok else None)
+        self._complete(index, outcome.value if ok else None, self._violations[key])
 
-    def _complete(self, index: int, value: float | None) -> None:
-        self.client.complete_trial(trial_index=index, raw_data={
-            "value": self.stand_in(value), "feasible": 1.0 if value is not None else 0.0})
+    def _complete(self, index: int, value: float | None, violation: float) -> None:
+        self.client.complete_trial(trial_index=index, raw_data={"value": self.stand_in(value), "violation": violation})
 
     def discard(self, state: State) -> None:
         key = self.game.state_key(state)
@@ -278,6 +284,7 @@ class AxSearch(FlatProposer):
         if index is None:
             return
         if key in self.evaluated:
-            self._complete(index, self.evaluated[key])
+            value = self.evaluated[key]
+            self._complete(index, value, self._violations.get(key, 0.0 if value is not None else 1.0))
         else:
             self.client.mark_trial_failed(trial_index=index)
