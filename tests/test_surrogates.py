@@ -15,6 +15,7 @@ from discover.types import EvalContext, Interval, Outcome, Player, Status
 from surrogates import GPEstimator, GPSettings
 from surrogates.acquisition import build_acquisition
 from surrogates.models import FeasibilityModel, WarmGP
+from test_planner import ContinuousGame
 
 warnings.filterwarnings("ignore")
 
@@ -254,7 +255,7 @@ def test_leave_one_out_matches_refitting_without_each_point():
         assert float(v.sqrt()) == pytest.approx(float(std[i]), rel=1e-6)
 
 
-class Plane(Game):
+class Plane(ContinuousGame):
     """Two continuous moves x1, x2 in [0, 1], no features(); value -x1 - 4 (x2 - 0.6)^2, so the
     best x1 is on its bound. With ``limit``, x1 + x2 <= limit is reported as a constraint."""
 
@@ -262,18 +263,6 @@ class Plane(Game):
 
     def __init__(self, limit=None):
         self.limit = limit
-
-    def initial_state(self):
-        return ()
-
-    def to_move(self, state):
-        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
-
-    def actions(self, state):
-        return Interval(0.0, 1.0)
-
-    def apply(self, state, action):
-        return (*state, action)
 
     def evaluate(self, state, context):
         x1, x2 = state
