@@ -212,7 +212,9 @@ def test_ctrl_c_stops_cleanly_with_one_line(tmp_path):
     db = tmp_path / "c.db"
     proc = subprocess.Popen([sys.executable, "-m", "discover.cli", "run", "toy-faulty", "-p", "faults=false",
                              "-p", "delay=2", "--budget", "20", "--workers", "2", "--db", str(db), "--surrogate", "none"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # as at a terminal: a test run started in the background inherits SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     stored_count(db, 2, timeout=60)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
