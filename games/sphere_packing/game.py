@@ -123,12 +123,12 @@ class SpherePackingGame(SlotGame):
     expensive = True
     params = (
         Param("dimension", "int", 4, "dimension n of the packing problem"),
-        Param("max_degree", "int", 31, "largest polynomial degree of the cohn-elkies family"),
+        Param("max_degree", "int", DEGREES[-1], "largest polynomial degree of the cohn-elkies family"),
         Param("max_kernel_degree", "int", 8, "largest kernel degree D of the three-point family"),
         Param("families", "str", "cohn-elkies", f"comma-separated bound families to search: {', '.join(FAMILIES)}"),
     )
 
-    def __init__(self, dimension: int = 4, max_degree: int = 31, max_kernel_degree: int = 8,
+    def __init__(self, dimension: int = 4, max_degree: int = DEGREES[-1], max_kernel_degree: int = 8,
                  families: str = "cohn-elkies") -> None:
         if dimension < 1 or ("three-point" in families and dimension < 2):
             raise ValueError(f"dimension must be a positive integer (>= 2 for three-point), got {dimension}")
