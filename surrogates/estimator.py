@@ -214,7 +214,11 @@ class GPEstimator:
     def widen(self, game: Game, state: State, moves: Sequence[Action] | Sampler, rng: np.random.Generator,
               pending: Sequence[State], history: Sequence[Action] = ()) -> Action:
         busy = self._seen | {game.state_key(p) for p in pending}
-        trace = self._choose(game, state, history, pending, busy)
+        # a parent widened in this descent already maximised the acquisition over completions through
+        # this node (its choice fixes the path so far): follow it rather than optimise again per level
+        trace = self._chosen.pop((game.state_key(state), self.version), None)
+        if trace is None or trace.key in busy:
+            trace = self._choose(game, state, history, pending, busy)
         action = trace.steps[len(history)].action
         child = game.state_key(game.apply(state, action))
         self._chosen[(child, self.version)] = trace  # its completion is what the child evaluates first

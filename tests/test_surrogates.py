@@ -200,6 +200,26 @@ def test_new_continuous_moves_are_acquisition_maximisers_not_uniform_draws():
     assert all(abs(x - math.pi / 12) < 0.15 for x in moves)
 
 
+def test_a_descent_through_continuous_moves_optimises_the_acquisition_once(monkeypatch):
+    """The root's widening maximises over whole completions; the child it creates follows that
+    completion instead of optimising again (one optimisation per descent, not one per level)."""
+    game = ContinuousGame()
+    estimator = GPEstimator(game, seed=0)
+    for x in ((0.1, 0.9), (0.4, 0.5), (0.9, 0.1), (0.6, 0.3), (0.2, 0.2), (0.8, 0.7)):
+        estimator.observe(game, x, game.evaluate(x, EvalContext()))
+    calls = []
+    choose = estimator._choose
+    monkeypatch.setattr(estimator, "_choose", lambda *a: calls.append(a) or choose(*a))
+    rng = np.random.default_rng(0)
+    first = estimator.widen(game, (), Interval(0.0, 1.0), rng, [])
+    second = estimator.widen(game, (first,), Interval(0.0, 1.0), rng, [], (first,))
+    assert len(calls) == 1
+    assert estimator._chosen[(game.state_key((first, second)), estimator.version)].state == (first, second)
+    # a second visit of the child, with nothing handed down, optimises below it
+    estimator.widen(game, (first,), Interval(0.0, 1.0), rng, [(first, second)], (first,))
+    assert len(calls) == 2
+
+
 def test_ax_baseline_runs_in_the_campaign_loop(run_campaign):
     # Ax's centre point and Sobol trials; its BoTorch model takes over later (the slow resume test)
     result = run_campaign("toy-formulation", budget=5, seed=0, backend="inline", method="ax")
