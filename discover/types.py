@@ -107,6 +107,17 @@ class Outcome:
             raise ValueError("a failure needs a status other than OK")
         return cls(None, status, cost_seconds, dict(artifacts or {}), message, tuple(constraints))
 
+    @property
+    def succeeded(self) -> bool:
+        """OK with a finite value: what a surrogate may learn a value from."""
+        return self.status is Status.OK and self.value is not None and math.isfinite(self.value)
+
+    @property
+    def violates(self) -> bool:
+        """Some reported g_i > 0: infeasible for a reason the game measured (a failure so explained
+        is the constraint models' to learn, not an unexplained one)."""
+        return bool(self.constraints) and max(self.constraints) > 0
+
     def checked(self) -> Outcome:
         """The outcome with its invariants enforced: an OK outcome without a finite value fails;
         constraint values that are not all finite numbers are dropped (with a note in the message)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import warnings
 from typing import Any, Sequence
 
@@ -144,7 +143,7 @@ class TPESearch(FlatProposer):
             sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
         self.study = optuna.create_study(direction="maximize", sampler=sampler)
         self._trials: dict[str, Any] = {}
-        self._constraints: dict[str, tuple[float, ...]] = {}  # by state key, for repeats
+        self._outcomes: dict[str, Outcome] = {}  # by state key, for repeats
 
     def _name(self, depth: int, moves: Any) -> str:
         return f"move{depth}_{hashlib.sha1(repr(moves).encode()).hexdigest()[:6]}"
@@ -178,18 +177,16 @@ class TPESearch(FlatProposer):
         trial = self._trial(state)
         if trial is None:  # evaluated before a resume: TPE restarts its model, the store still dedupes
             return
-        ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
-        self._constraints[self.game.state_key(state)] = tuple(outcome.constraints)
-        self._tell(trial, outcome.value if ok else None, tuple(outcome.constraints))
+        self._outcomes[self.game.state_key(state)] = outcome
+        self._tell(trial, outcome)
 
-    def _tell(self, trial: Any, value: float | None, constraints: tuple[float, ...]) -> None:
+    def _tell(self, trial: Any, outcome: Outcome) -> None:
         """A value with the reported constraint values, and for a failure they do not explain a
         violation of 1: TPE ranks infeasible trials below every feasible one, by total violation."""
-        for i, g in enumerate(constraints):
+        for i, g in enumerate(outcome.constraints):
             trial.set_constraint(f"g{i}", g)
-        explained = bool(constraints) and max(constraints) > 0
-        trial.set_constraint("failed", 0.0 if value is not None or explained else 1.0)
-        self.study.tell(trial, self.stand_in(value))
+        trial.set_constraint("failed", 0.0 if outcome.succeeded or outcome.violates else 1.0)
+        self.study.tell(trial, self.stand_in(outcome.value if outcome.succeeded else None))
 
     def discard(self, state: State) -> None:
         trial = self._trial(state)
@@ -197,7 +194,9 @@ class TPESearch(FlatProposer):
             return
         key = self.game.state_key(state)
         if key in self.evaluated:  # a repeat of an evaluated formulation: TPE learns its known outcome
-            self._tell(trial, self.evaluated[key], self._constraints.get(key, ()))
+            value = self.evaluated[key]  # only the value is known of one evaluated before a resume
+            known = Outcome.ok(value) if value is not None else Outcome.failure(Status.FAILED, "failed before")
+            self._tell(trial, self._outcomes.get(key, known))
         else:  # cancelled: nothing was learnt
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
 
@@ -267,9 +266,8 @@ class AxSearch(FlatProposer):
 
     def observe(self, state: State, outcome: Outcome) -> None:
         key = self.game.state_key(state)
-        ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
-        g = tuple(outcome.constraints)
-        self._violations[key] = max(g) if g and (ok or max(g) > 0) else (0.0 if ok else 1.0)
+        ok, g = outcome.succeeded, outcome.constraints
+        self._violations[key] = max(g) if g and (ok or outcome.violates) else (0.0 if ok else 1.0)
         index = self._trials.pop(key, None)
         if index is None:
             return

@@ -44,7 +44,7 @@ from linear_operator.utils.warnings import NumericalWarning
 
 from discover.game import Game
 from discover.planner.estimator import Priors
-from discover.types import Action, Outcome, Player, Sampler, State, Status
+from discover.types import Action, Outcome, Player, Sampler, State
 from surrogates.acquisition import (
     KINDS, GuidedAcquisition, analytic_acquisition, build_acquisition, feasibility_search,
 )
@@ -110,6 +110,7 @@ class GPEstimator:
         self._values: list[float | None] = []
         self._costs: list[float] = []
         self._constraints: list[tuple[float, ...]] = []  # per observation, () when none were reported
+        self._violated: list[bool] = []  # per observation: Outcome.violates
         self._seen: set[str] = set()
         self._chosen: dict[tuple[str, int], Trace] = {}  # (node key, model version) -> its maximiser
         s = self.settings
@@ -134,12 +135,12 @@ class GPEstimator:
         raw = self.space.raw(game, trace) if trace is not None else None
         if raw is None:  # an unencodable state teaches nothing
             return
-        ok = outcome.status is Status.OK and outcome.value is not None and math.isfinite(outcome.value)
         self._raws.append(raw)
         self._observed.append(trace)
-        self._values.append(float(outcome.value) if ok else None)
+        self._values.append(float(outcome.value) if outcome.succeeded else None)  # type: ignore[arg-type]
         self._costs.append(float(outcome.cost_seconds or 0.0))
         self._constraints.append(tuple(outcome.constraints))
+        self._violated.append(outcome.violates)
 
     @property
     def ready(self) -> bool:
@@ -440,7 +441,7 @@ class GPEstimator:
         X = self._inputs(self._raws)
         ok = torch.tensor([v is not None for v in self._values])
         # a failure whose reported constraints say why is the constraint models' to learn
-        explained = torch.tensor([bool(g) and max(g) > 0 for g in self._constraints])
+        explained = torch.tensor(self._violated, dtype=torch.bool)
         y = torch.tensor([v for v in self._values if v is not None], dtype=X.dtype).unsqueeze(-1)
         with self._seeded():
             self._value_fitted = int(ok.sum()) >= 2
