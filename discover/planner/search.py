@@ -4,7 +4,9 @@ backs a finished evaluation up the tree.
 One iteration: descend from the root by the selection rule (searcher maximises, opponent
 minimises, chance samples by probability), expand one new move at the first node that may grow
 (every untried move first for UCT; by prior for PUCT; progressive widening for continuous or very
-wide move sets), then let the estimator choose a complete formulation below the new leaf. That
+wide move sets, whose new finite moves are drawn by prior without replacement; under guided
+selection the estimator picks continuous and very wide moves, and every move while it has no
+model yet), then let the estimator choose a complete formulation below the new leaf. That
 formulation is evaluated unless it already was (then its stored value is backed up for free) or
 is in flight. Virtual loss along the paths of in-flight evaluations makes a batch spread out.
 
@@ -260,13 +262,23 @@ class Planner:
                 if values is not None:
                     setattr(node, name, {a: float(v) for a, v in zip(moves, values)})
             given = given.probabilities
+        node.modelled = given is not None
         if given is None and node.sampler is not None:
             return
         p = np.full(len(moves), 1.0 / len(moves)) if given is None else self._checked_priors(given, len(moves))
         node.priors = dict(zip(moves, p.tolist()))
         if node.sampler is None:
-            order = self.rng.permutation(len(moves))  # random tie-breaking, then most promising last
-            order = sorted(order, key=lambda i: p[i])  # stable: ties keep the random order
+            if len(moves) > self.config.wide_threshold:
+                # widened progressively: the next children are a draw by prior without replacement
+                # (Gumbel-top-k, as mctx's Gumbel MuZero samples its actions). The top priors alone
+                # would give every sibling node the same few moves when priors barely differ
+                # between them (a saliency map, say), and the rest would never be tried.
+                with np.errstate(divide="ignore"):
+                    keys = np.log(p) + self.rng.gumbel(size=len(p))
+                order = np.argsort(keys, kind="stable")
+            else:
+                order = self.rng.permutation(len(moves))  # random tie-breaking, then most promising last
+                order = sorted(order, key=lambda i: p[i])  # stable: ties keep the random order
             node.untried = [moves[i] for i in order if moves[i] not in node.children]
 
     @staticmethod
@@ -282,8 +294,10 @@ class Planner:
             node.failed = node.value is None
             node.solved = True
 
-    def _expand(self, node: Node, history: tuple[Action, ...]) -> tuple[Action, Node]:
-        if node.sampler is not None or self._guided_wide(node):  # the estimator's choice (a random draw by default)
+    def _expand(self, node: Node, history: tuple[Action, ...], chosen: bool = False) -> tuple[Action, Node]:
+        """A new child (or, when the estimator picks one made before, that one). ``chosen``: the
+        estimator picks the move whatever the node (otherwise only at continuous or very wide nodes)."""
+        if chosen or node.sampler is not None or self._guided_wide(node):  # the estimator's choice (a random draw by default)
             pending = [p.state for p in self.pending.values()]
             moves = node.sampler if node.sampler is not None else [*node.children, *node.untried]
             action = self.estimator.widen(self.game, node.state, moves, self.rng, pending, history)
@@ -345,6 +359,13 @@ class Planner:
             return self._expand(node, history)
         if node.priors_version != self.estimator.version:
             self._order_moves(node, history)  # the model changed: new priors
+        if guided and not node.modelled and len(node.priors) > 1:
+            # no model yet (the initial design): the estimator's completion decides the finite moves
+            # too, so the design fills the space of completions instead of following the first
+            # branch that scored well (a pick that is solved or in flight falls back to the rule below)
+            action, child = self._expand(node, history, chosen=True)
+            if self._selectable(child, blocked):
+                return action, child
         parent_visits = node.visits + node.virtual
         parent_q = self._q(node, node.player)
         first_play = 0.5 if parent_q is None else parent_q
