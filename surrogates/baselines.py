@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -177,7 +178,7 @@ class TPESearch(FlatProposer):
         trial = self._trial(state)
         if trial is None:  # evaluated before a resume: TPE restarts its model, the store still dedupes
             return
-        self._outcomes[self.game.state_key(state)] = outcome
+        self._outcomes[self.game.state_key(state)] = replace(outcome, artifacts={})  # what TPE learns, not the certificate
         self._tell(trial, outcome)
 
     def _tell(self, trial: Any, outcome: Outcome) -> None:

@@ -190,6 +190,43 @@ def test_progressive_widening_limits_wide_discrete_nodes():
     assert len(planner.root.children) <= math.ceil(planner.root.visits ** 0.5)
 
 
+class Grid(Game):
+    """Two moves of 0..49 each; the value does not matter here."""
+
+    name = "grid-test"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return range(50)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        return Outcome.ok(-abs(state[0] - 25) - abs(state[1] - 25))
+
+
+class RisingPrior(RolloutEstimator):
+    def priors(self, game, state, actions, history=()):
+        return [1.0 + a / 100 for a in actions]  # barely different: a saliency map, say
+
+
+def test_wide_nodes_draw_new_moves_by_prior_rather_than_always_the_top_ones():
+    planner = Planner(Grid(), estimator=RisingPrior(), config=PlannerConfig(rule="puct", wide_threshold=4), seed=0)
+    drive(planner, 300)
+    # the first moves each node expanded (children keep their expansion order)
+    firsts = [tuple(child.children)[:3] for child in [planner.root, *planner.root.children.values()]
+              if len(child.children) >= 3]
+    assert len(firsts) >= 4
+    # each node has its own draw, not the same top moves (49, 48, 47) everywhere
+    assert len(set(firsts)) == len(firsts) and (49, 48, 47) not in firsts
+
+
 class OneHotPrior(RolloutEstimator):
     def priors(self, game, state, actions, history=()):
         return [1.0 if a == "hybrid" else 0.0 for a in actions] if "hybrid" in actions else None
