@@ -26,8 +26,8 @@ from games.feature_guided.exhaustive import game_radius
 from games.feature_guided.game import FeatureGuidedGame, Steps, Target
 from games.feature_guided.rules import DEFAULT_PIXELS, Rules, Tracker
 
-# Player II has up to 2 x pixels moves: widened progressively (k(N) = N^0.5 children, most likely pixels first)
-# so the tree deepens along promising manipulations instead of trying every one once per node.
+# Player II has up to 2 x pixels moves: widened progressively (k(N) = N^0.5 children, drawn by saliency without
+# replacement) so the tree deepens along promising manipulations instead of trying every one once per node.
 PLANNER = PlannerConfig(rule="puct", exploration=1.0, backup="max", wide_threshold=4)
 
 
