@@ -16,8 +16,8 @@ from discover.types import Action, Player, Sampler, State
 
 class Node:
     __slots__ = (
-        "key", "state", "player", "depth", "children", "untried", "sampler", "chance", "priors", "priors_version", "modelled",
-        "visits", "value_sum", "value", "best", "worst", "frontier_best", "frontier_worst", "solved",
+        "key", "state", "player", "depth", "children", "untried", "sampler", "chance", "priors", "priors_version",
+        "modelled", "visits", "value_sum", "value", "best", "worst", "frontier_best", "frontier_worst", "solved",
         "failed", "virtual", "counts", "scores", "acquisition", "feasibility",
     )
 
