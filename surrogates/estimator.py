@@ -150,6 +150,11 @@ class GPEstimator:
             return False
         return sum(v is not None for v in self._values) >= 2 or len(ConstraintModel.usable(self._constraints)) >= 2
 
+    @property
+    def designing(self) -> bool:
+        """Still placing the initial design: the planner lets it pick finite moves too."""
+        return not self.ready
+
     @_without_jitter_warnings
     def priors(self, game: Game, state: State, actions: Sequence[Action],
                history: Sequence[Action] = ()) -> Sequence[float] | None:

@@ -262,7 +262,6 @@ class Planner:
                 if values is not None:
                     setattr(node, name, {a: float(v) for a, v in zip(moves, values)})
             given = given.probabilities
-        node.modelled = given is not None
         if given is None and node.sampler is not None:
             return
         p = np.full(len(moves), 1.0 / len(moves)) if given is None else self._checked_priors(given, len(moves))
@@ -359,8 +358,8 @@ class Planner:
             return self._expand(node, history)
         if node.priors_version != self.estimator.version:
             self._order_moves(node, history)  # the model changed: new priors
-        if guided and not node.modelled and len(node.priors) > 1:
-            # no model yet (the initial design): the estimator's completion decides the finite moves
+        if guided and getattr(self.estimator, "designing", False) and len(node.priors) > 1:
+            # the estimator's initial design (no model yet): its completion decides the finite moves
             # too, so the design fills the space of completions instead of following the first
             # branch that scored well (a pick that is solved or in flight falls back to the rule below)
             action, child = self._expand(node, history, chosen=True)

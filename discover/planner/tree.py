@@ -17,7 +17,7 @@ from discover.types import Action, Player, Sampler, State
 class Node:
     __slots__ = (
         "key", "state", "player", "depth", "children", "untried", "sampler", "chance", "priors", "priors_version",
-        "modelled", "visits", "value_sum", "value", "best", "worst", "frontier_best", "frontier_worst", "solved",
+        "visits", "value_sum", "value", "best", "worst", "frontier_best", "frontier_worst", "solved",
         "failed", "virtual", "counts", "scores", "acquisition", "feasibility",
     )
 
@@ -32,7 +32,6 @@ class Node:
         self.chance: dict[Action, float] = {}  # chance moves and their probabilities
         self.priors: dict[Action, float] = {}
         self.priors_version = -1  # the estimator's model version the priors came from
-        self.modelled = False  # the priors came from the estimator (not uniform for want of a model)
         self.visits = 0
         self.value_sum = 0.0
         self.value: float | None = None  # backed-up (minimax / expectimax) estimate
