@@ -190,22 +190,13 @@ def test_progressive_widening_limits_wide_discrete_nodes():
     assert len(planner.root.children) <= math.ceil(planner.root.visits ** 0.5)
 
 
-class Grid(Game):
+class Grid(ContinuousGame):
     """Two moves of 0..49 each; the value does not matter here."""
 
     name = "grid-test"
 
-    def initial_state(self):
-        return ()
-
-    def to_move(self, state):
-        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
-
     def actions(self, state):
         return range(50)
-
-    def apply(self, state, action):
-        return (*state, action)
 
     def evaluate(self, state, context):
         return Outcome.ok(-abs(state[0] - 25) - abs(state[1] - 25))
