@@ -152,8 +152,10 @@ class GPEstimator:
 
     @property
     def designing(self) -> bool:
-        """Still placing the initial design: the planner lets it pick finite moves too."""
-        return not self.ready
+        """Still placing the initial design (the planner lets it pick finite moves too). Past it the
+        planner's rule decides even while no model is ready, so branches where everything failed
+        are left."""
+        return len(self._raws) < self.settings.initial_design
 
     @_without_jitter_warnings
     def priors(self, game: Game, state: State, actions: Sequence[Action],
