@@ -12,7 +12,7 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Hashable, Literal, Mapping, Protocol, runtime_checkable
+from typing import Any, Hashable, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -114,9 +114,8 @@ class Outcome:
 
     @property
     def violates(self) -> bool:
-        """Some reported g_i > 0: infeasible for a reason the game measured (a failure so explained
-        is the constraint models' to learn, not an unexplained one)."""
-        return bool(self.constraints) and max(self.constraints) > 0
+        """Some reported g_i > 0 (:func:`violated`)."""
+        return violated(self.constraints)
 
     def checked(self) -> Outcome:
         """The outcome with its invariants enforced: an OK outcome without a finite value fails;
@@ -139,6 +138,12 @@ class Outcome:
             return values, self.message
         note = f"constraint values {self.constraints!r} are not all finite numbers; dropped"
         return (), f"{self.message}; {note}" if self.message else note
+
+
+def violated(constraints: Sequence[float]) -> bool:
+    """Some g_i > 0: infeasible for a reason the game measured (a failure so explained is the
+    constraint models' to learn, not an unexplained one)."""
+    return bool(constraints) and max(constraints) > 0
 
 
 def to_json(obj: Any) -> str:

@@ -195,9 +195,11 @@ class TPESearch(FlatProposer):
             return
         key = self.game.state_key(state)
         if key in self.evaluated:  # a repeat of an evaluated formulation: TPE learns its known outcome
-            value = self.evaluated[key]  # only the value is known of one evaluated before a resume
-            known = Outcome.ok(value) if value is not None else Outcome.failure(Status.FAILED, "failed before")
-            self._tell(trial, self._outcomes.get(key, known))
+            known = self._outcomes.get(key)
+            if known is None:  # evaluated before a resume: only its value is known
+                value = self.evaluated[key]
+                known = Outcome.ok(value) if value is not None else Outcome.failure(Status.FAILED, "failed before")
+            self._tell(trial, known)
         else:  # cancelled: nothing was learnt
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
 

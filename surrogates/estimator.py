@@ -44,7 +44,7 @@ from linear_operator.utils.warnings import NumericalWarning
 
 from discover.game import Game
 from discover.planner.estimator import Priors
-from discover.types import Action, Outcome, Player, Sampler, State
+from discover.types import Action, Outcome, Player, Sampler, State, violated
 from surrogates.acquisition import (
     KINDS, GuidedAcquisition, analytic_acquisition, build_acquisition, feasibility_search,
 )
@@ -110,7 +110,6 @@ class GPEstimator:
         self._values: list[float | None] = []
         self._costs: list[float] = []
         self._constraints: list[tuple[float, ...]] = []  # per observation, () when none were reported
-        self._violated: list[bool] = []  # per observation: Outcome.violates
         self._seen: set[str] = set()
         self._chosen: dict[tuple[str, int], Trace] = {}  # (node key, model version) -> its maximiser
         s = self.settings
@@ -140,7 +139,6 @@ class GPEstimator:
         self._values.append(float(outcome.value) if outcome.succeeded else None)  # type: ignore[arg-type]
         self._costs.append(float(outcome.cost_seconds or 0.0))
         self._constraints.append(tuple(outcome.constraints))
-        self._violated.append(outcome.violates)
 
     @property
     def ready(self) -> bool:
@@ -208,13 +206,8 @@ class GPEstimator:
     @_without_jitter_warnings
     def complete(self, game: Game, state: State, rng: np.random.Generator, pending: Sequence[State],
                  history: Sequence[Action] = ()) -> State:
-        key = game.state_key(state)
         busy = self._seen | {game.state_key(p) for p in pending}
-        chosen = self._chosen.pop((key, self.version), None)
-        if chosen is not None and chosen.key not in busy:
-            self._traces[chosen.key] = chosen
-            return chosen.state
-        trace = self._choose(game, state, history, pending, busy)
+        trace = self._handed_down(game, state, busy) or self._choose(game, state, history, pending, busy)
         self._traces[trace.key] = trace
         return trace.state
 
@@ -222,15 +215,18 @@ class GPEstimator:
     def widen(self, game: Game, state: State, moves: Sequence[Action] | Sampler, rng: np.random.Generator,
               pending: Sequence[State], history: Sequence[Action] = ()) -> Action:
         busy = self._seen | {game.state_key(p) for p in pending}
-        # a parent widened in this descent already maximised the acquisition over completions through
-        # this node (its choice fixes the path so far): follow it rather than optimise again per level
-        trace = self._chosen.pop((game.state_key(state), self.version), None)
-        if trace is None or trace.key in busy:
-            trace = self._choose(game, state, history, pending, busy)
+        trace = self._handed_down(game, state, busy) or self._choose(game, state, history, pending, busy)
         action = trace.steps[len(history)].action
         child = game.state_key(game.apply(state, action))
         self._chosen[(child, self.version)] = trace  # its completion is what the child evaluates first
         return action
+
+    def _handed_down(self, game: Game, state: State, busy: set[str]) -> Trace | None:
+        """The completion a parent widened in this descent chose through ``state`` (None when there
+        is none for this model, or it is taken): it already maximised the acquisition with the path
+        so far fixed, so the nodes below follow it rather than optimise again per level."""
+        trace = self._chosen.pop((game.state_key(state), self.version), None)
+        return trace if trace is not None and trace.key not in busy else None
 
     # -- choosing a completion ---------------------------------------------------------------
     def _choose(self, game: Game, state: State, history: Sequence[Action], pending: Sequence[State],
@@ -448,7 +444,7 @@ class GPEstimator:
         X = self._inputs(self._raws)
         ok = torch.tensor([v is not None for v in self._values])
         # a failure whose reported constraints say why is the constraint models' to learn
-        explained = torch.tensor(self._violated, dtype=torch.bool)
+        explained = torch.tensor([violated(g) for g in self._constraints], dtype=torch.bool)
         y = torch.tensor([v for v in self._values if v is not None], dtype=X.dtype).unsqueeze(-1)
         with self._seeded():
             self._value_fitted = int(ok.sum()) >= 2

@@ -5,8 +5,8 @@ One iteration: descend from the root by the selection rule (searcher maximises, 
 minimises, chance samples by probability), expand one new move at the first node that may grow
 (every untried move first for UCT; by prior for PUCT; progressive widening for continuous or very
 wide move sets, whose new finite moves are drawn by prior without replacement; under guided
-selection the estimator picks continuous and very wide moves, and every move while it has no
-model yet), then let the estimator choose a complete formulation below the new leaf. That
+selection the estimator picks continuous and very wide moves, and every move while it places
+its initial design), then let the estimator choose a complete formulation below the new leaf. That
 formulation is evaluated unless it already was (then its stored value is backed up for free) or
 is in flight. Virtual loss along the paths of in-flight evaluations makes a batch spread out.
 
@@ -359,7 +359,7 @@ class Planner:
         if node.priors_version != self.estimator.version:
             self._order_moves(node, history)  # the model changed: new priors
         if guided and getattr(self.estimator, "designing", False) and len(node.priors) > 1:
-            # the estimator's initial design (no model yet): its completion decides the finite moves
+            # the estimator's initial design: its completion decides the finite moves
             # too, so the design fills the space of completions instead of following the first
             # branch that scored well (a pick that is solved or in flight falls back to the rule below)
             action, child = self._expand(node, history, chosen=True)
