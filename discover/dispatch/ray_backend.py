@@ -3,7 +3,9 @@
 Where the process backend keeps workers on one machine, Ray spreads tasks over a cluster's nodes:
 ``Resources.cpus``, ``gpus`` and ``memory_gb`` become the task's ``num_cpus``, ``num_gpus`` and
 ``memory``, so GPU jobs land on GPU nodes (Ray sets CUDA_VISIBLE_DEVICES for them) and large SDPs on
-nodes with the memory. The driver, where the campaign runs, keeps the SQLite store.
+nodes with the memory. Tasks are placed with Ray's ``SPREAD`` strategy: an evaluation is heavy, so
+it goes to the least loaded node that fits rather than Ray's default of filling the driver's node
+first. The driver, where the campaign runs, keeps the SQLite store.
 
 * **Timeouts that really stop a task.** A task first yields a marker when it starts running (it is a
   streaming generator), so time spent waiting for a free node does not count. Past its limit it is
@@ -211,7 +213,7 @@ class RayBackend(Backend):
         needs = task_resources(jobs)
         gpus = needs.gpus if self._gpus else 0  # no GPU in the cluster: run on the CPU, as locally
         options: dict[str, Any] = dict(num_returns="streaming", num_cpus=needs.cpus, num_gpus=gpus,
-                                       max_retries=self._retries, retry_exceptions=False)
+                                       max_retries=self._retries, retry_exceptions=False, scheduling_strategy="SPREAD")
         if needs.memory_gb:
             options["memory"] = int(needs.memory_gb * 2**30)
         task = _Task(jobs, [Future() for _ in jobs], "cuda" if gpus else "cpu", task_limit(jobs), time.time())
