@@ -96,6 +96,7 @@ METHODS: dict[str, dict] = {
     "flat-bo": {"method": "flat-bo", "surrogate": "none"},
     "tpe": {"method": "tpe", "surrogate": "none"},
     "ax": {"method": "ax", "surrogate": "none"},
+    "smac": {"method": "smac", "surrogate": "none"},
 }
 GUIDED = "gp-mcts"
 

@@ -377,7 +377,7 @@ class CampaignSettings:
     target: float | None = _setting(None, "stop once an evaluation reaches this value")
     fail_fast: int = _setting(10, "stop when the first N evaluations all fail the same way (0: never)")
     surrogate: str | None = _setting(None, "gp | none (default: gp for expensive games)", resumable=False)
-    method: str = _setting("mcts", "mcts, or a baseline: random, flat-bo, tpe", resumable=False)
+    method: str = _setting("mcts", "mcts, or a baseline: random, flat-bo, tpe, ax, smac", resumable=False)
     planner: PlannerConfig | None = _setting(None, "planner knobs (a [planner] table in a config file)", cli=False,
                                              resumable=False)
 

@@ -8,6 +8,7 @@
   failure they do not explain, are told to it as constraint values (``Trial.set_constraint``) the
   way Optuna users report infeasible points, not as a failed trial, which TPE would ignore;
 * ``ax``: Ax (BoTorch's own service) over the game's decision sites as a flat parameter set;
+* ``smac``: SMAC3's random-forest BO over the decision sites as a conditional space;
 * plain UCT with random rollouts is ``method="mcts", surrogate="none"``.
 
 They propose whole formulations, keep no tree, and never propose an evaluated or in-flight one
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 import warnings
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -29,7 +32,7 @@ from discover.game import Game, sample_action, sample_chance
 from discover.planner import Estimator, Proposal
 from discover.types import EvaluationRecord, Interval, Outcome, Player, Sampler, State, Status
 from surrogates.estimator import GPEstimator
-from surrogates.space import Space, Walker
+from surrogates.space import Space, Trace, Walker
 
 RETRIES = 64
 
@@ -204,18 +207,60 @@ class TPESearch(FlatProposer):
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
 
 
+class SiteParameters:
+    """The game's decision sites as a flat parameter set, for the baselines that need every
+    parameter before the first trial (Ax, SMAC). Sites are collected from ``walks`` random
+    completions; a site met later takes a random move, and so does a site a proposal leaves
+    inactive. Chance decisions are no parameters: they are drawn with their probabilities.
+
+    ``parents`` says, per site, under which choices of the nearest finite decision before it the
+    discovery walks reached it (None: reached with no finite decision before it), which is how
+    SMAC's conditional space says when the site is active."""
+
+    def __init__(self, game: Game, rng: np.random.Generator, walks: int = 64) -> None:
+        self.space = Space()
+        self.parents: dict[Any, dict[Any, set[int]] | None] = {}
+        walker = Walker(None, rng)
+        for _ in range(walks):
+            parent = None  # (site key, choice index) of the nearest finite decision so far
+            for step in self.space.walk(game, game.initial_state(), walker).steps:
+                if step.player is Player.CHANCE:
+                    continue
+                site = self.space.decisions[step.site]
+                if parent is None:
+                    self.parents[step.site] = None
+                elif self.parents.setdefault(step.site, {}) is not None:
+                    self.parents[step.site].setdefault(parent[0], set()).add(parent[1])  # type: ignore[union-attr]
+                if site.kind != "real":
+                    parent = (step.site, site.choices.index(step.action))
+        self.names = {key: f"site{i}" for i, key in enumerate(self.parents)}
+        self.sites = {self.names[key]: self.space.decisions[key] for key in self.parents}
+
+    def walk(self, game: Game, params: dict[str, Any], rng: np.random.Generator) -> Trace:
+        """The formulation that ``params`` (a value in [0, 1] for a real site, a choice index
+        otherwise; missing or None when inactive) describes."""
+
+        def choose(moves: Any, depth: int, chance: bool = False) -> Any:
+            if chance:
+                return sample_chance(moves, rng)
+            site = self.space.site(depth, moves)
+            value = params.get(self.names.get(site.key, ""))
+            if value is None or site.interval is None and site.kind == "real":
+                return sample_action(moves, rng)
+            if site.kind == "real":
+                return site.action(float(value))
+            return site.choices[int(value)]
+
+        return self.space.walk(game, game.initial_state(), choose)
+
+
 class AxSearch(FlatProposer):
     """Ax's default generation strategy (Sobol, then BoTorch's modular BO) over the game's decision
-    sites, found by walking random completions; feasibility is the outcome constraint
-    ``violation <= 0``, where violation is the largest reported constraint value (0 for an OK
-    evaluation that reported none, 1 for a failure that none explains): Ax needs its metrics before
-    the first trial, so the game's constraints, whose number is unknown then, come as one.
-
-    Ax needs its parameters up front, so sites are collected from ``discovery`` random completions;
-    a site met later takes a random move. Inactive parameters of a conditional space are proposed
-    and ignored (a flat space, as most users give Ax)."""
-
-    discovery = 64
+    sites (:class:`SiteParameters`); feasibility is the outcome constraint ``violation <= 0``,
+    where violation is the largest reported constraint value (0 for an OK evaluation that reported
+    none, 1 for a failure that none explains): Ax needs its metrics before the first trial, so the
+    game's constraints, whose number is unknown then, come as one. Inactive parameters of a
+    conditional space are proposed and ignored (a flat space, as most users give Ax)."""
 
     def __init__(self, game: Game, *, estimator: Estimator | None = None, seed: int = 0) -> None:
         super().__init__(game, seed=seed)
@@ -227,17 +272,13 @@ class AxSearch(FlatProposer):
         for name in ["ax", *logging.root.manager.loggerDict]:  # Ax sets INFO on each of its loggers
             if name == "ax" or name.startswith("ax."):
                 logging.getLogger(name).setLevel(logging.ERROR)
-        self.space = Space()
-        walker = Walker(None, self.rng)
-        for _ in range(self.discovery):
-            self.space.walk(game, game.initial_state(), walker)
-        self.names = {key: f"site{i}" for i, key in enumerate(self.space.decisions)}
+        self.sites = SiteParameters(game, self.rng)
         parameters: list[Any] = []
-        for key, site in self.space.decisions.items():
+        for name, site in self.sites.sites.items():
             if site.kind == "real":
-                parameters.append(RangeParameterConfig(name=self.names[key], parameter_type="float", bounds=(0.0, 1.0)))
+                parameters.append(RangeParameterConfig(name=name, parameter_type="float", bounds=(0.0, 1.0)))
             else:
-                parameters.append(ChoiceParameterConfig(name=self.names[key], parameter_type="int",
+                parameters.append(ChoiceParameterConfig(name=name, parameter_type="int",
                                                         values=list(range(len(site.choices))),
                                                         is_ordered=site.kind == "ordinal"))
         self.client = Client(random_seed=seed)
@@ -250,31 +291,17 @@ class AxSearch(FlatProposer):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ((index, params),) = self.client.get_next_trials(max_trials=1).items()
-        space, names, rng = self.space, self.names, self.rng
-
-        def choose(moves: Any, depth: int, chance: bool = False) -> Any:
-            if chance:
-                return sample_chance(moves, rng)
-            site = space.site(depth, moves)
-            name = names.get(site.key)
-            if name is None or site.interval is None and site.kind == "real":
-                return sample_action(moves, rng)
-            if site.kind == "real":
-                return site.action(float(params[name]))
-            return site.choices[int(params[name])]
-
-        trace = self.space.walk(self.game, self.game.initial_state(), choose)
+        trace = self.sites.walk(self.game, dict(params), self.rng)
         self._trials[trace.key] = index
         return trace.state
 
     def observe(self, state: State, outcome: Outcome) -> None:
         key = self.game.state_key(state)
-        ok, g = outcome.succeeded, outcome.constraints
-        self._violations[key] = max(g) if g and (ok or outcome.violates) else (0.0 if ok else 1.0)
+        self._violations[key] = violation(outcome)
         index = self._trials.pop(key, None)
         if index is None:
             return
-        self._complete(index, outcome.value if ok else None, self._violations[key])
+        self._complete(index, outcome.value if outcome.succeeded else None, self._violations[key])
 
     def _complete(self, index: int, value: float | None, violation: float) -> None:
         self.client.complete_trial(trial_index=index, raw_data={"value": self.stand_in(value), "violation": violation})
@@ -289,3 +316,105 @@ class AxSearch(FlatProposer):
             self._complete(index, value, self._violations.get(key, 0.0 if value is not None else 1.0))
         else:
             self.client.mark_trial_failed(trial_index=index)
+
+
+def violation(outcome: Outcome) -> float:
+    """One number for how infeasible an outcome is: the largest reported constraint value (<= 0
+    when all hold), 0 for an OK evaluation that reported none, 1 for a failure that none explains."""
+    g = outcome.constraints
+    if g and (outcome.succeeded or outcome.violates):
+        return max(g)
+    return 0.0 if outcome.succeeded else 1.0
+
+
+def _never_called(config: Any, seed: int = 0) -> float:
+    raise RuntimeError("SMACSearch drives SMAC by ask and tell; its target function is never run")
+
+
+class SMACSearch(FlatProposer):
+    """SMAC3's hyperparameter-optimisation facade (a random forest, expected improvement on
+    log-scaled costs, local and random search of it) over the game's decision sites as a
+    *conditional* ConfigSpace: a site is active only under the choices of the finite decision
+    before it that lead there (:class:`SiteParameters`), so inactive parameters are neither
+    proposed nor modelled, as SMAC is used on conditional spaces [SMAC3].
+
+    Settings SMAC leaves to its user: costs are minus the value; a failed or infeasible evaluation
+    is a CRASHED trial at the worst cost seen (SMAC has no constraints; imputing the worst cost is
+    its usual crash handling); the model is refitted after every trial (the facade's default of 8
+    suits cheap targets, not expensive ones); the initial Sobol design has the facade's size for a
+    60-trial run (10 per parameter, at most 15).
+
+    [SMAC3] Lindauer et al., "SMAC3: A versatile Bayesian optimization package for hyperparameter
+            optimization", JMLR 23(54), 2022."""
+
+    def __init__(self, game: Game, *, estimator: Estimator | None = None, seed: int = 0) -> None:
+        super().__init__(game, seed=seed)
+        try:
+            from ConfigSpace import (
+                CategoricalHyperparameter, ConfigurationSpace, InCondition, OrConjunction, OrdinalHyperparameter,
+                UniformFloatHyperparameter,
+            )
+            from smac import HyperparameterOptimizationFacade, Scenario
+            from smac.runhistory.dataclasses import TrialValue
+            from smac.runhistory.enumerations import StatusType
+        except ImportError:
+            raise SettingsError("method 'smac' needs SMAC3: pip install smac") from None
+        self._value, self._status = TrialValue, StatusType
+        self.sites = SiteParameters(game, self.rng)
+        hyper: dict[str, Any] = {}
+        for name, site in self.sites.sites.items():
+            if site.kind == "real":
+                hyper[name] = UniformFloatHyperparameter(name, 0.0, 1.0)
+            elif site.kind == "ordinal":
+                hyper[name] = OrdinalHyperparameter(name, list(range(len(site.choices))))
+            else:
+                hyper[name] = CategoricalHyperparameter(name, list(range(len(site.choices))))
+        space = ConfigurationSpace(seed=seed)
+        space.add(list(hyper.values()))
+        for key, parents in self.sites.parents.items():
+            if not parents:
+                continue
+            child = hyper[self.sites.names[key]]
+            conditions = [InCondition(child, hyper[self.sites.names[p]], sorted(choices))
+                          for p, choices in parents.items()]
+            space.add(conditions[0] if len(conditions) == 1 else OrConjunction(*conditions))
+        self._output = tempfile.TemporaryDirectory(prefix="discover-smac-")
+        scenario = Scenario(space, deterministic=True, n_trials=10**9, seed=seed,
+                            output_directory=Path(self._output.name))
+        facade = HyperparameterOptimizationFacade
+        self.smac = facade(scenario, _never_called, overwrite=True, logging_level=logging.ERROR,
+                           initial_design=facade.get_initial_design(scenario, n_configs=min(10 * len(hyper), 15)),
+                           config_selector=facade.get_config_selector(scenario, retrain_after=1))
+        self._trials: dict[str, Any] = {}
+        self._costs: dict[str, tuple[float, bool]] = {}  # by state key, for repeats: (cost, crashed)
+
+    def draw(self) -> State:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = self.smac.ask()
+        trace = self.sites.walk(self.game, dict(info.config), self.rng)
+        self._trials[trace.key] = info
+        return trace.state
+
+    def observe(self, state: State, outcome: Outcome) -> None:
+        key = self.game.state_key(state)
+        ok = outcome.succeeded
+        self._costs[key] = (-self.stand_in(outcome.value if ok else None), not ok)
+        info = self._trials.pop(key, None)
+        if info is not None:
+            self._tell(info, *self._costs[key])
+
+    def _tell(self, info: Any, cost: float, crashed: bool) -> None:
+        status = self._status.CRASHED if crashed else self._status.SUCCESS
+        self.smac.tell(info, self._value(cost=cost, status=status), save=False)
+
+    def discard(self, state: State) -> None:
+        key = self.game.state_key(state)
+        info = self._trials.pop(key, None)
+        if info is None or key not in self.evaluated:  # cancelled or in flight: nothing learnt yet
+            return
+        known = self._costs.get(key)
+        if known is None:  # evaluated before a resume: only its value is known
+            value = self.evaluated[key]
+            known = (-self.stand_in(value), value is None)
+        self._tell(info, *known)
