@@ -114,7 +114,7 @@ class GPEstimator:
         self._chosen: dict[tuple[str, int], Trace] = {}  # (node key, model version) -> its maximiser
         s = self.settings
         self.value_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
-        self.cost_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed + 1)
+        self.cost_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed + 1, keep="none")
         self.feasibility = FeasibilityModel(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
         self.constraints = ConstraintModel(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
         self._value_fitted = False

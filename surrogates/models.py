@@ -11,9 +11,10 @@ Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` obse
 ``fit_iterations`` L-BFGS steps, starting from the previous values; a wall-clock bound ``fit_seconds``
 is available but off by default, because it makes fits, and so campaigns, depend on machine load) and reused (warm) in between, where
 conditioning on new data costs one Cholesky factorisation. Past
-``max_points`` observations the training set is subsampled (the best quarter kept, the rest drawn at
-random), so an exact GP never factors more than ``max_points`` rows: O(max_points^3) per refit
-however long the campaign. Beyond that, a sparse/variational value GP is the next step.
+``max_points`` observations the training set is subsampled (a quarter chosen for what the model is
+for, the rest drawn at random: the best values for the value GP, the values nearest the threshold 0
+for a constraint GP, none for the cost and feasibility GPs), so an exact GP never factors more than
+``max_points`` rows: O(max_points^3) per refit however long the campaign. Beyond that, a sparse/variational value GP is the next step.
 """
 
 from __future__ import annotations
@@ -35,15 +36,22 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 log = logging.getLogger(__name__)
 
 
-def subsample(X: torch.Tensor, y: torch.Tensor, max_points: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """At most ``max_points`` rows: the best quarter always, the others at random."""
+KEEP = ("largest", "near-zero", "none")
+
+
+def subsample(X: torch.Tensor, y: torch.Tensor, max_points: int, rng: np.random.Generator,
+              keep: str = "largest") -> tuple[torch.Tensor, torch.Tensor]:
+    """At most ``max_points`` rows: a quarter by ``keep`` (the largest targets, the targets
+    nearest 0, or none), the others at random."""
     n = X.shape[0]
     if n <= max_points:
         return X, y
-    order = torch.argsort(y.squeeze(-1), descending=True).numpy()
-    keep_best = order[: max_points // 4]
-    rest = rng.choice(order[max_points // 4:], size=max_points - len(keep_best), replace=False)
-    idx = torch.as_tensor(np.sort(np.concatenate([keep_best, rest])))
+    target = y.squeeze(-1)
+    priority = {"largest": target, "near-zero": -target.abs(), "none": torch.zeros_like(target)}[keep]
+    order = torch.argsort(priority, descending=True).numpy()
+    kept = max_points // 4 if keep != "none" else 0
+    rest = rng.choice(order[kept:], size=max_points - kept, replace=False)
+    idx = torch.as_tensor(np.sort(np.concatenate([order[:kept], rest])))
     return X[idx], y[idx]
 
 
@@ -53,9 +61,12 @@ class WarmGP:
     fit_iterations = 60  # L-BFGS steps per full refit; warm starts converge in fewer
     fit_seconds: float | None = None  # optional wall-clock bound of one refit; breaks same-seed reproducibility
 
-    def __init__(self, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
+    def __init__(self, *, refit_every: int = 5, max_points: int = 500, seed: int = 0, keep: str = "largest") -> None:
+        if keep not in KEEP:
+            raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
         self.refit_every = refit_every
         self.max_points = max_points
+        self.keep = keep  # which rows a subsample favours (see subsample)
         self.rng = np.random.default_rng(seed)
         self._hypers: dict[str, torch.Tensor] | None = None
         self._dim = -1
@@ -70,7 +81,7 @@ class WarmGP:
 
     def fit(self, X: torch.Tensor, y: torch.Tensor, cat_dims: list[int]) -> Model:
         """Fit on ``n x d`` inputs (categorical columns ``cat_dims``) and ``n x 1`` targets."""
-        X, y = subsample(X, y, self.max_points, self.rng)
+        X, y = subsample(X, y, self.max_points, self.rng, self.keep)
         model = self._build(X, y, cat_dims)
         if self._dim != X.shape[-1]:  # new decision sites appeared: hyper-parameters start afresh
             self._hypers, self._dim = None, X.shape[-1]
@@ -110,7 +121,7 @@ class FeasibilityModel:
     sharpness = 2.0
 
     def __init__(self, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
-        self.gp = WarmGP(refit_every=refit_every, max_points=max_points, seed=seed)
+        self.gp = WarmGP(refit_every=refit_every, max_points=max_points, seed=seed, keep="none")
         self.model: Model | None = None
 
     def fit(self, X: torch.Tensor, ok: torch.Tensor, cat_dims: list[int]) -> None:
@@ -177,7 +188,7 @@ class ConstraintModel:
             return
         m = len(constraints[rows[0]])
         if len(self._gps) != m:
-            self._gps = [WarmGP(**self._settings, seed=self._seed + 7 * (i + 1)) for i in range(m)]
+            self._gps = [WarmGP(**self._settings, seed=self._seed + 7 * (i + 1), keep="near-zero") for i in range(m)]
         G = bilog(torch.tensor([constraints[i] for i in rows], dtype=X.dtype))
         self.models = [gp.fit(X[rows], G[:, i:i + 1], cat_dims) for i, gp in enumerate(self._gps)]
 

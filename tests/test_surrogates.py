@@ -374,3 +374,20 @@ def test_the_initial_design_of_gp_mcts_is_the_sobol_design_over_whole_formulatio
         played.append(proposal.state)
         planner.tell(proposal, game.evaluate(proposal.state, EvalContext()).checked())
     assert played == design
+
+
+def test_a_subsample_keeps_the_rows_each_model_is_for():
+    """Past max_points rows the value GP keeps its best quarter, a constraint GP the quarter
+    nearest its threshold 0 (where P(feasible) turns), not its most violated rows."""
+    from surrogates.models import ConstraintModel, subsample
+
+    X = torch.linspace(0, 1, 120, dtype=torch.double).unsqueeze(-1)
+    g = torch.linspace(-5, 5, 120, dtype=torch.double)
+    _, kept = subsample(X, g.unsqueeze(-1), 40, np.random.default_rng(0), "largest")
+    assert set(g[-10:].tolist()) <= set(kept.squeeze(-1).tolist())
+    constraints = ConstraintModel(max_points=40, seed=0)
+    constraints.fit(X, [(v,) for v in g.tolist()], [])
+    (model,) = constraints.models
+    inputs = set(model.train_inputs[0].squeeze(-1).tolist())
+    nearest = torch.argsort(g.abs())[:10]
+    assert len(inputs) == 40 and set(X[nearest].squeeze(-1).tolist()) <= inputs
