@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +28,7 @@ from discover.check import check_game
 from discover.dispatch import BACKENDS, Backend, make_backend
 from discover.errors import DiscoverError, SettingsError
 from discover.game import Game, load_game
+from discover.limits import KindLimits
 from discover.methods import (
     TreeProposer, check_names, default_surrogate, make_estimator, make_proposer, surrogate_names, surrogate_planner,
 )
@@ -298,8 +299,12 @@ class _Run:
         self.tree: TreeProposer = self.proposer if self.keeps_tree else Planner(self.game, seed=seed)  # type: ignore[assignment]
         history = store.history() if self.done else []
         self.streak = _FailureStreak(self.s.fail_fast)
+        self.limits = KindLimits(self.game)
+        self.shortened: dict[int, str] = {}  # proposal id -> why its limit is shorter than the campaign's
         for record in history:
             self.streak.add(record.outcome())
+            if record.state is not None:
+                self.limits.add(record.state, record.outcome())
         if history:
             self.proposer.replay(history)
             if not self.keeps_tree:
@@ -411,13 +416,18 @@ class _Run:
         limit = c.timeout if c.timeout is not None else self.game.default_timeout
         for start in range(0, len(proposals), per_task):
             task = proposals[start:start + per_task]
-            jobs = [Job(p.id, p.state, self.game.resources(p.state), _job_seed(self.s.seed, p.key), limit)
-                    for p in task]
+            jobs = []
+            for p in task:
+                job_limit, why = self.limits.limit(p.state, limit)
+                if why:
+                    self.shortened[p.id] = why
+                jobs.append(Job(p.id, p.state, self.game.resources(p.state), _job_seed(self.s.seed, p.key), job_limit))
             for p, job, future in zip(task, jobs, c.backend.submit_batch(jobs)):
                 self.inflight[future] = p
                 self.cpus[future] = job.resources.cpus / len(jobs)  # a task's jobs share its cores
+                shortened = {"limit": job.timeout_seconds, "why": self.shortened[p.id]} if p.id in self.shortened else {}
                 events.append(_event(EventKind.EVALUATION_STARTED, state=self.game.describe_state(p.state),
-                                     key=p.key, proposal=p.id))
+                                     key=p.key, proposal=p.id, **shortened))
         self.commit(events)  # reuses of stored values move tree statistics too
 
     def planner_threads(self) -> int:
@@ -430,12 +440,16 @@ class _Run:
     def finish(self, future: Future[JobResult]) -> None:
         proposal = self.inflight.pop(future)
         self.cpus.pop(future, None)
+        shortened = self.shortened.pop(proposal.id, "")
         try:
             result = future.result()
         except CancelledError:
             self.proposer.forget(proposal)
             return
         outcome = result.outcome
+        if shortened and outcome.status is Status.TIMEOUT:
+            outcome = replace(outcome, message=f"{outcome.message} ({shortened})")
+        self.limits.add(proposal.state, outcome)
         try:
             artifacts = dict(outcome.artifacts)
             to_json(artifacts)

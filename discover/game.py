@@ -16,7 +16,7 @@ import inspect
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Sequence, TypeVar
+from typing import Any, ClassVar, Hashable, Literal, Sequence, TypeVar
 
 import numpy as np
 
@@ -147,6 +147,13 @@ class Game(abc.ABC):
 
     def resources(self, state: State) -> Resources:
         return Resources()
+
+    def kind(self, state: State) -> Hashable | None:
+        """What kind of formulation the complete ``state`` is (its solver and basis, say), or None.
+        A kind whose evaluations all failed, twice or more, gets a shorter time limit
+        (:mod:`discover.limits`): it will most likely fail again, and the time is better spent on
+        kinds that work. The default: no kinds."""
+        return None
 
     def verify(self, state: State, outcome: Outcome) -> str | None:
         """Re-check an OK outcome's certificate independently of the solver.

@@ -116,6 +116,13 @@ class SlotGame(Game):
     def encode(self, state: State) -> list[float]:
         return [slot.encode(value) for slot, value in zip(self.slots_of(state), state, strict=True)]
 
+    def kind(self, state: State) -> tuple | None:
+        """The formulation's categorical choices (solver, basis, family...): numbers such as a degree
+        or a tolerance vary within a kind. None when it has none."""
+        kind = tuple((slot.name, value) for slot, value in zip(self.slots_of(state), state)
+                     if slot.kind == "categorical")
+        return kind or None
+
     def describe_state(self, state: State) -> str:
         named = zip(self.slots_of(state), state)
         return ", ".join(f"{slot.name}={self.describe_action(v)}" for slot, v in named) or "(empty)"
