@@ -214,7 +214,7 @@ def test_a_descent_through_continuous_moves_optimises_the_acquisition_once(monke
     first = estimator.widen(game, (), Interval(0.0, 1.0), rng, [])
     second = estimator.widen(game, (first,), Interval(0.0, 1.0), rng, [], (first,))
     assert len(calls) == 1
-    assert estimator._chosen[(game.state_key((first, second)), estimator.version)].state == (first, second)
+    assert estimator._chosen[(game.state_key((first, second)), estimator.version)][0].state == (first, second)
     # a second visit of the child, with nothing handed down, optimises below it
     estimator.widen(game, (first,), Interval(0.0, 1.0), rng, [(first, second)], (first,))
     assert len(calls) == 2
@@ -374,6 +374,50 @@ def test_the_initial_design_of_gp_mcts_is_the_sobol_design_over_whole_formulatio
         played.append(proposal.state)
         planner.tell(proposal, game.evaluate(proposal.state, EvalContext()).checked())
     assert played == design
+
+
+class ForkGame(Game):
+    """A finite move ('a' or 'b'), then a real x in [0, 1]: sin(6x) under 'a', cos(6x) / 2 under 'b'."""
+
+    name = "fork-test"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return ("a", "b") if not state else Interval(0.0, 1.0)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        return Outcome.ok(math.sin(6 * state[1]) if state[0] == "a" else 0.5 * math.cos(6 * state[1]))
+
+
+def test_priors_polish_each_move_and_hand_its_best_completion_down(monkeypatch):
+    """A finite node's prior for a move stands for the best completion found below it, continuous
+    moves polished; the descent through that move evaluates that completion without optimising
+    again, unless evaluations now in flight were not in view when it was chosen."""
+    game = ForkGame()
+    estimator = GPEstimator(game, seed=0)
+    for state in (("a", 0.1), ("a", 0.6), ("a", 0.9), ("b", 0.2), ("b", 0.5), ("b", 0.8)):
+        estimator.observe(game, state, game.evaluate(state, EvalContext()))
+    priors = estimator.priors(game, (), ["a", "b"])
+    calls = []
+    choose = estimator._choose
+    monkeypatch.setattr(estimator, "_choose", lambda *a: calls.append(a) or choose(*a))
+    rng = np.random.default_rng(0)
+    handed = estimator.complete(game, ("a",), rng, [], ("a",))
+    assert not calls and handed[0] == "a"
+    score = estimator._score(game, [estimator.space.trace_of(game, handed)], estimator._plain)
+    assert float(score[0]) == pytest.approx(priors.acquisition[0])
+    assert abs(handed[1] - math.pi / 12) < 0.1  # polished to where sin(6x) peaks, not a random draw
+    estimator.priors(game, (), ["a", "b"])
+    estimator.complete(game, ("b",), rng, [("a", 0.3)], ("b",))  # something is in flight now
+    assert len(calls) == 1
 
 
 def test_a_subsample_keeps_the_rows_each_model_is_for():
