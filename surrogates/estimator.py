@@ -8,8 +8,7 @@ acquisition favour?* (the path so far fixed):
   widening adds children at acquisition maxima, not uniform draws;
 * ``priors``: each move is worth the best acquisition value found below it (random completions
   and neighbours per move, the best of them refined and polished as when choosing one); a softmax
-  of those (mixed with a uniform share, so a young model rules nothing out) is the node's prior,
-  and each move's best completion is handed down for the descent through it to follow.
+  of those (mixed with a uniform share, so a young model rules nothing out) is the node's prior.
 
 The maximiser is searched over three kinds of candidate completions, scored in one batch with the
 evaluations in flight as fantasies: random completions below the node; neighbours of the best
@@ -113,8 +112,7 @@ class GPEstimator:
         self._costs: list[float] = []
         self._constraints: list[tuple[float, ...]] = []  # per observation, () when none were reported
         self._seen: set[str] = set()
-        # (node key, model version) -> its maximiser, and whether pending points were in view
-        self._chosen: dict[tuple[str, int], tuple[Trace, bool]] = {}
+        self._chosen: dict[tuple[str, int], Trace] = {}  # (node key, model version) -> its maximiser
         s = self.settings
         self.value_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
         self.cost_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed + 1, keep="none")
@@ -187,23 +185,11 @@ class GPEstimator:
         owner = [index[trace.steps[len(prefix)].action] for trace in traces]
         best = torch.full((len(actions),), -math.inf, dtype=scores.dtype)
         best = best.scatter_reduce(0, torch.tensor(owner), scores, reduce="amax")
-        self._hand_down(game, state, actions, traces, owner, scores)
         best = torch.nan_to_num(best, nan=-1e9, neginf=-1e9)
         p = torch.softmax(best / self.settings.prior_temperature, 0).numpy()
         share = self.settings.prior_uniform_share
         return Priors(((1 - share) * p + share / len(actions)).tolist(), acquisition=best.tolist(),
                       feasibility=self._feasibility(game, traces, owner, scores, len(actions)))
-
-    def _hand_down(self, game: Game, state: State, actions: Sequence[Action], traces: Sequence[Trace],
-                   owner: list[int], scores: torch.Tensor) -> None:
-        """Each move's best completion, for the descent through it to follow (the completion a
-        move's prior stands for is the one it then evaluates), unless pending points are in view."""
-        owners = torch.tensor(owner)
-        for i, action in enumerate(actions):
-            mine = torch.where(owners == i, scores, -math.inf)
-            trace = traces[int(torch.argmax(mine))]
-            if math.isfinite(float(mine.max())) and trace.key not in self._seen:
-                self._chosen[(game.state_key(game.apply(state, action)), self.version)] = (trace, False)
 
     def _feasibility(self, game: Game, traces: Sequence[Trace], owner: list[int], scores: torch.Tensor,
                      moves: int) -> list[float] | None:
@@ -226,7 +212,7 @@ class GPEstimator:
     def complete(self, game: Game, state: State, rng: np.random.Generator, pending: Sequence[State],
                  history: Sequence[Action] = ()) -> State:
         busy = self._seen | {game.state_key(p) for p in pending}
-        trace = self._handed_down(game, state, busy, pending) or self._choose(game, state, history, pending, busy)
+        trace = self._handed_down(game, state, busy) or self._choose(game, state, history, pending, busy)
         self._traces[trace.key] = trace
         return trace.state
 
@@ -234,21 +220,18 @@ class GPEstimator:
     def widen(self, game: Game, state: State, moves: Sequence[Action] | Sampler, rng: np.random.Generator,
               pending: Sequence[State], history: Sequence[Action] = ()) -> Action:
         busy = self._seen | {game.state_key(p) for p in pending}
-        trace = self._handed_down(game, state, busy, pending) or self._choose(game, state, history, pending, busy)
+        trace = self._handed_down(game, state, busy) or self._choose(game, state, history, pending, busy)
         action = trace.steps[len(history)].action
         child = game.state_key(game.apply(state, action))
-        self._chosen[(child, self.version)] = (trace, True)  # its completion is what the child evaluates first
+        self._chosen[(child, self.version)] = trace  # its completion is what the child evaluates first
         return action
 
-    def _handed_down(self, game: Game, state: State, busy: set[str], pending: Sequence[State]) -> Trace | None:
-        """The completion a parent chose through ``state`` for this model (None when there is none,
-        it is taken, or it was chosen without the pending points that are now in flight): it
-        already maximised the acquisition with the path so far fixed, so the nodes below follow it
-        rather than optimise again per level."""
-        trace, aware = self._chosen.pop((game.state_key(state), self.version), (None, False))
-        if trace is None or trace.key in busy or (pending and not aware):
-            return None
-        return trace
+    def _handed_down(self, game: Game, state: State, busy: set[str]) -> Trace | None:
+        """The completion a parent widened in this descent chose through ``state`` (None when there
+        is none for this model, or it is taken): it already maximised the acquisition with the path
+        so far fixed, so the nodes below follow it rather than optimise again per level."""
+        trace = self._chosen.pop((game.state_key(state), self.version), None)
+        return trace if trace is not None and trace.key not in busy else None
 
     # -- choosing a completion ---------------------------------------------------------------
     def _choose(self, game: Game, state: State, history: Sequence[Action], pending: Sequence[State],
