@@ -236,6 +236,40 @@ class SiteParameters:
         self.names = {key: f"site{i}" for i, key in enumerate(self.parents)}
         self.sites = {self.names[key]: self.space.decisions[key] for key in self.parents}
 
+    def tree(self) -> dict[str, dict[int, list[str]]] | None:
+        """Per finite site, the sites that exactly one of its choices leads to (Ax's hierarchical
+        search space: every site under at most one choice). A site reached under every choice of
+        the decision before it is active whenever that decision is, so it hangs where that one
+        does. None when some site is reached under several choices but not all of them, or under
+        several decisions: the sites then form no tree."""
+        anchors: dict[Any, tuple[Any, int] | None] = {}
+
+        def anchor(key: Any) -> tuple[Any, int] | None:
+            if key not in anchors:
+                parents = self.parents[key]
+                if not parents:
+                    anchors[key] = None
+                elif len(parents) > 1:
+                    raise LookupError(key)
+                else:
+                    ((parent, choices),) = parents.items()
+                    if len(choices) == len(self.space.decisions[parent].choices):
+                        anchors[key] = anchor(parent)
+                    elif len(choices) == 1:
+                        anchors[key] = (parent, next(iter(choices)))
+                    else:
+                        raise LookupError(key)
+            return anchors[key]
+
+        out: dict[str, dict[int, list[str]]] = {}
+        try:
+            for key in self.parents:
+                if (at := anchor(key)) is not None:
+                    out.setdefault(self.names[at[0]], {}).setdefault(at[1], []).append(self.names[key])
+        except LookupError:
+            return None
+        return out
+
     def walk(self, game: Game, params: dict[str, Any], rng: np.random.Generator) -> Trace:
         """The formulation that ``params`` (a value in [0, 1] for a real site, a choice index
         otherwise; missing or None when inactive) describes."""
@@ -259,8 +293,10 @@ class AxSearch(FlatProposer):
     sites (:class:`SiteParameters`); feasibility is the outcome constraint ``violation <= 0``,
     where violation is the largest reported constraint value (0 for an OK evaluation that reported
     none, 1 for a failure that none explains): Ax needs its metrics before the first trial, so the
-    game's constraints, whose number is unknown then, come as one. Inactive parameters of a
-    conditional space are proposed and ignored (a flat space, as most users give Ax)."""
+    game's constraints, whose number is unknown then, come as one. Where the sites form a tree
+    (each under at most one decision) they are Ax's hierarchical search space, a choice's
+    dependent parameters being the sites it leads to; otherwise a flat space, whose inactive
+    parameters are proposed and ignored."""
 
     def __init__(self, game: Game, *, estimator: Estimator | None = None, seed: int = 0) -> None:
         super().__init__(game, seed=seed)
@@ -273,6 +309,7 @@ class AxSearch(FlatProposer):
             if name == "ax" or name.startswith("ax."):
                 logging.getLogger(name).setLevel(logging.ERROR)
         self.sites = SiteParameters(game, self.rng)
+        self.tree = self.sites.tree()
         parameters: list[Any] = []
         for name, site in self.sites.sites.items():
             if site.kind == "real":
@@ -280,7 +317,8 @@ class AxSearch(FlatProposer):
             else:
                 parameters.append(ChoiceParameterConfig(name=name, parameter_type="int",
                                                         values=list(range(len(site.choices))),
-                                                        is_ordered=site.kind == "ordinal"))
+                                                        is_ordered=site.kind == "ordinal",
+                                                        dependent_parameters=(self.tree or {}).get(name)))
         self.client = Client(random_seed=seed)
         self.client.configure_experiment(parameters=parameters, name=f"discover-{game.name}")
         self.client.configure_optimization(objective="value", outcome_constraints=["violation <= 0"])

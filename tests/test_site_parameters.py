@@ -1,0 +1,87 @@
+"""The game's decision sites as the parameters of the baselines that need them up front (Ax, SMAC)."""
+
+import numpy as np
+
+from discover.game import Game
+from discover.types import Interval, Outcome, Player, Status
+from surrogates.baselines import AxSearch, SiteParameters
+
+
+class BranchGame(Game):
+    """Branch 'a' sets x; branch 'b' picks k in {1, 2, 3}, then sets y. k = 3 fails."""
+
+    name = "branch-test"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        done = len(state) == (2 if state[:1] == ("a",) else 3)
+        return Player.TERMINAL if state and done else Player.SEARCHER
+
+    def actions(self, state):
+        if not state:
+            return ("a", "b")
+        if state[0] == "b" and len(state) == 1:
+            return (1, 2, 3)
+        return Interval(0.0, 1.0)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        if state[0] == "a":
+            return Outcome.ok(-(state[1] - 0.3) ** 2)
+        if state[1] == 3:
+            return Outcome.failure(Status.FAILED, "k = 3 never works")
+        return Outcome.ok(-(state[2] - 0.7) ** 2 - 0.1 * state[1])
+
+
+def test_sites_are_conditioned_on_the_decision_that_leads_to_them():
+    sites = SiteParameters(BranchGame(), np.random.default_rng(0))
+    by_depth = {key[0]: (key, parents) for key, parents in sites.parents.items() if key[1] == "finite"}
+    root, (k_site, k_parents) = by_depth[0][0], by_depth[1]
+    assert sites.parents[root] is None and k_parents == {root: {1}}  # k only under 'b'
+    x_site = next(key for key in sites.parents if key[:2] == (1, "interval"))
+    y_site = next(key for key in sites.parents if key[:2] == (2, "interval"))
+    assert sites.parents[x_site] == {root: {0}} and sites.parents[y_site] == {k_site: {0, 1, 2}}
+
+
+def test_sites_that_form_a_tree_are_axs_hierarchical_space():
+    sites = SiteParameters(BranchGame(), np.random.default_rng(0))
+    names = {key[:2]: name for key, name in sites.names.items()}
+    root, k, x, y = names[(0, "finite")], names[(1, "finite")], names[(1, "interval")], names[(2, "interval")]
+    # y follows every k, so it is active whenever k is: both hang under 'b'
+    assert sites.tree() == {root: {1: [k, y], 0: [x]}}
+    ax = AxSearch(BranchGame(), seed=0)
+    assert ax.client._experiment.search_space.is_hierarchical
+    for _ in range(3):
+        (proposal,) = ax.ask(1)
+        ax.tell(proposal, BranchGame().evaluate(proposal.state, None))
+    assert len(ax.evaluated) == 3
+
+
+class TwoOfThree(Game):
+    """'a' and 'b' go on to a real x; 'c' ends at once: x is active under two choices of three."""
+
+    name = "two-of-three-test"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if state == ("c",) or len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return ("a", "b", "c") if not state else Interval(0.0, 1.0)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        return Outcome.ok(0.0)
+
+
+def test_sites_that_form_no_tree_leave_ax_a_flat_space():
+    assert SiteParameters(TwoOfThree(), np.random.default_rng(0)).tree() is None
+    assert not AxSearch(TwoOfThree(), seed=0).client._experiment.search_space.is_hierarchical
