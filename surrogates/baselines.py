@@ -7,7 +7,8 @@
   define-by-run (one suggestion per move); an evaluation's reported constraint values, and a
   failure they do not explain, are told to it as constraint values (``Trial.set_constraint``) the
   way Optuna users report infeasible points, not as a failed trial, which TPE would ignore;
-* ``ax``: Ax (BoTorch's own service) over the game's decision sites as a flat parameter set;
+* ``ax``: Ax (BoTorch's own service) over the game's decision sites, as its hierarchical search
+  space where they form a tree;
 * ``smac``: SMAC3's random-forest BO over the decision sites as a conditional space;
 * plain UCT with random rollouts is ``method="mcts", surrogate="none"``.
 
@@ -208,7 +209,7 @@ class TPESearch(FlatProposer):
 
 
 class SiteParameters:
-    """The game's decision sites as a flat parameter set, for the baselines that need every
+    """The game's decision sites as named parameters, for the baselines that need every
     parameter before the first trial (Ax, SMAC). Sites are collected from ``walks`` random
     completions; a site met later takes a random move, and so does a site a proposal leaves
     inactive. Chance decisions are no parameters: they are drawn with their probabilities.
@@ -309,7 +310,7 @@ class AxSearch(FlatProposer):
             if name == "ax" or name.startswith("ax."):
                 logging.getLogger(name).setLevel(logging.ERROR)
         self.sites = SiteParameters(game, self.rng)
-        self.tree = self.sites.tree()
+        tree = self.sites.tree() or {}
         parameters: list[Any] = []
         for name, site in self.sites.sites.items():
             if site.kind == "real":
@@ -318,7 +319,7 @@ class AxSearch(FlatProposer):
                 parameters.append(ChoiceParameterConfig(name=name, parameter_type="int",
                                                         values=list(range(len(site.choices))),
                                                         is_ordered=site.kind == "ordinal",
-                                                        dependent_parameters=(self.tree or {}).get(name)))
+                                                        dependent_parameters=tree.get(name)))
         self.client = Client(random_seed=seed)
         self.client.configure_experiment(parameters=parameters, name=f"discover-{game.name}")
         self.client.configure_optimization(objective="value", outcome_constraints=["violation <= 0"])
