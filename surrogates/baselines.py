@@ -38,6 +38,10 @@ from surrogates.space import Space, Trace, Walker
 RETRIES = 64
 
 
+class Exhausted(Exception):
+    """Raised by ``draw`` when the method has nothing new left to propose."""
+
+
 class FlatProposer:
     """Shared bookkeeping of the tree-less baselines; subclasses say how to draw a formulation."""
 
@@ -47,9 +51,11 @@ class FlatProposer:
         self.evaluated: dict[str, float | None] = {}
         self.pending: dict[str, Proposal] = {}
         self._next_id = 0
+        self._exhausted = False
 
     # subclasses ------------------------------------------------------------------------------
     def draw(self) -> State:
+        """A complete formulation (or raise :class:`Exhausted`)."""
         raise NotImplementedError
 
     def observe(self, state: State, outcome: Outcome) -> None:
@@ -62,13 +68,17 @@ class FlatProposer:
     # Proposer protocol -----------------------------------------------------------------------
     @property
     def exhausted(self) -> bool:
-        return False
+        return self._exhausted
 
     def ask(self, n: int = 1) -> list[Proposal]:
         proposals: list[Proposal] = []
-        for _ in range(n):
+        for _ in range(n if not self._exhausted else 0):
             for _ in range(RETRIES):
-                state = self.draw()
+                try:
+                    state = self.draw()
+                except Exhausted:
+                    self._exhausted = True
+                    return proposals
                 key = self.game.state_key(state)
                 if key not in self.evaluated and key not in self.pending:
                     proposal = Proposal(self._next_id, state, key, (), ())
@@ -395,10 +405,11 @@ class SMACSearch(FlatProposer):
             )
             from smac import HyperparameterOptimizationFacade, Scenario
             from smac.runhistory.dataclasses import TrialValue
+            from smac.main.exceptions import ConfigurationSpaceExhaustedException
             from smac.runhistory.enumerations import StatusType
         except ImportError:
             raise SettingsError("method 'smac' needs SMAC3: pip install smac") from None
-        self._value, self._status = TrialValue, StatusType
+        self._value, self._status, self._space_exhausted = TrialValue, StatusType, ConfigurationSpaceExhaustedException
         self.sites = SiteParameters(game, self.rng)
         hyper: dict[str, Any] = {}
         for name, site in self.sites.sites.items():
@@ -430,7 +441,10 @@ class SMACSearch(FlatProposer):
     def draw(self) -> State:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            info = self.smac.ask()
+            try:
+                info = self.smac.ask()
+            except self._space_exhausted:  # a finite space SMAC has no new configuration of
+                raise Exhausted from None
         trace = self.sites.walk(self.game, dict(info.config), self.rng)
         self._trials[trace.key] = info
         return trace.state

@@ -32,3 +32,19 @@ def test_smac_proposes_only_the_active_sites_and_learns_failures_as_crashes():
 def _replay(state):
     moves = iter(state)
     return lambda legal, depth, chance=False: next(moves)
+
+
+def test_a_finite_space_smac_has_exhausted_ends_the_campaign(tmp_path):
+    import discover
+    from games.slots import Slot, SlotGame
+    from discover.types import Outcome
+
+    class Six(SlotGame):
+        name = "six-test"
+        slots = (Slot("solver", ("p", "q")), Slot("size", (1, 2, 3)))
+
+        def evaluate(self, state, context):
+            return Outcome.ok(float(state[1]))
+
+    result = discover.Campaign(Six(), budget=20, backend="inline", method="smac", db=tmp_path / "six.db").run()
+    assert result.stopped == "exhausted" and len({e.state_key for e in result.history}) == len(result.history) <= 6
