@@ -22,7 +22,9 @@ def discover_cmd(*args):
     return [sys.executable, "-m", "discover.cli", *args]
 
 
-@pytest.mark.parametrize("surrogate", ["none", "gp"])
+# the gp variant (~30 s) runs with -m slow: the kill and resume are the none variant's, and a GP
+# campaign resumed from its store is test_surrogates' resume tests
+@pytest.mark.parametrize("surrogate", ["none", pytest.param("gp", marks=pytest.mark.slow)])
 def test_sigkill_mid_run_then_resume_finishes_exactly_the_budget(tmp_path, surrogate):
     db = tmp_path / "crash.db"
     log = (tmp_path / "run.log").open("w")
