@@ -376,22 +376,13 @@ def test_the_initial_design_of_gp_mcts_is_the_sobol_design_over_whole_formulatio
     assert played == design
 
 
-class ForkGame(Game):
+class ForkGame(ContinuousGame):
     """A finite move ('a' or 'b'), then a real x in [0, 1]: sin(6x) under 'a', cos(6x) / 2 under 'b'."""
 
     name = "fork-test"
 
-    def initial_state(self):
-        return ()
-
-    def to_move(self, state):
-        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
-
     def actions(self, state):
         return ("a", "b") if not state else Interval(0.0, 1.0)
-
-    def apply(self, state, action):
-        return (*state, action)
 
     def evaluate(self, state, context):
         return Outcome.ok(math.sin(6 * state[1]) if state[0] == "a" else 0.5 * math.cos(6 * state[1]))
