@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from games.sphere_packing import best_known_density, gegenbauer
-from games.sphere_packing.intervals import Dual, Interval
+from games.sphere_packing.intervals import Interval, Jet
 from games.sphere_packing.three_point import Radii, ThreePointFormulation
 from games.sphere_packing.three_point_bound import three_point_bound
 from games.sphere_packing.three_point_verify import (
@@ -66,56 +66,78 @@ def test_intervals_enclose_the_exact_values():
     x, y = Interval(lo, hi), Interval(lo[::-1], hi[::-1])
     t = rng.uniform(0, 1, 200)
     px, py = lo + t * (hi - lo), lo[::-1] + t * (hi[::-1] - lo[::-1])
+    base = np.abs(lo) + 0.1
+    positive = Interval(base, base + 1)
     for got, want in ((x * y, px * py), (x + y, px + py), (x - y, px - py), (x ** 2, px ** 2),
-                      (Interval(np.abs(lo), np.abs(lo) + 1).exp_neg_pi(), np.exp(-np.pi * (np.abs(lo) + t)))):
+                      (positive.reciprocal(), 1 / (base + t))):
         assert np.all(got.lo <= want) and np.all(want <= got.hi)
-    # the mean-value form's derivative of x^2 y over the box holds 2 x y at every point
-    dx, dy = Dual.variables([x, y])
-    f = dx ** 2 * dy
-    assert np.all(f.grad[0].lo <= 2 * px * py) and np.all(2 * px * py <= f.grad[0].hi)
+    # the jet of f = x^2 y / (x^2 + 1) encloses f's gradient and Hessian at every point of the box
+    jx, jy, _ = Jet.variables([x, y, x])
+    f = jx ** 2 * jy * (jx * jx + 1).reciprocal()
+    q = 1 / (px ** 2 + 1)
+    exact = {"x": 2 * px * py * q ** 2, "xx": 2 * py * q ** 2 - 8 * px ** 2 * py * q ** 3,
+             "xy": 2 * px * q ** 2, "yy": 0 * px}
+    got = {"x": f.grad[0], "xx": f.hess[0], "xy": f.hess[1], "yy": f.hess[3]}
+    for name, want in exact.items():
+        assert np.all(got[name].lo <= want + 1e-12) and np.all(want - 1e-12 <= got[name].hi), name
 
 
 def test_verifier_enclosures_hold_the_exact_values_and_the_cover_decides_signs():
-    """The Horner form of p and the cached per-side Gaussian factors enclose exact values (mpmath, 50
-    digits) on boxes and on their Dual derivatives; the adaptive cover accepts a function < 0 on the
-    cube and reports a point where one is > 0."""
+    """The Gram form of p at a vertex equals the exact expanded polynomial (mpmath, 50 digits) and its
+    enclosures (value, gradient) hold it on boxes; the cached per-side Gaussian factors enclose exact
+    values and derivatives; the adaptive cover accepts a function < 0 on the cube and reports a point
+    where one is > 0."""
     from games.sphere_packing.three_point_verify import (
         ThreePointCertificate,
         _cover,
-        _Horner,
+        _GramKernel,
         _SideWeights,
+        _vertex,
+        kernel_polynomial,
     )
 
     mpmath.mp.dps = 50
     rng = np.random.default_rng(3)
-    poly = {(int(i), int(j), int(l)): Fraction(int(rng.integers(-50, 50)), int(rng.integers(1, 9)))
-            for i, j, l in rng.integers(0, 4, size=(25, 3))}
-    lo = rng.uniform(-1.5, 1.5, size=(3, 50))
-    hi = lo + rng.uniform(0, 0.3, size=(3, 50))
-    box = [Interval(lo[i], hi[i]) for i in range(3)]
-    value, dual = _Horner(poly)(*box), _Horner(poly)(*Dual.variables(box))
+    blocks = []
+    for size in (3, 3, 2, 2, 1):  # kernel degree 4
+        m = rng.normal(size=(size, size))
+        blocks.append(tuple(tuple(Fraction(float(v)).limit_denominator(1000) for v in row) for row in m @ m.T + np.eye(size)))
+    cert = ThreePointCertificate(4, Fraction(1), Fraction(3, 2), (Fraction(1),), tuple(blocks))
+    poly, kernel = kernel_polynomial(cert), _GramKernel(cert)
+    lo = rng.uniform(1, 1.4, size=(3, 50))
+    hi = lo + rng.uniform(0, 0.1, size=(3, 50))
+    box = [Interval(lo[i], hi[i]) for i in range(3)]  # two side lengths and the third (squared below)
+
+    def at_vertex(s1, s2, s3):
+        return _vertex(kernel, s1, s2, s3 * s3)
+
+    value, jet = at_vertex(*box), at_vertex(*Jet.variables(box))
     t = rng.uniform(size=(3, 50))
     for m in range(50):
-        point = [mpmath.mpf(lo[i, m]) + mpmath.mpf(t[i, m]) * (mpmath.mpf(hi[i, m]) - mpmath.mpf(lo[i, m]))
-                 for i in range(3)]
-        a, b, c = point
-        exact = sum(mpmath.mpf(v.numerator) / v.denominator * a ** i * b ** j * c ** l for (i, j, l), v in poly.items())
-        d_a = sum(mpmath.mpf(v.numerator) / v.denominator * i * a ** (i - 1) * b ** j * c ** l
-                  for (i, j, l), v in poly.items() if i)
-        for enclosure in (value, dual.value):
+        s1, s2, s3 = [mpmath.mpf(lo[i, m]) + mpmath.mpf(t[i, m]) * (mpmath.mpf(hi[i, m]) - mpmath.mpf(lo[i, m]))
+                      for i in range(3)]
+
+        def p(s1):
+            a, b, c = s1 ** 2, s2 ** 2, (s1 ** 2 + s2 ** 2 - s3 ** 2) / 2
+            return sum(mpmath.mpf(v.numerator) / v.denominator * a ** i * b ** j * c ** l for (i, j, l), v in poly.items())
+
+        exact = p(s1)
+        for enclosure in (value, jet.value):
             assert enclosure.lo[m] <= exact <= enclosure.hi[m]
-        assert dual.grad[0].lo[m] <= d_a <= dual.grad[0].hi[m]
-    cert = ThreePointCertificate(3, Fraction(1), Fraction(3, 2), (Fraction(1),), (((Fraction(1),),),))
-    weights = _SideWeights(cert)
+        assert jet.grad[0].lo[m] <= mpmath.diff(p, s1) <= jet.grad[0].hi[m]
+        assert jet.hess[0].lo[m] <= mpmath.diff(p, s1, 2) <= jet.hess[0].hi[m]
+    weights = _SideWeights(ThreePointCertificate(3, Fraction(1), Fraction(3, 2), (Fraction(1),), (((Fraction(1),),),)))
     ends = np.sort(rng.integers(0, 2 ** 10, size=(2, 40)), axis=0) / 2 ** 10
     box = Interval(ends[0], ends[1])
-    factor, dual = weights(box), weights(Dual.variables([box, box, box])[0])
+    factor, jet = weights(box), weights(Jet.variables([box, box, box])[0])
     for m in range(40):
         for s in (ends[0, m], (ends[0, m] + ends[1, m]) / 2, ends[1, m]):
             side = 1 + mpmath.mpf(s) / 2
             exact = mpmath.exp(-mpmath.pi * side ** 2)
             assert factor.lo[m] <= exact <= factor.hi[m]
-            assert dual.grad[0].lo[m] <= -mpmath.pi * side * exact <= dual.grad[0].hi[m]
+            assert jet.grad[0].lo[m] <= -mpmath.pi * side * exact <= jet.grad[0].hi[m]
+            curvature = mpmath.pi / 2 * (2 * mpmath.pi * side ** 2 - 1) * exact
+            assert jet.hess[0].lo[m] <= curvature <= jet.hess[0].hi[m]
     assert _cover(lambda x, y, z: x * y + z * z * 0.5 - 1.51, 10 ** 5)[0] is None
     failure, _ = _cover(lambda x, y, z: x * y + z * z * 0.5 - 1.49, 10 ** 5)
     assert failure is not None and "fails at cube point" in failure[0]

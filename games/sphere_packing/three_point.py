@@ -161,18 +161,28 @@ class NumericalSolution:
 # ---- the regions, as images of the unit cube (so a box cover of the cube covers them exactly) ----
 # Polynomial maps in the side lengths (r, R exact), so interval and mean-value forms apply directly.
 
-def triangle_sides(x, y, z, r, big):
-    """(iv): all sides in [r, R]; as R < 2r, every such triple of lengths is a triangle. Squared sides."""
+def triangle_lengths(x, y, z, r, big):
+    """(iv): all sides in [r, R]; as R < 2r, every such triple of lengths is a triangle. Side lengths."""
     span = big - r
-    return (r + span * x) ** 2, (r + span * y) ** 2, (r + span * z) ** 2
+    return r + span * x, r + span * y, r + span * z
+
+
+def triangle_sides(x, y, z, r, big):
+    """The squared sides of :func:`triangle_lengths`."""
+    return tuple(side ** 2 for side in triangle_lengths(x, y, z, r, big))
+
+
+def wedge_lengths(x, y, z, r, big):
+    """(v): the sides at the vertex in [r, R] (lengths) and the opposite side, squared, in [R^2, (sum of the two)^2]."""
+    span = big - r
+    ra, rb = r + span * x, r + span * y
+    return ra, rb, big ** 2 + z * ((ra + rb) ** 2 - big ** 2)
 
 
 def wedge_point(x, y, z, r, big):
-    """(v): sides at the vertex in [r, R], the opposite side in [R, sum of the two]. Returns (a, b, c)."""
-    span = big - r
-    ra, rb = r + span * x, r + span * y
+    """(v) as the kernel's arguments (a, b, c) = (|u|^2, |v|^2, <u, v>) at the vertex."""
+    ra, rb, opposite = wedge_lengths(x, y, z, r, big)
     a, b = ra ** 2, rb ** 2
-    opposite = big ** 2 + z * ((ra + rb) ** 2 - big ** 2)
     return a, b, (a + b - opposite) / 2
 
 

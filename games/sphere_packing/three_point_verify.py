@@ -6,7 +6,7 @@ the matrices Q_k (rationals). The conditions (i)-(v) of :mod:`.three_point` are 
 * Q_k positive definite: an exact LDL^T decomposition in rational arithmetic, every pivot > 0.
   (Positive definite, not merely semidefinite: the solver's Q_k are pushed a hair inside the cone
   before rounding, see :func:`.three_point.certificate_from`.)
-* p is expanded exactly into monomials a^i b^j c^l with rational coefficients.
+* p is expanded exactly into monomials a^i b^j c^l with rational coefficients (for (ii) and p(0, 0, 0)).
 * (i) f2^ >= 0 with f2^(0) > 0 and (iii) f2 <= 0 for |x| >= R: univariate polynomials in
   t = 2 pi |x|^2, their real roots isolated rigorously (Arb), as in :mod:`.verify`.
 * (ii) on r^2 <= s <= R^2 (univariate, with exponentials): Arb balls, mean-value form
@@ -14,11 +14,13 @@ the matrices Q_k (rationals). The conditions (i)-(v) of :mod:`.three_point` are 
 * (iv) and (v) (three variables, exponentials): their regions are images of the unit cube under the
   maps of :mod:`.three_point` (onto, so a cover of the cube covers the region); boxes of the cube are
   mapped and the condition evaluated in outward-rounded interval arithmetic (:mod:`.intervals`):
-  p in nested Horner form from its exact coefficients, and each Gaussian weight exp(-pi (B + C)) as
-  the product of the per-side factors exp(-pi s^2), bounded in Arb at the (binary) box end points
-  and cached. A box's bound is the better of the plain interval value and the mean-value form; a box
-  whose upper bound is not <= 0 is halved along the axis that contributes most to its mean-value
-  term, up to a budget of boxes and a finest width.
+  p at each vertex in the Gram form it was built in (:class:`_GramKernel`: side lengths, the cosine
+  of the angle by the law of cosines, the Gegenbauer recurrence, phi^T Q_k phi), and each Gaussian
+  weight exp(-pi (B + C)) as the product of the per-side factors exp(-pi s^2), bounded in Arb at the
+  (binary) box end points and cached. A box's bound is the best of the plain interval value, the
+  mean-value form and the second-order Taylor form (:class:`.intervals.Jet`); a box whose upper
+  bound is not <= 0 is halved along the axis where the gradient varies most, up to a budget of boxes
+  and a finest width.
 
 The density bound vol(B(r/2)) (P(0) + p(0, 0, 0)) / Q(0) is evaluated in Arb and rounded up.
 """
@@ -35,13 +37,13 @@ import numpy as np
 
 from games.sphere_packing import gegenbauer, laguerre
 from games.outward import arb_precision, down, up
-from games.sphere_packing.intervals import PI, Dual, Interval
-from games.sphere_packing.three_point import triangle_sides, vertex_terms, wedge_point
+from games.sphere_packing.intervals import PI, Interval, Jet
+from games.sphere_packing.three_point import triangle_lengths, wedge_lengths
 from games.sphere_packing.verify import _odd_real_roots
 
 WORKING_BITS = 256
 START_BOXES = 8  # per axis of the unit cube
-MAX_BOXES = 12_000_000  # per 3-d condition, in all (~40 us a box on one core)
+MAX_BOXES = 4_000_000  # per 3-d condition, in all (~0.2 ms a box on one core)
 MAX_DEPTH = 14  # halvings of an axis below the starting width 1/8
 MAX_PIECES = 200_000  # for the univariate condition (ii)
 CHUNK = 20_000  # boxes evaluated at once (memory)
@@ -148,7 +150,7 @@ def _verify(cert: ThreePointCertificate, max_boxes: int) -> ThreePointVerificati
         return ThreePointVerification(False, reason=failure[0], violation=("pair", np.array([failure[1]])),
                                       checks=checks)
     boxes = 0
-    kernel, weights = _Horner(poly), _SideWeights(cert)
+    kernel, weights = _GramKernel(cert), _SideWeights(cert)
     conditions = (("triangle", lambda *xyz: _triangle(kernel, weights, cert, *xyz)),
                   ("wedge", lambda *xyz: _wedge(kernel, cert, *xyz)))
     for name, function in conditions:
@@ -244,41 +246,68 @@ def _pair_condition(big_p: flint.fmpq_poly, poly: gegenbauer.Poly3, cert: ThreeP
     return None, done
 
 
-class _Horner:
-    """p(a, b, c) in nested Horner form, sum_i a^i (sum_j b^j (sum_l coef c^l)), for Interval or Dual
-    arguments: one multiplication per monomial (the power form took three). The coefficients are
-    the exact rationals of p, each enclosed once in an interval (:meth:`Interval.exact`)."""
+class _GramKernel:
+    """p at a vertex from its two side lengths s1, s2 and the cosine t of the angle between them, in the
+    form it was built in: p = sum_k (s1 s2)^k P_k(t) phi(s1^2)^T Q_k phi(s2^2), with P_k by the
+    Gegenbauer recurrence of :mod:`.gegenbauer` and phi(a) = (1, a / R^2, (a / R^2)^2, ...).
 
-    def __init__(self, poly: gegenbauer.Poly3) -> None:
-        nested: dict[int, dict[int, dict[int, Fraction]]] = {}
-        for (i, j, l), v in poly.items():
-            nested.setdefault(i, {}).setdefault(j, {})[l] = v
-        self.rows = {i: {j: [Interval.exact(inner.get(l, Fraction(0))) for l in range(max(inner) + 1)]
-                         for j, inner in by_j.items()} for i, by_j in nested.items()}
+    This is the same polynomial as :func:`kernel_polynomial` (h_k(a, b, c) = (|u| |v|)^k P_k(c / (|u| |v|))
+    with |u| = s1, |v| = s2, c = s1 s2 t), evaluated differently for the intervals: expanded into monomials
+    a^i b^j c^l its terms reach ~1e6 where p is ~1e-2 (the Q_k are large and nearly cancel across k), so an
+    interval enclosure of the expanded form is useless at any box width the check can afford; here every
+    factor stays of the size of its Q_k entries (phi <= 1, |P_k| <= 1)."""
 
-    @staticmethod
-    def _chain(parts: dict, x):
-        """sum_e parts[e] x^e by Horner (parts: exponent -> value; missing exponents are zero)."""
-        top = max(parts)
-        total = parts[top]
-        for e in range(top - 1, -1, -1):
-            total = total * x
-            if e in parts:
-                total = total + parts[e]
+    def __init__(self, cert: ThreePointCertificate) -> None:
+        n = cert.dimension
+        self.inverse_big2 = Interval.exact(1 / cert.big2)
+        self.blocks = [[[Interval.exact(v) for v in row] for row in q] for q in cert.blocks]
+        self.recurrence = [(Interval.exact(Fraction(2 * k + n - 2, k + n - 2)), Interval.exact(Fraction(k, k + n - 2)))
+                           for k in range(len(cert.blocks))]
+
+    def _gegenbauer(self, t) -> list:
+        """P_0 .. P_D at t (P_0 = 1 as the number)."""
+        values = [1.0, t]
+        for k in range(1, len(self.blocks) - 1):
+            grow, keep = self.recurrence[k]
+            values.append(t * values[k] * grow - values[k - 1] * keep)
+        return values[: len(self.blocks)]
+
+    def __call__(self, s1, s2, t):
+        a, b = s1 * s1 * self.inverse_big2, s2 * s2 * self.inverse_big2
+        width = max(len(q) for q in self.blocks)
+        phi_a, phi_b = [1.0, a], [1.0, b]
+        for _ in range(2, width):
+            phi_a.append(phi_a[-1] * a)
+            phi_b.append(phi_b[-1] * b)
+        gegenbauer_values, product = self._gegenbauer(t), s1 * s2
+        total, power = None, None
+        for k, q in enumerate(self.blocks):
+            form = None
+            for i, row in enumerate(q):
+                inner = row[0]
+                for j in range(1, len(row)):
+                    inner = inner + phi_b[j] * row[j]
+                inner = inner if i == 0 else phi_a[i] * inner
+                form = inner if form is None else form + inner
+            if k:
+                power = product if power is None else power * product
+                form = form * (gegenbauer_values[k] * power)
+            total = form if total is None else total + form
         return total
 
-    def __call__(self, a, b, c):
-        by_i = {}
-        for i, by_j in self.rows.items():
-            by_i[i] = self._chain({j: self._chain(dict(enumerate(coefs)), c) for j, coefs in by_j.items()}, b)
-        return self._chain(by_i, a)
+
+def _vertex(kernel: _GramKernel, s1, s2, opposite_squared):
+    """p at a vertex with adjacent sides s1, s2 (lengths) and the opposite side squared: the cosine by
+    the law of cosines, (s1^2 + s2^2 - opposite^2) / (2 s1 s2)."""
+    return kernel(s1, s2, (s1 * s1 + s2 * s2 - opposite_squared) * (s1 * s2).reciprocal() / 2)
 
 
 class _SideWeights:
-    """E(t) = exp(-pi s(t)^2) with s(t) = r + (R - r) t, the Gaussian factor of one squared side of
-    the triangle map, bounded in Arb at each (binary, exact) end point and cached: a box's factor is
-    [E(hi), E(lo)] (E decreases), and its derivative E' = -2 pi (R - r) s(t) E(t) is enclosed in
-    interval arithmetic. exp(-pi (B + C)) = E(y) E(z) is the weight of the vertex opposite side A."""
+    """E(t) = exp(-pi s(t)^2) with s(t) = r + (R - r) t, the Gaussian factor of one side of the
+    triangle map, bounded in Arb at each (binary, exact) end point and cached: a box's factor is
+    [E(hi), E(lo)] (E decreases), and its derivatives E' = -2 pi (R - r) s E and
+    E'' = 2 pi (R - r)^2 (2 pi s^2 - 1) E are enclosed in interval arithmetic from it.
+    exp(-pi (B + C)) = E(y) E(z) is the weight of the vertex opposite side A."""
 
     def __init__(self, cert: ThreePointCertificate) -> None:
         self.r, self.span = cert.r, cert.big - cert.r
@@ -302,46 +331,58 @@ class _SideWeights:
         return down(lo), up(hi)
 
     def __call__(self, t):
-        box = t.value if isinstance(t, Dual) else t
+        box = t.value if isinstance(t, Jet) else t
         low, _ = self._bounds(box.hi)
         _, high = self._bounds(box.lo)
         value = Interval(low, high)
-        if not isinstance(t, Dual):
+        if not isinstance(t, Jet):
             return value
-        slope = value * (-2 * PI * self.span_iv * (self.r_iv + self.span_iv * box))
-        return Dual(value, [slope * g for g in t.grad])
+        side = self.r_iv + self.span_iv * box
+        two_pi_span = 2 * PI * self.span_iv
+        slope = value * (-two_pi_span * side)
+        curvature = value * (two_pi_span * self.span_iv * (2 * PI * side * side - 1))
+        return t.chain(value, slope, curvature)
 
 
-def _triangle(kernel: _Horner, weights: _SideWeights, cert, x, y, z):
+def _triangle(kernel: _GramKernel, weights: _SideWeights, cert, x, y, z):
     """(iv) on cube points: sum over the vertices of p(vertex) times its Gaussian weight."""
-    r, big = Interval.exact(cert.r), Interval.exact(cert.big)
+    sa, sb, sc = triangle_lengths(x, y, z, Interval.exact(cert.r), Interval.exact(cert.big))
     ex, ey, ez = weights(x), weights(y), weights(z)
-    factors = (ey * ez, ex * ez, ex * ey)  # exp(-pi (B + C)), exp(-pi (A + C)), exp(-pi (A + B))
-    total = None
-    for (a, b, c, _), factor in zip(vertex_terms(*triangle_sides(x, y, z, r, big)), factors):
-        term = kernel(a, b, c) * factor
-        total = term if total is None else total + term
-    return total
+    return (_vertex(kernel, sc, sb, sa * sa) * (ey * ez) + _vertex(kernel, sc, sa, sb * sb) * (ex * ez)
+            + _vertex(kernel, sb, sa, sc * sc) * (ex * ey))
 
 
-def _wedge(kernel: _Horner, cert, x, y, z):
-    r, big = Interval.exact(cert.r), Interval.exact(cert.big)
-    return kernel(*wedge_point(x, y, z, r, big))
+def _wedge(kernel: _GramKernel, cert, x, y, z):
+    """(v) on cube points: p at the vertex (its positive Gaussian weight dropped)."""
+    return _vertex(kernel, *wedge_lengths(x, y, z, Interval.exact(cert.r), Interval.exact(cert.big)))
 
 
 def _upper(function, lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Upper bounds of ``function`` on the boxes [lo, lo + width] (per axis), the better of the plain
-    interval value and the mean-value form f(centre) + sum_i df/dx_i(box) [-w_i/2, w_i/2]; and for
-    each box the axis whose term in that sum is widest (the one to bisect)."""
+    """Upper bounds of ``function`` on the boxes [lo, lo + width] (per axis), the best of three
+    enclosures: the plain interval value, the mean-value form f(m) + grad f(B) h and the second-order
+    Taylor form f(m) + grad f(m) h + 1/2 h^T Hess f(B) h, with |h_i| <= w_i / 2 (see :class:`Jet`);
+    and for each box the axis along which the gradient varies most (the one to bisect)."""
     box = [Interval(lo[i], lo[i] + width[i]) for i in range(3)]  # dyadic: exact end points
-    dual = function(*Dual.variables(box))
-    centre = function(*[Interval(lo[i] + width[i] / 2) for i in range(3)])
-    mean_value = centre
-    spread = []
-    for i, g in enumerate(dual.grad):
-        mean_value = mean_value + g * Interval(-width[i] / 2, width[i] / 2)
-        spread.append(np.maximum(np.abs(g.lo), np.abs(g.hi)) * width[i])
-    return np.minimum(dual.value.hi, mean_value.hi), np.argmax(np.stack(spread), axis=0)
+    half = [width[i] / 2 for i in range(3)]  # exact
+    over_box = function(*Jet.variables(box, order=2))
+    at_centre = function(*Jet.variables([Interval(lo[i] + half[i]) for i in range(3)], order=1))
+    mean_value, taylor = at_centre.value.hi, at_centre.value.hi
+    for i in range(3):
+        mean_value = up(mean_value + up(_magnitude(over_box.grad[i]) * half[i]))
+        taylor = up(taylor + up(_magnitude(at_centre.grad[i]) * half[i]))
+    for k, (i, j) in enumerate(Jet.PAIRS):
+        entry = over_box.hess[k]
+        if i == j:  # 1/2 H_ii h_i^2 with h_i^2 in [0, w_i^2 / 4]
+            taylor = up(taylor + up(np.maximum(entry.hi, 0.0) * up(half[i] * half[i]) / 2))
+        else:  # H_ij h_i h_j, counted once for (i, j) and (j, i) together with the 1/2
+            taylor = up(taylor + up(_magnitude(entry) * up(half[i] * half[j])))
+    spread = [_magnitude(over_box.grad[i]) * width[i] for i in range(3)]
+    best = np.minimum(over_box.value.hi, np.minimum(mean_value, taylor))
+    return best, np.argmax(np.stack(spread), axis=0)
+
+
+def _magnitude(interval: Interval) -> np.ndarray:
+    return np.maximum(np.abs(interval.lo), np.abs(interval.hi))
 
 
 def _cover(evaluate, max_boxes: int):
