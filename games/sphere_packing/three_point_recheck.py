@@ -1,0 +1,85 @@
+"""An independent re-check of a three-point certificate in high precision, on a grid.
+
+Not a proof (a grid, not a cover; :mod:`.three_point_verify` is the proof), but a second computation
+that shares no code with the verifier: the conditions (ii), (iv), (v) of :mod:`.three_point` and the
+bound are recomputed in ``digits`` decimal digits from the certificate's exact data, with mpmath's own
+Gegenbauer and Laguerre functions in place of the verifier's recurrences, monomial expansions and
+interval arithmetic. A bug in either that made a false certificate pass would have to be made twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import mpmath
+
+from games.sphere_packing.three_point_verify import ThreePointCertificate
+
+
+@dataclass(frozen=True)
+class GridRecheck:
+    """The largest value of each condition on the grid (each must be <= 0) and the bound recomputed."""
+
+    pair: float  # (ii): f2(w) + 2 f3(0, w) + f3(w, w) on r <= |w| <= R
+    triangle: float  # (iv): the sum over the three vertices, all sides in [r, R]
+    wedge: float  # (v): one vertex, its sides in [r, R], the opposite side in [R, their sum]
+    density: float
+
+    @property
+    def holds(self) -> bool:
+        return max(self.pair, self.triangle, self.wedge) <= 0
+
+
+def recheck_on_grid(cert: ThreePointCertificate, per_axis: int = 7, digits: int = 40) -> GridRecheck:
+    """The conditions at per_axis^3 triangles (side lengths on a grid of [r, R]), per_axis^2 * 5 wedges
+    and 40 pair distances, in ``digits`` digits."""
+    with mpmath.workdps(digits):
+        return _recheck(cert, per_axis)
+
+
+def _number(value: Fraction) -> mpmath.mpf:
+    return mpmath.mpf(value.numerator) / value.denominator
+
+
+def _recheck(cert: ThreePointCertificate, per_axis: int) -> GridRecheck:
+    n = cert.dimension
+    r, big = _number(cert.r), _number(cert.big)
+    lam = mpmath.mpf(n) / 2 - 1  # Gegenbauer index for R^n, and the Laguerre alpha of f2
+    blocks = [[[_number(v) for v in row] for row in block] for block in cert.blocks]
+    a_k = [_number(v) for v in cert.f2]
+
+    def f3(a, b, c):
+        """p(a, b, c) exp(-pi (a + b)) (without the indicator), p = sum_k phi(a)^T Q_k phi(b) h_k."""
+        total, s = 0, mpmath.sqrt(a * b)
+        for k, block in enumerate(blocks):
+            if s == 0:
+                zonal = 1 if k == 0 else 0
+            else:
+                t = max(-1, min(1, c / s))
+                zonal = s ** k * mpmath.gegenbauer(k, lam, t) / mpmath.gegenbauer(k, lam, 1)
+            for i, row in enumerate(block):
+                for j, v in enumerate(row):
+                    total += v * (a / big ** 2) ** i * (b / big ** 2) ** j * zonal
+        return total * mpmath.exp(-mpmath.pi * (a + b))
+
+    def f2(s):
+        t = 2 * mpmath.pi * s
+        return sum(a * mpmath.laguerre(k, lam, t) for k, a in enumerate(a_k)) * mpmath.exp(-t / 2)
+
+    pair = max(f2(s) + 2 * f3(0, s, 0) + f3(s, s, s) for s in mpmath.linspace(r ** 2, big ** 2, 40))
+    triangle, wedge = -mpmath.inf, -mpmath.inf
+    grid = mpmath.linspace(r, big, per_axis)
+    for la in grid:
+        for lb in grid:
+            for lc in grid:
+                sides = (la ** 2, lb ** 2, lc ** 2)
+                total = sum(f3(sides[i], sides[j], (sides[i] + sides[j] - sides[k]) / 2)
+                            for i, j, k in ((2, 1, 0), (2, 0, 1), (1, 0, 2)))
+                triangle = max(triangle, total)
+            for opposite in mpmath.linspace(big, la + lb, 5):
+                wedge = max(wedge, f3(la ** 2, lb ** 2, (la ** 2 + lb ** 2 - opposite ** 2) / 2))
+    fourier0 = sum((-1) ** k * a * mpmath.laguerre(k, lam, 0) for k, a in enumerate(a_k))
+    volume = mpmath.pi ** (mpmath.mpf(n) / 2) / mpmath.gamma(mpmath.mpf(n) / 2 + 1) * (r / 2) ** n
+    density = volume * (f2(0) + f3(0, 0, 0)) / fourier0
+    return GridRecheck(float(pair), float(triangle), float(wedge), float(density))
