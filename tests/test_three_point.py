@@ -60,6 +60,19 @@ def test_exact_positive_definiteness():
     assert not positive_definite(((Fraction(2), Fraction(1)), (Fraction(0), Fraction(1))))  # not symmetric
 
 
+def test_outward_steps_reach_past_the_neighbouring_floats():
+    """up / down (|x| 2^-52 + 2^-1074 added or taken away) land at or beyond np.nextafter, across
+    every exponent, the binade edges, zero and the subnormals."""
+    from games.outward import down, up
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=50_000) * 10.0 ** rng.integers(-320, 300, 50_000)
+    edges = [0.0, 5e-324, 2.0 ** -1022, 2.0 ** -1021 - 5e-324, 1.0, 2.0, 0.5, 1.5, np.finfo(float).max / 4]
+    x = np.concatenate([x, edges, np.negative(edges)])
+    assert np.all(up(x) >= np.nextafter(x, np.inf))
+    assert np.all(down(x) <= np.nextafter(x, -np.inf))
+
+
 def test_intervals_enclose_the_exact_values():
     rng = np.random.default_rng(2)
     lo = rng.uniform(-2, 2, 200)

@@ -6,9 +6,9 @@ game that has a second equilibrium. Here every loss l_i is evaluated on a :class
 gradient, Hessian), each an :class:`Interval` that contains the true values for every point of a box,
 so the Hessian rows of block i enclose J's rows of block i = d/dx grad_{x_i} l_i over the whole box.
 
-* Arithmetic (+, -, *, /) rounds to nearest and then steps one ulp outward (``np.nextafter``): the
-  exact result of the operation on the endpoints lies inside (round-to-nearest errs by at most half
-  an ulp).
+* Arithmetic (+, -, *, /) rounds to nearest and then steps at least one ulp outward
+  (:mod:`games.outward`): the exact result of the operation on the endpoints lies inside
+  (round-to-nearest errs by at most half an ulp).
 * exp, log, tanh, sqrt are monotone: their endpoints are evaluated in Arb (python-flint) balls and
   rounded outward, so no libm accuracy is assumed. Derivatives are formed from these enclosures
   (tanh' = 1 - tanh^2, ...), so they are enclosures too.

@@ -1,7 +1,7 @@
 """Vectorised interval arithmetic with outward rounding: many boxes at once, for the three-point check.
 
-Each operation on float64 end points is correctly rounded (IEEE 754: +, -, *, /, sqrt), so one
-``np.nextafter`` step outwards (:mod:`games.outward`) bounds the exact result; exponentials are
+Each operation on float64 end points is correctly rounded (IEEE 754: +, -, *, /, sqrt), so a step
+of at least one ulp outwards (:mod:`games.outward`) bounds the exact result; exponentials are
 bounded through Arb by the callers, assuming nothing of libm. Written by hand
 because the check evaluates ~1e5 boxes per condition, which one Arb ball per box in Python would make
 minutes; the library functions (Arb) are used where accuracy, not speed, is the issue.
@@ -55,6 +55,10 @@ class Interval:
         if isinstance(other, Jet):
             return NotImplemented
         other = _lift(other)
+        if other.lo is other.hi or self.lo is self.hi:  # a point factor (exact constants): two products
+            point, box = (other, self) if other.lo is other.hi else (self, other)
+            low, high = box.lo * point.lo, box.hi * point.lo
+            return Interval(down(np.minimum(low, high)), up(np.maximum(low, high)))
         p1, p2, p3, p4 = self.lo * other.lo, self.lo * other.hi, self.hi * other.lo, self.hi * other.hi
         return Interval(down(np.minimum(np.minimum(p1, p2), np.minimum(p3, p4))),
                         up(np.maximum(np.maximum(p1, p2), np.maximum(p3, p4))))
