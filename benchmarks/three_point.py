@@ -1,13 +1,14 @@
 """Three-point bounds (Cohn, de Laat & Salmon) against the Cohn–Elkies LP bound at the same f2 degree.
 
-    python benchmarks/three_point.py [--rows 3:15:8:1.6:1e-7 4:15:6:1.45 ...] [--margin 1e-6] [--margin3 1e-4]
+    python benchmarks/three_point.py [--rows 3:15:12:1.6 4:15:12:1.55:1e-7 ...] [--margin 1e-6] [--margin3 1e-4]
 
 Each row is n:degree:D:R/r[:margin] (f2's Laguerre degree, the kernel degree D, the truncation ratio,
 optionally the univariate margin of that row). For each:
 the verified LP bound at that degree (its radius r is reused), then the verified three-point bound, with
 the solver's claim, the seconds for solve + verification, the verification seconds and boxes, and the
-CdLS Table 6.1 value and the gap to it. The defaults reproduce the table of the closing note (about
-9 minutes on one core, 6 of them the n = 3 row). Writes benchmarks/results/three_point.json (or --output).
+CdLS Table 6.1 value and the gap to it (negative: below theirs), and an independent mpmath re-check of
+the certificate on a grid. The defaults reproduce the README's table. Writes
+benchmarks/results/three_point.json (or --output).
 
 ``--margin`` is the margin of the sampled univariate conditions (f2^ >= 0, the tail, the pair
 condition), ``--margin3`` that of the 3-d triangle and wedge conditions: the univariate margin is what
@@ -30,12 +31,13 @@ from games.sphere_packing.three_point_recheck import recheck_on_grid
 RESULTS = Path(__file__).resolve().parent / "results"
 # Cohn, de Laat & Salmon, arXiv 2206.15373, Table 6.1 (their degree 9, rigorous)
 CDLS = {3: 0.770270440, 4: 0.636107333, 5: 0.512645131, 6: 0.410303282, 7: 0.321147106}
-# n:degree:D:R/r[:margin]. R/r from numerical scans (degree 15): in n = 3, D = 8 gains over D = 6
-# and R = 1.6 r is best; in n = 4, D = 8 gains < 1e-5 over D = 6 at R = 1.3 r and 1.45 r, and the
-# larger R that D = 8 prefers (n = 4: 0.64165 numerically at 1.6 r) had not finished verifying after
-# 13 minutes (stopped); D = 6 is best near 1.45 r in n = 4, 5 (it worsens at 1.6 r) and at 1.3 r in
-# n = 6, 7 (1.4 r gave 0.41484 and 0.32759, verified).
-DEFAULT_ROWS = ["3:15:8:1.6:1e-7", "4:15:6:1.45", "5:15:6:1.45", "6:15:6:1.3", "7:15:6:1.3"]
+# n:degree:D:R/r[:margin]. Kernel degree 12 throughout: numerically (degree 15, margins 1e-6 / 1e-4) it
+# gains 0.005-0.01 over D = 6 (n = 4 at R = 1.45 r: 0.642653 with D = 6, 0.638361 with D = 10,
+# 0.637598 with D = 12 at 1.4 r), D = 14 gains nothing more (n = 4: 0.636739 against 0.636678 at 1.5 r),
+# and f2 degree 23 gains 3e-5 over 15. R/r from scans at D = 12: n = 3: 0.766481 at 1.6, 0.771486 at
+# 1.7; n = 4: 0.636678 at 1.5, 0.636647 at 1.55, 0.636661 at 1.6; n = 5: 0.511119 at 1.45, 0.511075 at
+# 1.55; n = 6: 0.410912 at 1.3, 0.409809 at 1.45; n = 7: 0.321594 at 1.3, 0.320672 at 1.45.
+DEFAULT_ROWS = ["3:15:12:1.6", "4:15:12:1.55", "5:15:12:1.55", "6:15:12:1.45", "7:15:12:1.45"]
 
 
 def main() -> None:

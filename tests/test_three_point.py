@@ -112,34 +112,35 @@ def test_verifier_enclosures_hold_the_exact_values_and_the_cover_decides_signs()
 
     mpmath.mp.dps = 50
     rng = np.random.default_rng(3)
-    blocks = []
-    for size in (3, 3, 2, 2, 1):  # kernel degree 4
-        m = rng.normal(size=(size, size))
-        blocks.append(tuple(tuple(Fraction(float(v)).limit_denominator(1000) for v in row) for row in m @ m.T + np.eye(size)))
-    cert = ThreePointCertificate(4, Fraction(1), Fraction(3, 2), (Fraction(1),), tuple(blocks))
-    poly, kernel = kernel_polynomial(cert), _GramKernel(cert)
-    lo = rng.uniform(1, 1.4, size=(3, 50))
-    hi = lo + rng.uniform(0, 0.1, size=(3, 50))
-    box = [Interval(lo[i], hi[i]) for i in range(3)]  # two side lengths and the third (squared below)
+    for dimension in (2, 4):  # n = 2: Chebyshev, the recurrence's k = 0 step is never taken
+        blocks = []
+        for size in (3, 3, 2, 2, 1):  # kernel degree 4
+            m = rng.normal(size=(size, size))
+            blocks.append(tuple(tuple(Fraction(float(v)).limit_denominator(1000) for v in row) for row in m @ m.T + np.eye(size)))
+        cert = ThreePointCertificate(dimension, Fraction(1), Fraction(3, 2), (Fraction(1),), tuple(blocks))
+        poly, kernel = kernel_polynomial(cert), _GramKernel(cert)
+        lo = rng.uniform(1, 1.4, size=(3, 50))
+        hi = lo + rng.uniform(0, 0.1, size=(3, 50))
+        box = [Interval(lo[i], hi[i]) for i in range(3)]  # two side lengths and the third (squared below)
 
-    def at_vertex(s1, s2, s3):
-        return _vertex(kernel, s1, s2, s3 * s3)
+        def at_vertex(s1, s2, s3):
+            return _vertex(kernel, s1, s2, s3 * s3)
 
-    value, jet = at_vertex(*box), at_vertex(*Jet.variables(box))
-    t = rng.uniform(size=(3, 50))
-    for m in range(50):
-        s1, s2, s3 = [mpmath.mpf(lo[i, m]) + mpmath.mpf(t[i, m]) * (mpmath.mpf(hi[i, m]) - mpmath.mpf(lo[i, m]))
-                      for i in range(3)]
+        value, jet = at_vertex(*box), at_vertex(*Jet.variables(box))
+        t = rng.uniform(size=(3, 50))
+        for m in range(50):
+            s1, s2, s3 = [mpmath.mpf(lo[i, m]) + mpmath.mpf(t[i, m]) * (mpmath.mpf(hi[i, m]) - mpmath.mpf(lo[i, m]))
+                          for i in range(3)]
 
-        def p(s1):
-            a, b, c = s1 ** 2, s2 ** 2, (s1 ** 2 + s2 ** 2 - s3 ** 2) / 2
-            return sum(mpmath.mpf(v.numerator) / v.denominator * a ** i * b ** j * c ** l for (i, j, l), v in poly.items())
+            def p(s1):
+                a, b, c = s1 ** 2, s2 ** 2, (s1 ** 2 + s2 ** 2 - s3 ** 2) / 2
+                return sum(mpmath.mpf(v.numerator) / v.denominator * a ** i * b ** j * c ** l for (i, j, l), v in poly.items())
 
-        exact = p(s1)
-        for enclosure in (value, jet.value):
-            assert enclosure.lo[m] <= exact <= enclosure.hi[m]
-        assert jet.grad[0].lo[m] <= mpmath.diff(p, s1) <= jet.grad[0].hi[m]
-        assert jet.hess[0].lo[m] <= mpmath.diff(p, s1, 2) <= jet.hess[0].hi[m]
+            exact = p(s1)
+            for enclosure in (value, jet.value):
+                assert enclosure.lo[m] <= exact <= enclosure.hi[m]
+            assert jet.grad[0].lo[m] <= mpmath.diff(p, s1) <= jet.grad[0].hi[m]
+            assert jet.hess[0].lo[m] <= mpmath.diff(p, s1, 2) <= jet.hess[0].hi[m]
     weights = _SideWeights(ThreePointCertificate(3, Fraction(1), Fraction(3, 2), (Fraction(1),), (((Fraction(1),),),)))
     ends = np.sort(rng.integers(0, 2 ** 10, size=(2, 40)), axis=0) / 2 ** 10
     box = Interval(ends[0], ends[1])

@@ -124,12 +124,12 @@ class SpherePackingGame(SlotGame):
     params = (
         Param("dimension", "int", 4, "dimension n of the packing problem"),
         Param("max_degree", "int", DEGREES[-1], "largest polynomial degree of the cohn-elkies family"),
-        Param("max_kernel_degree", "int", 8, "largest kernel degree D of the three-point family"),
+        Param("max_kernel_degree", "int", KERNEL_DEGREES[-1], "largest kernel degree D of the three-point family"),
         Param("families", "str", "cohn-elkies", f"comma-separated bound families to search: {', '.join(FAMILIES)}"),
     )
 
-    def __init__(self, dimension: int = 4, max_degree: int = DEGREES[-1], max_kernel_degree: int = 8,
-                 families: str = "cohn-elkies") -> None:
+    def __init__(self, dimension: int = 4, max_degree: int = DEGREES[-1],
+                 max_kernel_degree: int = KERNEL_DEGREES[-1], families: str = "cohn-elkies") -> None:
         if dimension < 1 or ("three-point" in families and dimension < 2):
             raise ValueError(f"dimension must be a positive integer (>= 2 for three-point), got {dimension}")
         if max_degree < DEGREES[0]:
@@ -166,8 +166,8 @@ class ThreePointGame(SpherePackingGame):
     name = "sphere-packing-3pt"
     params = (
         Param("dimension", "int", 4, "dimension n of the packing problem (>= 2)"),
-        Param("max_kernel_degree", "int", 8, "largest kernel degree D the search may choose"),
+        Param("max_kernel_degree", "int", KERNEL_DEGREES[-1], "largest kernel degree D the search may choose"),
     )
 
-    def __init__(self, dimension: int = 4, max_kernel_degree: int = 8) -> None:
+    def __init__(self, dimension: int = 4, max_kernel_degree: int = KERNEL_DEGREES[-1]) -> None:
         super().__init__(dimension, max_kernel_degree=max_kernel_degree, families="three-point")

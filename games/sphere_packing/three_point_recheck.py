@@ -49,6 +49,17 @@ def _recheck(cert: ThreePointCertificate, per_axis: int) -> GridRecheck:
     blocks = [[[_number(v) for v in row] for row in block] for block in cert.blocks]
     a_k = [_number(v) for v in cert.f2]
 
+    def normalised_gegenbauer(k, t):
+        """P_k(t) = C_k^lam(t) / C_k^lam(1) from the explicit sum (not the verifier's recurrence; mpmath's
+        hypergeometric form fails to converge at t = -1 for n = 4); Chebyshev T_k for n = 2 (lam = 0)."""
+        if lam == 0:
+            return mpmath.chebyt(k, t)
+
+        def explicit(x):
+            return sum((-1) ** m * mpmath.gamma(k - m + lam) / (mpmath.factorial(m) * mpmath.factorial(k - 2 * m))
+                       * (2 * x) ** (k - 2 * m) for m in range(k // 2 + 1))
+        return explicit(t) / explicit(1)
+
     def f3(a, b, c):
         """p(a, b, c) exp(-pi (a + b)) (without the indicator), p = sum_k phi(a)^T Q_k phi(b) h_k."""
         total, s = 0, mpmath.sqrt(a * b)
@@ -56,8 +67,7 @@ def _recheck(cert: ThreePointCertificate, per_axis: int) -> GridRecheck:
             if s == 0:
                 zonal = 1 if k == 0 else 0
             else:
-                t = max(-1, min(1, c / s))
-                zonal = s ** k * mpmath.gegenbauer(k, lam, t) / mpmath.gegenbauer(k, lam, 1)
+                zonal = s ** k * normalised_gegenbauer(k, max(-1, min(1, c / s)))
             for i, row in enumerate(block):
                 for j, v in enumerate(row):
                     total += v * (a / big ** 2) ** i * (b / big ** 2) ** j * zonal

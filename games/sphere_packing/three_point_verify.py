@@ -261,8 +261,8 @@ class _GramKernel:
         n = cert.dimension
         self.inverse_big2 = Interval.exact(1 / cert.big2)
         self.blocks = [[[Interval.exact(v) for v in row] for row in q] for q in cert.blocks]
-        self.recurrence = [(Interval.exact(Fraction(2 * k + n - 2, k + n - 2)), Interval.exact(Fraction(k, k + n - 2)))
-                           for k in range(len(cert.blocks))]
+        self.recurrence = {k: (Interval.exact(Fraction(2 * k + n - 2, k + n - 2)), Interval.exact(Fraction(k, k + n - 2)))
+                           for k in range(1, len(cert.blocks))}  # k >= 1 (k + n - 2 > 0 for n >= 2)
 
     def _gegenbauer(self, t) -> list:
         """P_0 .. P_D at t (P_0 = 1 as the number)."""
