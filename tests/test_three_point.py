@@ -177,6 +177,22 @@ def test_three_point_bound_verifies_and_is_sound(bound):
     assert bound.density == pytest.approx(bound.numerical_density, rel=1e-6)
 
 
+def test_a_top_coefficient_of_the_wrong_sign_is_handed_back_and_kept_off_zero(bound):
+    """The exact check names a top Laguerre coefficient <= 0 as the "lead" violation, and a re-solve
+    with a floor keeps that coefficient strictly positive (the solver's tolerance alone may not)."""
+    from games.sphere_packing.three_point import ThreePointSDP
+    from games.sphere_packing.three_point_bound import LEAD_FLOOR
+
+    cert = bound.certificate
+    flipped = dataclasses.replace(cert, f2=cert.f2[:-1] + (-abs(cert.f2[-1]) - Fraction(1, 10 ** 6),))
+    check = verify_three_point(flipped)
+    assert not check.verified and check.violation[0] == "lead"
+    sdp = ThreePointSDP(bound.formulation, Radii(bound.radius, bound.truncation_radius))
+    solution = sdp.solve(lead_floor=LEAD_FLOOR)
+    top = sdp.basis.laguerre_coefficients(solution.f2)[-1]
+    assert top > 0
+
+
 @pytest.mark.slow
 def test_three_point_beats_the_linear_programming_bound_in_dimension_3(gaining):
     from games.sphere_packing import cohn_elkies_bound

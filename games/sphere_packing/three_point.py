@@ -300,7 +300,7 @@ class ThreePointSDP:
         return {"fourier": np.linspace(0, top_s, 4000), "tail": np.linspace(big2, top_s, 4000),
                 "pair": np.linspace(r2, big2, 2000), "triangle": grid, "wedge": grid}
 
-    def solve(self, extra: dict | None = None) -> NumericalSolution:
+    def solve(self, extra: dict | None = None, lead_floor: float = 0.0) -> NumericalSolution:
         """Exchange: solve on the samples; add the dense-grid points, polished towards local maxima,
         that violate (by more than half the margin), until none do."""
         points = self._initial_points()
@@ -309,7 +309,7 @@ class ThreePointSDP:
         dense = self._dense()
         dense_rows = {name: self.rows(name, grid) for name, grid in dense.items()}
         for _ in range(EXCHANGE_ROUNDS):
-            z = self._solve_once(points)
+            z = self._solve_once(points, lead_floor)
             added = 0
             for name, grid in dense.items():
                 values = dense_rows[name] @ z
@@ -325,7 +325,7 @@ class ThreePointSDP:
                 return self._unpack(z)
         raise SolveError(f"three-point exchange did not converge in {EXCHANGE_ROUNDS} rounds")
 
-    def _solve_once(self, points: dict) -> np.ndarray:
+    def _solve_once(self, points: dict, lead_floor: float) -> np.ndarray:
         blocks = [cp.Variable((m, m), PSD=True) for m in self.sizes]
         f2 = cp.Variable(self.n_f2)
         z = cp.hstack([f2] + [cp.vec(q, order="F") for q in blocks])
@@ -336,7 +336,10 @@ class ThreePointSDP:
         cost[self.n_f2] = 1.0  # Q_0[0, 0] = p(0, 0, 0)
         normal = self.f2_rows(np.zeros(1), fourier=True)[0]
         lead = np.array([float(self.basis.to_laguerre[self.form.degree, j]) for j in range(self.n_f2)])
-        constraints = [rows @ z <= -margins, normal @ z == 1, -lead @ f2 <= 0]
+        lead /= np.abs(lead).max()  # a_d, the top Laguerre coefficient, in unit-size row: >= 0 makes
+        # f2^ >= 0 and f2 <= 0 at infinity (d odd); ``lead_floor`` > 0 keeps it off 0, where the
+        # solver's tolerance can leave it a hair negative and the exact check then fails
+        constraints = [rows @ z <= -margins, normal @ z == 1, -lead @ f2 <= -lead_floor]
         problem = cp.Problem(cp.Minimize(cost @ z), constraints)
         solver = SDP_SOLVERS[self.form.solver]
         try:

@@ -36,6 +36,7 @@ from games.sphere_packing.three_point_verify import (
 
 DEFAULT_TRUNCATION = 1.3  # R / r; with degree 7 and kernel degree 6 (the defaults) verified in n = 3, 4, 5 in under a minute
 VERIFY_ROUNDS = 4
+LEAD_FLOOR = 1e-8  # the top Laguerre coefficient's lower bound (unit-size row) after it verified as <= 0
 INTERIOR = 1e-9  # Q_k's eigenvalues are lifted to at least this (relative) before rounding: positive definite
 
 
@@ -100,12 +101,13 @@ def three_point_bound(dimension: int, degree: int = 7, kernel_degree: int = 6, r
     radii = Radii(radius, truncation * radius)
     sdp = ThreePointSDP(form, radii)
     extra: dict[str, np.ndarray] = {}
+    lead_floor = 0.0
     claimed, reason, verify_seconds, boxes, cert = None, "", 0.0, 0, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(VERIFY_ROUNDS):
             try:
-                solution = sdp.solve(extra)
+                solution = sdp.solve(extra, lead_floor)
             except SolveError as exc:
                 reason = str(exc)
                 break
@@ -122,6 +124,9 @@ def three_point_bound(dimension: int, degree: int = 7, kernel_degree: int = 6, r
             if check.violation is None:
                 break
             name, point = check.violation  # re-solve with the failing point sampled
+            if name == "lead":  # the top coefficient rounded to the wrong side of 0: keep it off 0
+                lead_floor = LEAD_FLOOR
+                continue
             extra[name] = point if name not in extra else np.concatenate([extra[name], point], axis=-1)
     return ThreePointResult(form, False, None, radius, truncation * radius, cert, reason, claimed,
                             time.perf_counter() - start, verify_seconds, boxes)

@@ -173,7 +173,8 @@ def _verify(cert: ThreePointCertificate, max_boxes: int) -> ThreePointVerificati
 
 def _univariate(big_p: flint.fmpq_poly, big_q: flint.fmpq_poly, cert: ThreePointCertificate):
     """(i) and (iii), exactly. Returns '' or (the reason of a failure, a violation to hand back to the
-    solver's exchange or None): points s = |x|^2 around a sign change."""
+    solver's exchange or None): points s = |x|^2 around a sign change, or ("lead", no points) when
+    the top Laguerre coefficient has the wrong sign (the solver should keep it strictly positive)."""
 
     def near(name: str, root) -> tuple[str, np.ndarray]:
         t = float(root.mid())
@@ -182,12 +183,12 @@ def _univariate(big_p: flint.fmpq_poly, big_q: flint.fmpq_poly, cert: ThreePoint
     if big_q(0) <= 0:
         return "f2^(0) is not positive", None
     if big_q.degree() >= 1 and big_q.coeffs()[-1] < 0:
-        return "f2^ is negative for large |y|", None
+        return "f2^ is negative for large |y|", ("lead", np.empty(0))
     for root, _ in _odd_real_roots(big_q):
         if root.upper() > 0:
             return f"f2^ changes sign at t = 2 pi |y|^2 = {float(root.mid()):.6g}", near("fourier", root)
     if big_p.degree() < 1 or big_p.coeffs()[-1] > 0:
-        return "f2 is positive for large |x|", None
+        return "f2 is positive for large |x|", ("lead", np.empty(0))
     t_big = 2 * flint.arb.pi() * flint.arb(laguerre.fmpq(cert.big2))
     for root, _ in _odd_real_roots(big_p):
         if not root.upper() < t_big.lower():
