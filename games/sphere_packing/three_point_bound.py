@@ -36,7 +36,7 @@ from games.sphere_packing.three_point_verify import (
 
 DEFAULT_TRUNCATION = 1.3  # R / r; with degree 7 and kernel degree 6 (the defaults) verified in n = 3, 4, 5 in under a minute
 VERIFY_ROUNDS = 4
-LEAD_FLOOR = 1e-8  # the top Laguerre coefficient's lower bound (unit-size row) after it verified as <= 0
+LEAD_FLOOR = 1e-6  # the top Laguerre coefficient's floor (unit-size row) once it verified <= 0: Clarabel left -5e-9 at a floor of 1e-8
 INTERIOR = 1e-9  # Q_k's eigenvalues are lifted to at least this (relative) before rounding: positive definite
 
 
