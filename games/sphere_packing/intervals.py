@@ -106,7 +106,7 @@ class Jet:
     Lagrange remainder): its overestimation shrinks like width^3, the mean-value form's
     (f(m) + grad f(B) (x - m)) like width^2. The three-point conditions are tight to ~1e-4 of their
     terms along whole surfaces of the region, where the mean-value form needed millions of boxes
-    (kernel degree 10 in n = 4: not decided in 3.7 million) and the Taylor form needs ~1e5.
+    (kernel degree 10 in n = 4, the wedge condition: not decided in 3.7 million) and the Taylor form needs 1.7e5.
     Order 1 (no Hessian) gives the gradient at the centre for half the work.
     """
 
