@@ -33,7 +33,7 @@ def bound():
 
 @pytest.fixture(scope="module")
 def gaining():
-    """Kernel degree 6: f3 carries weight and the bound drops below the LP bound (~100 s)."""
+    """Kernel degree 6: f3 carries weight and the bound drops below the LP bound (~15 s)."""
     return three_point_bound(3, 7, 6, truncation=1.3)
 
 
