@@ -82,11 +82,6 @@ class Interval:
         small = np.where((self.lo <= 0) & (self.hi >= 0), 0.0, down(np.minimum(a, b) ** 2))
         return Interval(small, big)
 
-    def sqrt(self) -> Interval:
-        if np.any(self.lo < 0):
-            raise ValueError("square root of an interval reaching below zero")
-        return Interval(np.maximum(down(np.sqrt(self.lo)), 0.0), up(np.sqrt(self.hi)))
-
     def reciprocal(self) -> Interval:
         """1 / x for x > 0 (decreasing, so [1/hi, 1/lo], each quotient correctly rounded then stepped out)."""
         if np.any(self.lo <= 0):
@@ -165,8 +160,9 @@ class Jet:
         grad = [slope * g for g in self.grad]
         hess = None
         if self.hess is not None:
-            hess = [slope * self.hess[k] + (curvature * (self.grad[i] * self.grad[j]) if curvature is not None else 0.0)
-                    for k, (i, j) in enumerate(Jet.PAIRS)]
+            hess = [slope * h for h in self.hess]
+            if curvature is not None:
+                hess = [h + curvature * (self.grad[i] * self.grad[j]) for h, (i, j) in zip(hess, Jet.PAIRS)]
         return Jet(value, grad, hess)
 
     def reciprocal(self) -> Jet:

@@ -49,16 +49,17 @@ def _recheck(cert: ThreePointCertificate, per_axis: int) -> GridRecheck:
     blocks = [[[_number(v) for v in row] for row in block] for block in cert.blocks]
     a_k = [_number(v) for v in cert.f2]
 
-    def normalised_gegenbauer(k, t):
-        """P_k(t) = C_k^lam(t) / C_k^lam(1) from the explicit sum (not the verifier's recurrence; mpmath's
-        hypergeometric form fails to converge at t = -1 for n = 4); Chebyshev T_k for n = 2 (lam = 0)."""
-        if lam == 0:
-            return mpmath.chebyt(k, t)
+    def explicit(k, x):
+        """C_k^lam(x) from the explicit sum (not the verifier's recurrence; mpmath's hypergeometric form
+        fails to converge at x = -1 for n = 4)."""
+        return sum((-1) ** m * mpmath.gamma(k - m + lam) / (mpmath.factorial(m) * mpmath.factorial(k - 2 * m))
+                   * (2 * x) ** (k - 2 * m) for m in range(k // 2 + 1))
 
-        def explicit(x):
-            return sum((-1) ** m * mpmath.gamma(k - m + lam) / (mpmath.factorial(m) * mpmath.factorial(k - 2 * m))
-                       * (2 * x) ** (k - 2 * m) for m in range(k // 2 + 1))
-        return explicit(t) / explicit(1)
+    at_one = [explicit(k, 1) for k in range(len(blocks))] if lam else None
+
+    def normalised_gegenbauer(k, t):
+        """P_k(t) = C_k^lam(t) / C_k^lam(1); Chebyshev T_k for n = 2 (lam = 0)."""
+        return mpmath.chebyt(k, t) if lam == 0 else explicit(k, t) / at_one[k]
 
     def f3(a, b, c):
         """p(a, b, c) exp(-pi (a + b)) (without the indicator), p = sum_k phi(a)^T Q_k phi(b) h_k."""
