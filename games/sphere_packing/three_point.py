@@ -302,7 +302,8 @@ class ThreePointSDP:
 
     def solve(self, extra: dict | None = None, lead_floor: float = 0.0) -> NumericalSolution:
         """Exchange: solve on the samples; add the dense-grid points, polished towards local maxima,
-        that violate (by more than half the margin), until none do."""
+        that violate (by more than half the margin), until none do. ``extra``: points per region
+        to sample from the start (the verifier's violations), also searched from in every round."""
         points = self._initial_points()
         for key, value in (extra or {}).items():
             points[key] = np.concatenate([points[key], value], axis=-1)
@@ -316,7 +317,11 @@ class ThreePointSDP:
                 top = np.argsort(values)[-ADD_PER_ROUND:]
                 low, high = self._span(name)
                 step = (high - low) / (CHECK_GRID if grid.ndim > 1 else len(values) / 4)
-                found, found_values = self._refine(name, grid[..., top], z, step)
+                starts = grid[..., top]
+                if extra and name in extra:  # where the verifier once found a violation, a narrow peak
+                    # the grid misses may have moved a little with the new solution: search there too
+                    starts = np.concatenate([starts, extra[name]], axis=-1)
+                found, found_values = self._refine(name, starts, z, step)
                 bad = found_values > -0.5 * self.form.margin_of(name)
                 if bad.any():
                     points[name] = np.concatenate([points[name], found[..., bad]], axis=-1)
