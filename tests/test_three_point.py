@@ -194,9 +194,9 @@ def test_a_top_coefficient_of_the_wrong_sign_is_handed_back_and_kept_off_zero(bo
 
 
 def test_the_exchange_keeps_searching_where_the_verifier_found_a_violation(bound, monkeypatch):
-    """A point the verifier handed back is sampled, and every exchange round also searches from it:
-    a narrow peak the dense grid misses may move a little with each new solution (in n = 6 at kernel
-    degree 12 it survived 4 re-solves until the exchange searched there)."""
+    """Every exchange round also searches from a point the verifier handed back: a narrow peak the
+    dense grid misses may move a little with each new solution (in n = 6 at kernel degree 12 one
+    survived 4 re-solves until the exchange searched there)."""
     from games.sphere_packing.three_point import ThreePointSDP
 
     sdp = ThreePointSDP(bound.formulation, Radii(bound.radius, bound.truncation_radius))
