@@ -69,8 +69,9 @@ degree 15, D = 8, R = 1.6 r the numerical bound is 0.77684 with 1e-4 on all cond
 with 1e-6 (or 1e-7) / 1e-4, while the 3-d margin of 1e-4 costs ~1e-5 against 1e-7 and keeps the
 interval check short; rows scaled to unit size; an exchange adds the worst
 points of a dense grid, polished towards the local maxima between grid points, until none is
-violated; the points where the verifier found a violation are sampled and searched from too), solved by Clarabel or SCS through cvxpy in double precision (SDPA-GMP is not wired in:
-at the sizes used here double precision verifies). It does not trust itself: only the check of
+violated; the points where the verifier found a violation are sampled and searched from too),
+solved by Clarabel or SCS through cvxpy in double precision (SDPA-GMP is not wired in: at the
+sizes used here double precision verifies). It does not trust itself: only the check of
 :mod:`.three_point_verify` makes a bound.
 """
 

@@ -125,6 +125,8 @@ def three_point_bound(dimension: int, degree: int = 7, kernel_degree: int = 6, r
                 break
             name, point = check.violation  # re-solve with the failing point sampled
             if name == "lead":  # the top coefficient rounded to the wrong side of 0: keep it off 0
+                if lead_floor:  # already floored: the same solve again would fail the same way
+                    break
                 lead_floor = LEAD_FLOOR
                 continue
             extra[name] = point if name not in extra else np.concatenate([extra[name], point], axis=-1)
