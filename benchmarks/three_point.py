@@ -1,6 +1,7 @@
 """Three-point bounds (Cohn, de Laat & Salmon) against the Cohn–Elkies LP bound at the same f2 degree.
 
     python benchmarks/three_point.py [--rows 3:15:12:1.6 4:15:12:1.55:1e-7 ...] [--margin 1e-6] [--margin3 1e-4]
+        [--radial-basis power|legendre]
 
 Each row is n:degree:D:R/r[:margin] (f2's Laguerre degree, the kernel degree D, the truncation ratio,
 optionally the univariate margin of that row). For each:
@@ -14,7 +15,8 @@ benchmarks/results/three_point.json (or --output).
 condition), ``--margin3`` that of the 3-d triangle and wedge conditions: the univariate margin is what
 costs (1e-4 there cost 0.0012 in n = 3; 1e-6 and 1e-7 differ by ~1e-5, and at 1e-7 the rounded
 certificates failed the exact univariate checks in n = 4, 5), the 3-d one costs ~1e-5 and keeps the
-box check short.
+box check short. ``--radial-basis`` picks the kernel's radial basis phi (:mod:`games.sphere_packing.three_point`):
+shifted Legendre polynomials (the default, the README's table; better conditioned) or the monomials.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 from games.sphere_packing import best_known_density, cohn_elkies_bound
+from games.sphere_packing.three_point import RADIAL_BASES
 from games.sphere_packing.three_point_bound import three_point_bound
 from games.sphere_packing.three_point_recheck import recheck_on_grid
 
@@ -45,6 +49,7 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="n:degree:D:R/r[:margin]")
     parser.add_argument("--margin", type=float, default=1e-6)
     parser.add_argument("--margin3", type=float, default=1e-4)
+    parser.add_argument("--radial-basis", choices=RADIAL_BASES, default="legendre")
     parser.add_argument("--output", default="three_point.json")
     args = parser.parse_args()
     rows = []
@@ -60,10 +65,11 @@ def main() -> None:
             lps[n, degree] = (cohn_elkies_bound(n, degree), time.perf_counter() - start)
         lp, lp_seconds = lps[n, degree]
         res = three_point_bound(n, degree, kernel, radius=lp.radius, truncation=truncation,
-                                margin=margin, margin3=args.margin3)
+                                margin=margin, margin3=args.margin3, radial_basis=args.radial_basis)
         gap = 100 * (res.density / CDLS[n] - 1) if res.verified and n in CDLS else None
         row = {"dimension": n, "degree": degree, "kernel_degree": kernel, "truncation": truncation,
-               "margin": margin, "margin3": args.margin3, "verified": res.verified, "density": res.density,
+               "margin": margin, "margin3": args.margin3, "radial_basis": args.radial_basis,
+               "verified": res.verified, "density": res.density,
                "numerical": res.numerical_density, "reason": res.reason, "lp_density": lp.density,
                "lp_seconds": round(lp_seconds, 1), "cdls": CDLS.get(n), "gap_percent": gap,
                "best_known": best_known_density(n), "radius": res.radius, "R": res.truncation_radius,
@@ -75,7 +81,7 @@ def main() -> None:
             row["recheck"] = {"holds": check.holds, "pair": check.pair, "triangle": check.triangle,
                               "wedge": check.wedge, "density": check.density}
         rows.append(row)
-        shown = f"{res.density:.9f}" if res.verified else "failed"
+        shown = f"{Decimal(res.density).quantize(Decimal('1e-9'), ROUND_CEILING)}" if res.verified else "failed"  # a bound: rounded up
         cdls = f"{CDLS[n]:.9f}" if n in CDLS else "-"
         gap_shown = f"{gap:.2f}" if gap is not None else "-"
         print(f"{n:>2} {degree:>3} {kernel:>3} {res.radius:>8.5f} {truncation:>5.2f} {shown:>15} {cdls:>11} "

@@ -17,6 +17,7 @@ from games.sphere_packing.three_point import Radii, ThreePointFormulation
 from games.sphere_packing.three_point_bound import three_point_bound
 from games.sphere_packing.three_point_recheck import recheck_on_grid
 from games.sphere_packing.three_point_verify import (
+    kernel_polynomial,
     positive_definite,
     verify_three_point,
 )
@@ -27,8 +28,30 @@ FCC = math.pi / math.sqrt(18)
 
 @pytest.fixture(scope="module")
 def bound():
-    """Small enough for the default suite (kernel degree 4: f3 barely helps, but every check runs)."""
+    """Small enough for the default suite (kernel degree 4: f3 barely helps, but every check runs);
+    the default radial basis, shifted Legendre."""
     return three_point_bound(3, 7, 4, truncation=1.3)
+
+
+@pytest.fixture(scope="module")
+def power_bound():
+    """``bound`` with the kernel's radial basis in monomials (~2 s); margin3 given as the game's
+    (the same value ``bound`` takes from ``margin``), so it is also the game's formulation of
+    ("three-point", 7, 4, 1.3, "clarabel", 1e-4) as solved before the Legendre default."""
+    from games.sphere_packing.three_point_family import MARGIN3
+
+    return three_point_bound(3, 7, 4, truncation=1.3, margin3=MARGIN3, radial_basis="power")
+
+
+def _random_blocks(rng, sizes, denominator=None):
+    """Positive definite Q_k with exact rational entries (the floats themselves, or limited denominators)."""
+    blocks = []
+    for size in sizes:
+        m = rng.normal(size=(size, size))
+        q = m @ m.T + np.eye(size)
+        blocks.append(tuple(tuple(Fraction(float(v)) if denominator is None else
+                                  Fraction(float(v)).limit_denominator(denominator) for v in row) for row in q))
+    return tuple(blocks)
 
 
 @pytest.fixture(scope="module")
@@ -104,43 +127,13 @@ def test_verifier_enclosures_hold_the_exact_values_and_the_cover_decides_signs()
     from games.sphere_packing.three_point_verify import (
         ThreePointCertificate,
         _cover,
-        _GramKernel,
         _SideWeights,
-        _vertex,
-        kernel_polynomial,
     )
 
     mpmath.mp.dps = 50
     rng = np.random.default_rng(3)
     for dimension in (2, 4):  # n = 2: Chebyshev, the recurrence's k = 0 step is never taken
-        blocks = []
-        for size in (3, 3, 2, 2, 1):  # kernel degree 4
-            m = rng.normal(size=(size, size))
-            blocks.append(tuple(tuple(Fraction(float(v)).limit_denominator(1000) for v in row) for row in m @ m.T + np.eye(size)))
-        cert = ThreePointCertificate(dimension, Fraction(1), Fraction(3, 2), (Fraction(1),), tuple(blocks))
-        poly, kernel = kernel_polynomial(cert), _GramKernel(cert)
-        lo = rng.uniform(1, 1.4, size=(3, 50))
-        hi = lo + rng.uniform(0, 0.1, size=(3, 50))
-        box = [Interval(lo[i], hi[i]) for i in range(3)]  # two side lengths and the third (squared below)
-
-        def at_vertex(s1, s2, s3):
-            return _vertex(kernel, s1, s2, s3 * s3)
-
-        value, jet = at_vertex(*box), at_vertex(*Jet.variables(box))
-        t = rng.uniform(size=(3, 50))
-        for m in range(50):
-            s1, s2, s3 = [mpmath.mpf(lo[i, m]) + mpmath.mpf(t[i, m]) * (mpmath.mpf(hi[i, m]) - mpmath.mpf(lo[i, m]))
-                          for i in range(3)]
-
-            def p(s1):
-                a, b, c = s1 ** 2, s2 ** 2, (s1 ** 2 + s2 ** 2 - s3 ** 2) / 2
-                return sum(mpmath.mpf(v.numerator) / v.denominator * a ** i * b ** j * c ** l for (i, j, l), v in poly.items())
-
-            exact = p(s1)
-            for enclosure in (value, jet.value):
-                assert enclosure.lo[m] <= exact <= enclosure.hi[m]
-            assert jet.grad[0].lo[m] <= mpmath.diff(p, s1) <= jet.grad[0].hi[m]
-            assert jet.hess[0].lo[m] <= mpmath.diff(p, s1, 2) <= jet.hess[0].hi[m]
+        _assert_gram_form_encloses(dimension, "power", (3, 3, 2, 2, 1), rng)  # kernel degree 4
     weights = _SideWeights(ThreePointCertificate(3, Fraction(1), Fraction(3, 2), (Fraction(1),), (((Fraction(1),),),)))
     ends = np.sort(rng.integers(0, 2 ** 10, size=(2, 40)), axis=0) / 2 ** 10
     box = Interval(ends[0], ends[1])
@@ -159,11 +152,118 @@ def test_verifier_enclosures_hold_the_exact_values_and_the_cover_decides_signs()
     assert np.all(failure[1] > 0.9)  # near the corner (1, 1, 1), the only place it is > 0
 
 
+def _assert_gram_form_encloses(dimension, radial_basis, sizes, rng):
+    """The verifier's interval Gram form of p at a vertex (value, and the jet's value, gradient and
+    Hessian along s1) holds the exact expanded polynomial, evaluated in mpmath, on random boxes."""
+    from games.sphere_packing.three_point_verify import (
+        ThreePointCertificate,
+        _GramKernel,
+        _vertex,
+        kernel_polynomial,
+    )
+
+    blocks = _random_blocks(rng, sizes, denominator=1000)
+    cert = ThreePointCertificate(dimension, Fraction(1), Fraction(3, 2), (Fraction(1),), blocks, radial_basis)
+    poly, kernel = kernel_polynomial(cert), _GramKernel(cert)
+    lo = rng.uniform(1, 1.4, size=(3, 50))
+    hi = lo + rng.uniform(0, 0.1, size=(3, 50))
+    box = [Interval(lo[i], hi[i]) for i in range(3)]  # two side lengths and the third (squared below)
+
+    def at_vertex(s1, s2, s3):
+        return _vertex(kernel, s1, s2, s3 * s3)
+
+    value, jet = at_vertex(*box), at_vertex(*Jet.variables(box))
+    t = rng.uniform(size=(3, 50))
+    for m in range(50):
+        s1, s2, s3 = [mpmath.mpf(lo[i, m]) + mpmath.mpf(t[i, m]) * (mpmath.mpf(hi[i, m]) - mpmath.mpf(lo[i, m]))
+                      for i in range(3)]
+
+        def p(s1):
+            a, b, c = s1 ** 2, s2 ** 2, (s1 ** 2 + s2 ** 2 - s3 ** 2) / 2
+            return sum(mpmath.mpf(v.numerator) / v.denominator * a ** i * b ** j * c ** l for (i, j, l), v in poly.items())
+
+        exact = p(s1)
+        for enclosure in (value, jet.value):
+            assert enclosure.lo[m] <= exact <= enclosure.hi[m]
+        assert jet.grad[0].lo[m] <= mpmath.diff(p, s1) <= jet.grad[0].hi[m]
+        assert jet.hess[0].lo[m] <= mpmath.diff(p, s1, 2) <= jet.hess[0].hi[m]
+
+
+def test_legendre_radial_basis_expands_exactly_to_the_solver_rows():
+    """The verifier's exact rewriting of phi_i = P_i(2u - 1) in monomials (integer coefficients) agrees
+    with numpy's Legendre values, and the exact expansion of p with a Legendre certificate agrees
+    with the solver's rows (the same Q_k) at random points, to ~1e-12 of the terms' size; the
+    "power" rows and expansion agree likewise."""
+    from games.sphere_packing.three_point import ThreePointSDP, radial_values
+    from games.sphere_packing.three_point_verify import (
+        ThreePointCertificate,
+        kernel_polynomial,
+        radial_coefficients,
+    )
+
+    rng = np.random.default_rng(11)
+    u = rng.uniform(0, 1, 200)
+    coefficients = radial_coefficients("legendre", 9)
+    assert coefficients[8][4] == math.comb(8, 4) * math.comb(12, 4)
+    values = radial_values("legendre", u, 9)
+    exact = [[float(sum(c * Fraction(x) ** m for m, c in enumerate(row))) for row in coefficients] for x in u]
+    assert np.allclose(exact, values, rtol=0, atol=1e-13)  # (in floats the monomial form loses 6e-12)
+    assert np.all(np.abs(values) <= 1 + 1e-12)  # |P_i| <= 1 on [-1, 1]: phi stays of size 1
+    for radial_basis in ("power", "legendre"):
+        form = ThreePointFormulation(4, 7, 8, radial_basis=radial_basis)
+        sdp = ThreePointSDP(form, Radii(1.0, 1.5))
+        blocks = _random_blocks(rng, form.block_sizes())
+        cert = ThreePointCertificate(4, Fraction(1), Fraction(3, 2), (Fraction(1),), blocks, radial_basis)
+        poly = kernel_polynomial(cert)
+        z = np.concatenate([np.zeros(sdp.n_f2)] + [np.array(q, dtype=float).ravel(order="F") for q in blocks])
+        vectors = rng.uniform(-1, 1, size=(2, 30, 4))
+        vectors *= rng.uniform(0, 1.5, size=(2, 30, 1)) / np.linalg.norm(vectors, axis=2, keepdims=True)
+        a, b = (vectors ** 2).sum(axis=2)
+        c = (vectors[0] * vectors[1]).sum(axis=1)
+        rows = sdp.kernel_rows(a, b, c)
+        numeric, size = rows @ z, np.abs(rows) @ np.abs(z)
+        for m in range(30):
+            fa, fb, fc = Fraction(a[m]), Fraction(b[m]), Fraction(c[m])
+            exact = float(sum(v * fa ** i * fb ** j * fc ** l for (i, j, l), v in poly.items()))
+            assert abs(numeric[m] - exact) <= 1e-12 * size[m], (radial_basis, m)
+
+
+def test_legendre_gram_form_encloses_the_exact_kernel():
+    """With radial_basis="legendre" (kernel degree 8: P_0 .. P_4), the interval Legendre recurrence holds
+    mpmath's Legendre values on random boxes of u, and the interval Gram form of p holds the exact
+    expanded polynomial (as for "power" above)."""
+    from games.sphere_packing.three_point_verify import (
+        ThreePointCertificate,
+        _GramKernel,
+    )
+
+    mpmath.mp.dps = 50
+    rng = np.random.default_rng(13)
+    blocks = _random_blocks(rng, (5, 5, 4, 4, 3, 3, 2, 2, 1), denominator=1000)
+    kernel = _GramKernel(ThreePointCertificate(3, Fraction(1), Fraction(3, 2), (Fraction(1),), blocks, "legendre"))
+    lo = rng.uniform(0, 0.95, 100)
+    hi = lo + rng.uniform(0, 0.05, 100)
+    box = Interval(lo, hi)
+    values, jets = kernel._radial(box), kernel._radial(Jet.variables([box, box, box])[0])
+    for m in range(100):
+        u = mpmath.mpf(lo[m]) + mpmath.mpf(rng.uniform()) * (mpmath.mpf(hi[m]) - mpmath.mpf(lo[m]))
+        for i in range(1, 5):
+            exact = mpmath.legendre(i, 2 * u - 1)
+            assert values[i].lo[m] <= exact <= values[i].hi[m], i
+            assert jets[i].value.lo[m] <= exact <= jets[i].value.hi[m], i
+            slope = 2 * mpmath.diff(lambda x, i=i: mpmath.legendre(i, x), 2 * u - 1)  # d/du P_i(2u - 1)
+            assert jets[i].grad[0].lo[m] <= slope <= jets[i].grad[0].hi[m], i
+    for dimension in (3, 4):
+        _assert_gram_form_encloses(dimension, "legendre", (5, 5, 4, 4, 3, 3, 2, 2, 1), rng)
+
+
 def test_bad_input_is_refused():
     with pytest.raises(ValueError):
         ThreePointFormulation(3, 8, 4)  # even degree
     with pytest.raises(ValueError):
         ThreePointFormulation(1, 7, 4)
+    with pytest.raises(ValueError, match="radial_basis"):
+        ThreePointFormulation(3, 7, 4, radial_basis="chebyshev")
     with pytest.raises(ValueError):
         Radii(1.0, 2.5)  # R >= 2r
     with pytest.raises(ValueError):
@@ -221,11 +321,15 @@ def test_three_point_beats_the_linear_programming_bound_in_dimension_3(gaining):
     assert gaining.verified, gaining.reason
     lp = cohn_elkies_bound(3, 7)
     assert FCC < gaining.density < lp.density
-    assert gaining.certificate.blocks[0][0][0] > Fraction(1, 10 ** 3)  # f3(0, 0) carries weight
+    assert gaining.certificate.radial_basis == "legendre"  # the default; phi(0) = (1, -1, 1, ...)
+    assert kernel_polynomial(gaining.certificate)[0, 0, 0] > Fraction(1, 10 ** 3)  # f3(0, 0) = p(0, 0, 0) carries weight
 
 
 def test_perturbed_certificates_are_rejected(bound):
-    cert = bound.certificate
+    _assert_perturbations_rejected(bound.certificate)
+
+
+def _assert_perturbations_rejected(cert):
     assert verify_three_point(cert).verified
     # raise f2 everywhere a little: f2 > 0 just beyond R, or the pair condition fails
     f2 = list(cert.f2)
@@ -244,6 +348,27 @@ def test_perturbed_certificates_are_rejected(bound):
     assert "positive definite" in verify_three_point(dataclasses.replace(cert, blocks=negative)).reason
 
 
+def test_radial_bases_certificates_verify_and_perturbations_are_rejected(bound, power_bound):
+    """The default radial basis is shifted Legendre; the same formulation with phi in monomials
+    ("power"): each certificate carries its basis, verifies (the same polynomial space, so the same
+    bound up to the solver's tolerance), passes the independent mpmath re-check (mpmath's own Legendre
+    functions for the default), and is rejected when perturbed, relabelled as the other basis or given
+    an unknown basis."""
+    assert ThreePointFormulation(3, 7, 4).radial_basis == "legendre"
+    for res, basis, other in ((bound, "legendre", "power"), (power_bound, "power", "legendre")):
+        assert res.verified, res.reason
+        cert = res.certificate
+        assert cert.radial_basis == basis and cert.artifacts()["radial_basis"] == basis
+        assert res.formulation.radial_basis == basis and res.artifacts()["formulation"]["radial_basis"] == basis
+        assert res.density == pytest.approx(res.numerical_density, rel=1e-6)
+        check = recheck_on_grid(cert)
+        assert check.holds, check
+        assert check.density <= res.density <= check.density * (1 + 1e-12)
+        assert not verify_three_point(dataclasses.replace(cert, radial_basis=other)).verified
+    assert power_bound.density == pytest.approx(bound.density, rel=1e-6)
+    _assert_perturbations_rejected(power_bound.certificate)  # the default's: test_perturbed_certificates_are_rejected
+
+
 @pytest.mark.parametrize("name", ["bound", pytest.param("gaining", marks=pytest.mark.slow)])
 def test_independent_mpmath_recheck_of_the_certificate(name, request):
     """Conditions (ii), (iv), (v) and the bound, recomputed in 40 digits from the structured form
@@ -255,12 +380,13 @@ def test_independent_mpmath_recheck_of_the_certificate(name, request):
     assert check.density <= bound.density <= check.density * (1 + 1e-12)
 
 
-def test_three_point_game_protocol_evaluation_and_verify():
+def test_three_point_game_protocol_evaluation_and_verify(power_bound):
     import json
 
     from discover.check import check_game
     from discover.types import EvalContext, Status
     from games.sphere_packing import ThreePointGame
+    from games.sphere_packing.family import bound_outcome
 
     game = ThreePointGame(dimension=3, max_kernel_degree=6)
     check_game(game, playouts=10, evaluate=False)
@@ -271,6 +397,24 @@ def test_three_point_game_protocol_evaluation_and_verify():
     stored = json.loads(json.dumps(outcome.artifacts))  # what the store keeps
     outcome = dataclasses.replace(outcome, artifacts=stored)
     assert game.verify(state, outcome) is None
+    assert stored["formulation"]["radial_basis"] == stored["certificate"]["radial_basis"] == "legendre"  # the default
+    # solved in monomials (as before the Legendre default): accepted with the field, and without it
+    # (stored before the field existed: read as monomials); a certificate relabelled is not
+    power = json.loads(json.dumps(bound_outcome(3, power_bound, 1.0, power_bound.artifacts()).artifacts))
+    assert power["formulation"]["radial_basis"] == power["certificate"]["radial_basis"] == "power"
+    assert game.verify(state, dataclasses.replace(outcome, artifacts=power)) is None
+    legacy = json.loads(json.dumps(power))
+    del legacy["formulation"]["radial_basis"], legacy["certificate"]["radial_basis"]
+    assert game.verify(state, dataclasses.replace(outcome, artifacts=legacy)) is None
+    unlabelled = json.loads(json.dumps(stored))  # a Legendre certificate read as monomials
+    del unlabelled["formulation"]["radial_basis"], unlabelled["certificate"]["radial_basis"]
+    assert game.verify(state, dataclasses.replace(outcome, artifacts=unlabelled)) is not None
+    mixed = json.loads(json.dumps(stored))
+    mixed["formulation"]["radial_basis"] = "power"  # the formulation and the certificate disagree
+    assert "not the one" in game.verify(state, dataclasses.replace(outcome, artifacts=mixed))
+    unknown = json.loads(json.dumps(stored))
+    unknown["formulation"]["radial_basis"] = unknown["certificate"]["radial_basis"] = "chebyshev"
+    assert "not the one" in game.verify(state, dataclasses.replace(outcome, artifacts=unknown))
     stronger = dataclasses.replace(outcome, value=outcome.value + 1e-9)  # claims a smaller density
     assert "below the re-verified" in game.verify(state, stronger)
     assert game.verify(("three-point", 11, 4, 1.3, "clarabel", 1e-4), outcome) is not None  # another formulation

@@ -11,7 +11,12 @@ Take
   Q = sum_k (-1)^k a_k L_k);
 * f3: R^n x R^n -> R, f3(u, v) = 1[|u| <= R] 1[|v| <= R] p(|u|^2, |v|^2, <u, v>) exp(-pi (|u|^2 + |v|^2)),
   where p(a, b, c) = sum_k phi(a)^T Q_k phi(b) h_k(a, b, c), Q_k positive semidefinite, h_k the
-  Gegenbauer zonal kernels of :mod:`.gegenbauer` and phi(a) = (1, a / R^2, (a / R^2)^2, ...).
+  Gegenbauer zonal kernels of :mod:`.gegenbauer` and phi(a) = (phi_0(a), phi_1(a), ...) a basis of the
+  polynomials in a / R^2 with phi_0 = 1: the shifted Legendre polynomials P_i(2 a / R^2 - 1)
+  (``radial_basis`` "legendre", the default) or the monomials (1, a / R^2, (a / R^2)^2, ...) ("power").
+  The same space, so the same bounds in exact arithmetic, but Legendre is better conditioned in the
+  solver's double precision: in n = 4 at degree 15, D = 12, R = 1.55 r the numerical bound drops from
+  0.636647 (monomials) to 0.636436.
 
 f3 is a positive semidefinite kernel: h_k and phi(a)^T Q_k phi(b) are, so is their Schur product and
 the sum over k, and multiplying a kernel K(u, v) by g(u) g(v) (here the Gaussian and the indicator of
@@ -62,7 +67,7 @@ sign conditions, decided exactly as for the Cohn–Elkies family.
 
 Numerical solve (here)
 ----------------------
-An SDP in (a, Q_0, .., Q_D): minimise P(0) + Q_0[0, 0] subject to Q(0) = 1, Q_k >= 0, and conditions
+An SDP in (a, Q_0, .., Q_D): minimise P(0) + p(0, 0, 0) subject to Q(0) = 1, Q_k >= 0, and conditions
 (i)-(v) imposed with a margin at sample points (``margin`` for the univariate conditions (i)-(iii),
 ``margin3`` for the 3-d conditions (iv), (v): the univariate margin is what costs: in n = 3 at
 degree 15, D = 8, R = 1.6 r the numerical bound is 0.77684 with 1e-4 on all conditions and 0.77565
@@ -88,6 +93,7 @@ from games.sphere_packing.bases import make_basis
 from games.sphere_packing.solve import SolveError, sample_range
 
 SDP_SOLVERS = {"clarabel": "CLARABEL", "scs": "SCS"}
+RADIAL_BASES = ("power", "legendre")  # phi_i(a) = u^i or P_i(2 u - 1), u = a / R^2 (module docstring)
 EXCHANGE_ROUNDS = 12
 INITIAL_GRID = 10  # per axis of each 3-d region's parameter cube
 CHECK_GRID = 36  # per axis, for the exchange's search for violations
@@ -104,6 +110,7 @@ class ThreePointFormulation:
     solver: str = "clarabel"
     margin: float = 1e-4  # scaled units: how strictly the sampled conditions are imposed
     margin3: float | None = None  # the same for the 3-d conditions (iv), (v); None: ``margin``
+    radial_basis: str = "legendre"  # phi of the kernel: "legendre" (the default) or "power" (monomials; RADIAL_BASES)
 
     def __post_init__(self) -> None:
         if not isinstance(self.dimension, int) or self.dimension < 2:
@@ -118,6 +125,8 @@ class ThreePointFormulation:
             raise ValueError("margin must lie in (0, 1)")
         if self.margin3 is not None and not 0 < self.margin3 < 1:
             raise ValueError("margin3 must lie in (0, 1)")
+        if self.radial_basis not in RADIAL_BASES:
+            raise ValueError(f"unknown radial_basis {self.radial_basis!r}; choose one of {', '.join(RADIAL_BASES)}")
 
     def margin_of(self, condition: str) -> float:
         """The margin of one sampled condition: ``margin3`` for the 3-d ones, ``margin`` otherwise."""
@@ -126,7 +135,7 @@ class ThreePointFormulation:
         return self.margin
 
     def block_sizes(self) -> tuple[int, ...]:
-        """Size of Q_k for k = 0..D: radial monomials (a/R^2)^i with 2 i + k <= D."""
+        """Size of Q_k for k = 0..D: radial basis functions phi_i (degree i in a/R^2) with 2 i + k <= D."""
         return tuple((self.kernel_degree - k) // 2 + 1 for k in range(self.kernel_degree + 1))
 
 
@@ -213,8 +222,8 @@ class ThreePointSDP:
         h = gegenbauer.zonal_values(self.form.kernel_degree, self.form.dimension, a, b, c)
         scale = self.radii.big2
         width = max(self.sizes)
-        pa = np.vander(a / scale, width, increasing=True)
-        pb = np.vander(b / scale, width, increasing=True)
+        pa = radial_values(self.form.radial_basis, a / scale, width)
+        pb = radial_values(self.form.radial_basis, b / scale, width)
         cols = [np.zeros((a.size, self.n_f2))]
         for k, m in enumerate(self.sizes):
             outer = 0.5 * (pa[:, :m, None] * pb[:, None, :m] + pb[:, :m, None] * pa[:, None, :m])
@@ -338,8 +347,8 @@ class ThreePointSDP:
         used = [name for name, pts in points.items() if pts.shape[-1]]
         rows = np.vstack([self.rows(name, points[name]) for name in used])
         margins = np.concatenate([np.full(points[name].shape[-1], self.form.margin_of(name)) for name in used])
-        cost = np.concatenate([self.basis.evaluate(np.zeros(1))[0], np.zeros(self.n_vars - self.n_f2)])
-        cost[self.n_f2] = 1.0  # Q_0[0, 0] = p(0, 0, 0)
+        cost = self.kernel_rows(0.0, 0.0, 0.0)[0]  # p(0, 0, 0) = phi(0)^T Q_0 phi(0) (Q_0[0, 0] for "power")
+        cost[: self.n_f2] = self.basis.evaluate(np.zeros(1))[0]  # P(0)
         normal = self.f2_rows(np.zeros(1), fourier=True)[0]
         lead = np.array([float(self.basis.to_laguerre[self.form.degree, j]) for j in range(self.n_f2)])
         lead /= np.abs(lead).max()  # a_d, the top Laguerre coefficient, in unit-size row: >= 0 makes
@@ -363,8 +372,21 @@ class ThreePointSDP:
             q = z[at: at + m * m].reshape(m, m, order="F")
             blocks.append((q + q.T) / 2)
             at += m * m
-        objective = float(self.basis.evaluate(np.zeros(1))[0] @ f2) + float(blocks[0][0, 0])
+        at_zero = radial_values(self.form.radial_basis, np.zeros(1), self.sizes[0])[0]  # phi(0)
+        objective = float(self.basis.evaluate(np.zeros(1))[0] @ f2) + float(at_zero @ blocks[0] @ at_zero)
         return NumericalSolution(f2, tuple(blocks), objective)
+
+
+def radial_values(basis: str, u: np.ndarray, width: int) -> np.ndarray:
+    """phi_0 .. phi_(width-1) at u = a / R^2, shape (len(u), width): the solver's (double precision)
+    evaluation of the radial basis; the verifier and the re-check evaluate it independently (exactly,
+    in intervals, in mpmath), so a slip here can cost a bound but never make a false one."""
+    u = np.asarray(u, dtype=float)
+    if basis == "power":
+        return np.vander(u, width, increasing=True)
+    if basis == "legendre":
+        return np.polynomial.legendre.legvander(2 * u - 1, width - 1)
+    raise ValueError(f"unknown radial basis {basis!r}")
 
 
 def _options(solver: str) -> dict:

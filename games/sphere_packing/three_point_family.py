@@ -1,19 +1,23 @@
 """The three-point family of the sphere-packing game: a truncated three-point formulation, solved, verified.
 
 Its components (the slots after the family move): the f2 degree, the kernel degree D of the
-three-point polynomial (the building blocks: Gegenbauer degrees 0..D with radial monomials of
-degree <= (D - k)/2), the continuous truncation ratio R / r (chosen by the surrogate), the SDP
-solver and the margin of the sampled univariate conditions (the 3-d ones keep ``MARGIN3``). r is
-the Cohn–Elkies optimum at the same f2 degree, where the three-point function starts.
+three-point polynomial (the building blocks: Gegenbauer degrees 0..D with radial polynomials of
+degree <= (D - k)/2, in the formulation's default radial basis, shifted Legendre), the continuous
+truncation ratio R / r (chosen by the surrogate), the SDP solver and the margin of the sampled
+univariate conditions (the 3-d ones keep ``MARGIN3``). r is the Cohn–Elkies optimum at the same f2
+degree, where the three-point function starts.
 
 Value: minus the verified density bound; unverified results are failures with the reason.
-``verify`` re-checks the stored exact certificate from scratch (:mod:`.three_point_verify`).
+``verify`` re-checks the stored exact certificate from scratch (:mod:`.three_point_verify`). The
+radial basis is not a component (it spans the same polynomials either way): a stored outcome in
+either basis is accepted when its formulation and certificate name the same one; one stored before
+the field existed is read as monomials ("power"), what it was solved in.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -22,7 +26,11 @@ from discover.types import EvalContext, Interval, Outcome
 from games.slots import Slot
 from games.sphere_packing.bound import cohn_elkies_bound
 from games.sphere_packing.family import Family, bound_outcome
-from games.sphere_packing.three_point import SDP_SOLVERS, ThreePointFormulation
+from games.sphere_packing.three_point import (
+    RADIAL_BASES,
+    SDP_SOLVERS,
+    ThreePointFormulation,
+)
 from games.sphere_packing.three_point_bound import three_point_bound
 from games.sphere_packing.three_point_verify import (
     ThreePointCertificate,
@@ -50,7 +58,8 @@ def certificate_of(artifacts: dict) -> ThreePointCertificate:
     cert = artifacts["certificate"]
     return ThreePointCertificate(int(cert["dimension"]), Fraction(cert["r"]), Fraction(cert["R"]),
                                  tuple(Fraction(a) for a in cert["f2"]),
-                                 tuple(tuple(tuple(Fraction(v) for v in row) for row in q) for q in cert["blocks"]))
+                                 tuple(tuple(tuple(Fraction(v) for v in row) for row in q) for q in cert["blocks"]),
+                                 str(cert.get("radial_basis", "power")))  # stored before the field: monomials
 
 
 def _slots(game: Any) -> tuple[Slot, ...]:
@@ -78,10 +87,14 @@ def _verify(game: Any, components: tuple, outcome: Outcome) -> str | None:
     try:
         cert = certificate_of(outcome.artifacts)
         claimed = outcome.artifacts["density"]
-        stored = outcome.artifacts["formulation"]
+        stored = {"radial_basis": "power", **outcome.artifacts["formulation"]}  # stored before the field
     except (KeyError, TypeError, ValueError) as exc:
         return f"the artifacts lack a readable certificate: {exc}"
-    if stored != asdict(formulation(game.dimension, components)) or cert.dimension != game.dimension:
+    if stored["radial_basis"] not in RADIAL_BASES:
+        return "the stored formulation is not the one this state and game describe"
+    # the radial basis as stored (either proves the same state), all else as the state and game say
+    form = replace(formulation(game.dimension, components), radial_basis=stored["radial_basis"])
+    if stored != asdict(form) or cert.dimension != game.dimension or cert.radial_basis != form.radial_basis:
         return "the stored formulation is not the one this state and game describe"
     if len(cert.f2) != components[0] + 1 or len(cert.blocks) != components[1] + 1:
         return "the certificate's sizes do not match the state's degrees"

@@ -3,8 +3,9 @@
 Not a proof (a grid, not a cover; :mod:`.three_point_verify` is the proof), but a second computation
 that shares no code with the verifier: the conditions (ii), (iv), (v) of :mod:`.three_point` and the
 bound are recomputed in ``digits`` decimal digits from the certificate's exact data, with mpmath's own
-Gegenbauer and Laguerre functions in place of the verifier's recurrences, monomial expansions and
-interval arithmetic. A bug in either that made a false certificate pass would have to be made twice.
+Gegenbauer, Laguerre and Legendre functions in place of the verifier's recurrences, monomial
+expansions and interval arithmetic. A bug in either that made a false certificate pass would have to
+be made twice.
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ def _number(value: Fraction) -> mpmath.mpf:
     return mpmath.mpf(value.numerator) / value.denominator
 
 
+def _radial(basis: str, u: mpmath.mpf, size: int) -> list:
+    """phi_0 .. phi_(size-1) at u = a / R^2: u^i, or mpmath's Legendre function P_i(2u - 1) (its
+    hypergeometric series; not the verifier's integer coefficients or interval recurrence)."""
+    if basis == "power":
+        return [u ** i for i in range(size)]
+    if basis == "legendre":
+        return [mpmath.legendre(i, 2 * u - 1) for i in range(size)]
+    raise ValueError(f"unknown radial basis {basis!r}")
+
+
 def _recheck(cert: ThreePointCertificate, per_axis: int) -> GridRecheck:
     n = cert.dimension
     r, big = _number(cert.r), _number(cert.big)
@@ -64,6 +75,8 @@ def _recheck(cert: ThreePointCertificate, per_axis: int) -> GridRecheck:
     def f3(a, b, c):
         """p(a, b, c) exp(-pi (a + b)) (without the indicator), p = sum_k phi(a)^T Q_k phi(b) h_k."""
         total, s = 0, mpmath.sqrt(a * b)
+        phi_a = _radial(cert.radial_basis, a / big ** 2, len(blocks[0]))
+        phi_b = _radial(cert.radial_basis, b / big ** 2, len(blocks[0]))
         for k, block in enumerate(blocks):
             if s == 0:
                 zonal = 1 if k == 0 else 0
@@ -71,7 +84,7 @@ def _recheck(cert: ThreePointCertificate, per_axis: int) -> GridRecheck:
                 zonal = s ** k * normalised_gegenbauer(k, max(-1, min(1, c / s)))
             for i, row in enumerate(block):
                 for j, v in enumerate(row):
-                    total += v * (a / big ** 2) ** i * (b / big ** 2) ** j * zonal
+                    total += v * phi_a[i] * phi_b[j] * zonal
         return total * mpmath.exp(-mpmath.pi * (a + b))
 
     def f2(s):

@@ -1,12 +1,15 @@
 """Rigorous check of a three-point certificate, independent of the SDP solver that proposed it.
 
-A certificate is exact data: r^2 and R^2 (rationals), f2's Laguerre coefficients a_k (rationals) and
-the matrices Q_k (rationals). The conditions (i)-(v) of :mod:`.three_point` are decided as follows:
+A certificate is exact data: r^2 and R^2 (rationals), f2's Laguerre coefficients a_k (rationals),
+the matrices Q_k (rationals) and the name of the radial basis phi they are written in (monomials
+(a / R^2)^i or shifted Legendre P_i(2 a / R^2 - 1), see :mod:`.three_point`). The conditions (i)-(v)
+of :mod:`.three_point` are decided as follows:
 
 * Q_k positive definite: an exact LDL^T decomposition in rational arithmetic, every pivot > 0.
   (Positive definite, not merely semidefinite: the solver's Q_k are pushed a hair inside the cone
   before rounding, see :func:`.three_point.certificate_from`.)
-* p is expanded exactly into monomials a^i b^j c^l with rational coefficients (for (ii) and p(0, 0, 0)).
+* p is expanded exactly into monomials a^i b^j c^l with rational coefficients (for (ii) and p(0, 0, 0));
+  a Legendre phi is first rewritten in monomials with its exact integer coefficients.
 * (i) f2^ >= 0 with f2^(0) > 0 and (iii) f2 <= 0 for |x| >= R: univariate polynomials in
   t = 2 pi |x|^2, their real roots isolated rigorously (Arb), as in :mod:`.verify`.
 * (ii) on r^2 <= s <= R^2 (univariate, with exponentials): Arb balls, mean-value form
@@ -15,12 +18,12 @@ the matrices Q_k (rationals). The conditions (i)-(v) of :mod:`.three_point` are 
   maps of :mod:`.three_point` (onto, so a cover of the cube covers the region); boxes of the cube are
   mapped and the condition evaluated in outward-rounded interval arithmetic (:mod:`.intervals`):
   p at each vertex in the Gram form it was built in (:class:`_GramKernel`: side lengths, the cosine
-  of the angle by the law of cosines, the Gegenbauer recurrence, phi^T Q_k phi), and each Gaussian
-  weight exp(-pi (B + C)) as the product of the per-side factors exp(-pi s^2), bounded in Arb at the
-  (binary) box end points and cached. A box's bound is the best of the plain interval value, the
-  mean-value form and the second-order Taylor form (:class:`.intervals.Jet`); a box whose upper
-  bound is not <= 0 is halved along the axis where the gradient varies most, up to a budget of boxes
-  and a finest width.
+  of the angle by the law of cosines, the Gegenbauer recurrence, phi by repeated products or the
+  Legendre recurrence, phi^T Q_k phi), and each Gaussian weight exp(-pi (B + C)) as the product of
+  the per-side factors exp(-pi s^2), bounded in Arb at the (binary) box end points and cached. A
+  box's bound is the best of the plain interval value, the mean-value form and the second-order
+  Taylor form (:class:`.intervals.Jet`); a box whose upper bound is not <= 0 is halved along the
+  axis where the gradient varies most, up to a budget of boxes and a finest width.
 
 The density bound vol(B(r/2)) (P(0) + p(0, 0, 0)) / Q(0) is evaluated in Arb and rounded up.
 """
@@ -38,7 +41,7 @@ import numpy as np
 from games.sphere_packing import gegenbauer, laguerre
 from games.outward import arb_precision, down, up
 from games.sphere_packing.intervals import PI, Interval, Jet
-from games.sphere_packing.three_point import triangle_lengths, wedge_lengths
+from games.sphere_packing.three_point import RADIAL_BASES, triangle_lengths, wedge_lengths
 from games.sphere_packing.verify import _odd_real_roots
 
 WORKING_BITS = 256
@@ -59,6 +62,9 @@ class ThreePointCertificate:
     big: Fraction  # truncation radius R
     f2: tuple[Fraction, ...]  # P = sum_k a_k L_k^(n/2-1)(t)
     blocks: tuple[tuple[tuple[Fraction, ...], ...], ...]  # Q_0 .. Q_D, symmetric
+    # the phi that Q_k is written in (:data:`.three_point.RADIAL_BASES`); solvers name it (their default
+    # is "legendre"), "power" here is how data from before the field reads (monomials)
+    radial_basis: str = "power"
 
     @property
     def r2(self) -> Fraction:
@@ -70,7 +76,8 @@ class ThreePointCertificate:
 
     def artifacts(self) -> dict:
         return {"dimension": self.dimension, "r": str(self.r), "R": str(self.big),
-                "f2": [str(a) for a in self.f2], "blocks": [[[str(v) for v in row] for row in q] for q in self.blocks]}
+                "f2": [str(a) for a in self.f2], "blocks": [[[str(v) for v in row] for row in q] for q in self.blocks],
+                "radial_basis": self.radial_basis}
 
 
 @dataclass(frozen=True)
@@ -84,11 +91,35 @@ class ThreePointVerification:
     checks: dict = field(default_factory=dict)
 
 
+def radial_coefficients(basis: str, size: int) -> list[list[Fraction]]:
+    """C with phi_i(a) = sum_m C[i][m] (a / R^2)^m for i < size, exactly: the identity for "power";
+    for "legendre" P_i(2u - 1) = sum_m (-1)^(i+m) binom(i, m) binom(i+m, m) u^m (integers). Exact
+    rationals, not the solver's floats, because the monomial expansion decides (ii) and p(0, 0, 0)."""
+    if basis == "power":
+        return [[Fraction(int(i == m)) for m in range(size)] for i in range(size)]
+    if basis == "legendre":
+        return [[Fraction((-1) ** (i + m) * math.comb(i, m) * math.comb(i + m, m)) if m <= i else Fraction(0)
+                 for m in range(size)] for i in range(size)]
+    raise ValueError(f"unknown radial basis {basis!r}")
+
+
+def monomial_block(q: tuple[tuple[Fraction, ...], ...], basis: str) -> list[list[Fraction]]:
+    """Q_k rewritten for the monomials: phi(a)^T Q phi(b) = u^T (C^T Q C) v with phi = C u (exact)."""
+    size = len(q)
+    if basis == "power":
+        return [list(row) for row in q]
+    c = radial_coefficients(basis, size)
+    qc = [[sum((q[i][j] * c[j][m] for j in range(size)), Fraction(0)) for m in range(size)] for i in range(size)]
+    return [[sum((c[i][l] * qc[i][m] for i in range(size)), Fraction(0)) for m in range(size)] for l in range(size)]
+
+
 def kernel_polynomial(cert: ThreePointCertificate) -> gegenbauer.Poly3:
-    """p(a, b, c) = sum_k sum_ij Q_k[i, j] (a/R^2)^i (b/R^2)^j h_k(a, b, c), exactly."""
+    """p(a, b, c) = sum_k phi(a)^T Q_k phi(b) h_k(a, b, c) as sum_k sum_ij M_k[i, j] (a/R^2)^i (b/R^2)^j
+    h_k(a, b, c), exactly (M_k = Q_k for the monomials, :func:`monomial_block` otherwise)."""
     zonal = gegenbauer.zonal_exact(len(cert.blocks) - 1, cert.dimension)
     out: gegenbauer.Poly3 = {}
-    for k, q in enumerate(cert.blocks):
+    for k, block in enumerate(cert.blocks):
+        q = monomial_block(block, cert.radial_basis)
         for i, row in enumerate(q):
             for j, value in enumerate(row):
                 if not value:
@@ -132,6 +163,8 @@ def verify_three_point(cert: ThreePointCertificate, max_boxes: int = MAX_BOXES) 
 def _verify(cert: ThreePointCertificate, max_boxes: int) -> ThreePointVerification:
     if not (0 < cert.r < cert.big < 2 * cert.r):
         return ThreePointVerification(False, reason="need 0 < r < R < 2r")
+    if cert.radial_basis not in RADIAL_BASES:
+        return ThreePointVerification(False, reason=f"unknown radial basis {cert.radial_basis!r}")
     for k, q in enumerate(cert.blocks):
         if not positive_definite(q):
             return ThreePointVerification(False, reason=f"Q_{k} is not positive definite (exact LDL^T)")
@@ -250,13 +283,15 @@ def _pair_condition(big_p: flint.fmpq_poly, poly: gegenbauer.Poly3, cert: ThreeP
 class _GramKernel:
     """p at a vertex from its two side lengths s1, s2 and the cosine t of the angle between them, in the
     form it was built in: p = sum_k (s1 s2)^k P_k(t) phi(s1^2)^T Q_k phi(s2^2), with P_k by the
-    Gegenbauer recurrence of :mod:`.gegenbauer` and phi(a) = (1, a / R^2, (a / R^2)^2, ...).
+    Gegenbauer recurrence of :mod:`.gegenbauer` and phi the certificate's radial basis (:meth:`_radial`).
 
     This is the same polynomial as :func:`kernel_polynomial` (h_k(a, b, c) = (|u| |v|)^k P_k(c / (|u| |v|))
     with |u| = s1, |v| = s2, c = s1 s2 t), evaluated differently for the intervals: expanded into monomials
     a^i b^j c^l its terms reach ~1e6 where p is ~1e-2 (the Q_k are large and nearly cancel across k), so an
     interval enclosure of the expanded form is useless at any box width the check can afford; here every
-    factor stays of the size of its Q_k entries (phi <= 1, |P_k| <= 1)."""
+    factor stays of the size of its Q_k entries (|phi_i| <= 1 for a <= R^2, |P_k| <= 1). For the same
+    reason a Legendre phi is evaluated by its recurrence, not through the monomials (whose integer
+    coefficients reach ~1e3 at degree 6 and cancel)."""
 
     def __init__(self, cert: ThreePointCertificate) -> None:
         n = cert.dimension
@@ -264,6 +299,28 @@ class _GramKernel:
         self.blocks = [[[Interval.exact(v) for v in row] for row in q] for q in cert.blocks]
         self.recurrence = {k: (Interval.exact(Fraction(2 * k + n - 2, k + n - 2)), Interval.exact(Fraction(k, k + n - 2)))
                            for k in range(1, len(cert.blocks))}  # k >= 1 (k + n - 2 > 0 for n >= 2)
+        self.radial_basis = cert.radial_basis
+        self.width = max(len(q) for q in self.blocks)
+        # (i + 1) P_(i+1)(x) = (2i + 1) x P_i(x) - i P_(i-1)(x), divided by i + 1 exactly or outward
+        self.legendre = {i: (Interval.exact(Fraction(2 * i + 1, i + 1)), Interval.exact(Fraction(i, i + 1)))
+                         for i in range(1, self.width)}
+
+    def _radial(self, u) -> list:
+        """phi_0 .. phi_(width-1) at u = a / R^2 (an Interval or a Jet; phi_0 = 1 as the number): powers
+        by repeated products, or P_i(2u - 1) by the Legendre recurrence, outward rounded throughout."""
+        if self.radial_basis == "power":
+            values = [1.0, u]
+            for _ in range(2, self.width):
+                values.append(values[-1] * u)
+            return values[: self.width]
+        if self.radial_basis != "legendre":
+            raise ValueError(f"unknown radial basis {self.radial_basis!r}")
+        x = u * 2 - 1.0
+        values = [1.0, x]
+        for i in range(1, self.width - 1):
+            grow, keep = self.legendre[i]
+            values.append(x * values[i] * grow - values[i - 1] * keep)
+        return values[: self.width]
 
     def _gegenbauer(self, t) -> list:
         """P_0 .. P_D at t (P_0 = 1 as the number)."""
@@ -274,12 +331,8 @@ class _GramKernel:
         return values[: len(self.blocks)]
 
     def __call__(self, s1, s2, t):
-        a, b = s1 * s1 * self.inverse_big2, s2 * s2 * self.inverse_big2
-        width = max(len(q) for q in self.blocks)
-        phi_a, phi_b = [1.0, a], [1.0, b]
-        for _ in range(2, width):
-            phi_a.append(phi_a[-1] * a)
-            phi_b.append(phi_b[-1] * b)
+        phi_a = self._radial(s1 * s1 * self.inverse_big2)
+        phi_b = self._radial(s2 * s2 * self.inverse_big2)
         gegenbauer_values, product = self._gegenbauer(t), s1 * s2
         total, power = None, None
         for k, q in enumerate(self.blocks):
