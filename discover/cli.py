@@ -105,9 +105,9 @@ def _print_summary(result: CampaignResult) -> None:
     out.print(f"stopped ({result.stopped}) after {n} evaluations ({ok} ok); database: {result.db}", highlight=False)
     if result.best:
         b = result.best[0]
-        out.print(f"best {objective.label}: {objective.shown(b.value):.10g}: {b.label}", highlight=False, markup=False)
+        out.print(f"best {objective.label}: {objective.text(b.value)}: {b.label}", highlight=False, markup=False)
     if result.root_value is not None:
-        out.print(f"backed-up {objective.name} of the game: {objective.shown(result.root_value):.10g}", highlight=False)
+        out.print(f"backed-up {objective.name} of the game: {objective.text(result.root_value)}", highlight=False)
     elif not ok:
         out.print("no evaluation succeeded, so the game has no value yet", highlight=False)
 
@@ -275,8 +275,7 @@ def status(
     budget = info.settings.get("budget")
     table.add_row("evaluations", f"{len(evaluations)}" + (f" / {budget}" if budget else "") + "  "
                   + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
-    shown = info.objective.shown(best[0].value) if best else None
-    table.add_row(f"best {info.objective.name}", "-" if shown is None else f"{shown:.10g}  {escape(best[0].label)}")
+    table.add_row(f"best {info.objective.name}", f"{info.objective.text(best[0].value)}  {escape(best[0].label)}" if best else "-")
     table.add_row("objective", info.objective.label)
     table.add_row("seed", str(info.seed))
     table.add_row("settings", json.dumps({k: v for k, v in info.settings.items() if k != "planner"}))
@@ -349,8 +348,8 @@ def best(
         return
     if adversarial:  # a single leaf means nothing when an opponent or chance chooses too
         value = line[0].get("value") if line else None
-        out.print(f"backed-up {objective.label} of the game: " + ("-" if value is None else f"{value:.10g}"),
-                  highlight=False)
+        stored = objective.shown(value)  # the line holds shown values; shown is its own inverse
+        out.print(f"backed-up {objective.label} of the game: {objective.text(stored)}", highlight=False)
         out.print("principal variation: " + " -> ".join(d["label"] for d in line), highlight=False, markup=False)
         out.print("best single leaves (each assumes every move below the root went its way):", highlight=False)
     if not rows:
@@ -360,7 +359,7 @@ def best(
     for i, e in enumerate(rows, 1):
         # a game may put a one-line human summary of its certificate under "summary"
         art = e.artifacts.get("summary") if isinstance(e.artifacts.get("summary"), str) else json.dumps(e.artifacts)
-        table.add_row(str(i), f"{objective.shown(e.value):.10g}", escape(e.label), f"{e.cost_seconds:.3g}",
+        table.add_row(str(i), objective.text(e.value), escape(e.label), f"{e.cost_seconds:.3g}",
                       escape(art if len(art) < 400 else art[:397] + "..."))
     out.print(table)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import networkx as nx
 
 from discover.store import Store
-from discover.types import Status
+from discover.types import Objective, Status
 
 FORMATS: tuple[str, ...] = ("json", "graphml", "dot")
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
@@ -92,7 +92,7 @@ def _dot(graph: nx.DiGraph) -> str:
     for key, d in graph.nodes(data=True):
         text = f"{d.get('label', key)}\\nN={d.get('visits', 0)}"
         if "value" in d:
-            text += f" {name}={d['value']:.4g}"
+            text += f" {name}={_text(graph, d['value'], 4)}"
         elif d.get("failed_only"):
             text += " (nothing succeeded)"
         style = ", style=filled, fillcolor=lightgrey" if d.get("solved") else ""
@@ -102,6 +102,13 @@ def _dot(graph: nx.DiGraph) -> str:
         lines.append(f"  {quote(u)} -> {quote(v)} [label={quote(d.get('action', ''))}];")
     lines.append("}")
     return "\n".join(lines)
+
+
+def _text(graph: nx.DiGraph, value: float, digits: int) -> str:
+    """A node's value (already the game's quantity) in ``digits`` digits, rounded towards the worse
+    side as every output does (:meth:`discover.types.Objective.text`)."""
+    objective = Objective(graph.graph.get("objective", "value"), graph.graph.get("direction", "max"))
+    return objective.text(objective.shown(value), digits)  # shown is its own inverse
 
 
 def render_tree(graph: nx.DiGraph, *, depth: int = 3, top: int = 3) -> list[str]:
@@ -123,7 +130,7 @@ def render_tree(graph: nx.DiGraph, *, depth: int = 3, top: int = 3) -> list[str]
         if d.get("failed_only"):
             value = "no value (nothing below succeeded)"
         else:
-            value = f"{name}={d['value']:.6g}" if "value" in d else f"{name}=-"
+            value = f"{name}={_text(graph, d['value'], 6)}" if "value" in d else f"{name}=-"
         counts = " ".join(f"{s}={d[s]}" for s in STATUSES if d.get(s))
         mover = f" [{d['player']} to move]" if d.get("player") not in (None, "searcher", "terminal") else ""
         ids = d.get("evaluations", "")

@@ -58,7 +58,7 @@ class Tally:
         grid.add_row("running", str(self.running))
         shown = self.objective.shown(self.best)
         grid.add_row(f"best {self.objective.name}", "-" if shown is None else
-                     f"{shown:.8g}  {self.best_label}  ({'higher' if self.objective.direction == 'max' else 'lower'} is better)")
+                     f"{self.objective.text(self.best, 8)}  {self.best_label}  ({'higher' if self.objective.direction == 'max' else 'lower'} is better)")
         elapsed = time.monotonic() - self.started
         eta = self.eta()
         grid.add_row("elapsed", f"{_clock(elapsed)}" + ("" if eta is None else f"  (about {_clock(eta)} left)"))
@@ -109,14 +109,14 @@ class Progress:
             t.count(d["status"], d.get("message") or "")
             if self.live is None:
                 shown = t.objective.shown(d["value"])
-                what = f"{t.objective.name}={shown:.8g}" if shown is not None else f"{d['status']}: {d['message']}"
+                what = f"{t.objective.name}={t.objective.text(d['value'], 8)}" if shown is not None else f"{d['status']}: {d['message']}"
                 budget = "" if t.budget is None else f"/{t.budget}"
                 self.console.print(f"[{d['done']}{budget}] {d['state']}  {what}", highlight=False, soft_wrap=True,
                                    markup=False)
         elif event.kind is EventKind.NEW_BEST:
             t.best, t.best_label = d["best"], d["state"]
             if self.live is None:
-                self.console.print(f"  new best {t.objective.name} {t.objective.shown(d['best']):.8g}", highlight=False,
+                self.console.print(f"  new best {t.objective.name} {t.objective.text(d['best'], 8)}", highlight=False,
                                    markup=False)
 
 

@@ -3,6 +3,7 @@
 import json
 
 import networkx as nx
+import numpy as np
 
 import discover
 from discover.inspect import export_tree, render_tree, root_of, tree_graph
@@ -76,7 +77,7 @@ def test_a_two_player_tree_marks_the_principal_variation_and_best_gives_the_game
     text = render_tree(graph, depth=1, top=1)
     assert " * " in text[1] + " " and "[opponent to move]" in text[1]  # the principal move comes first
     shown = CliRunner().invoke(app, ["best", str(result.db)])
-    assert f"backed-up value (higher is better) of the game: {value:.10g}" in shown.output
+    assert f"backed-up value (higher is better) of the game: {discover.Objective().text(value)}" in shown.output
     assert "principal variation: " + " -> ".join(game.describe_state(s) for s in line) in shown.output
 
 
@@ -130,7 +131,21 @@ def test_a_min_objective_is_shown_as_the_quantity_itself(tmp_path):
         graph = tree_graph(store)
     root = graph.nodes[root_of(graph)]
     assert root["value"] == -result.root_value and graph.graph == {"objective": "cost", "direction": "min"}
-    assert render_tree(graph, depth=0)[0].split("cost=")[1].startswith(f"{-result.root_value:.6g}")
+    shown = render_tree(graph, depth=0)[0].split("cost=")[1].split()[0]
+    assert shown == discover.Objective("cost", "min").text(result.root_value, 6)
+    assert float(shown) >= -result.root_value  # rounded up: a cost never shows below what was found
+
+
+def test_printed_values_round_towards_the_worse_side():
+    """A bound to push down prints rounded up, a quantity to push up rounded down, so a verified
+    bound shown in fewer digits is still a bound (rounded to nearest, 0.6389720816 showed as 0.63897208)."""
+    bound, radius = discover.Objective("density bound", "min"), discover.Objective("radius", "max")
+    assert bound.text(-0.638972081591209, 8) == "0.63897209"
+    assert radius.text(0.638972081591209, 8) == "0.63897208"
+    assert bound.text(-0.6389720816, 10) == "0.6389720816"  # exact at that precision: unchanged
+    assert bound.text(-100.0) == "100" and radius.text(-2.5e-7, 3) == "-2.5e-07" and bound.text(None) == "-"
+    for value in np.random.default_rng(0).normal(size=200) * 10.0 ** np.arange(-100, 100):
+        assert float(bound.text(-value, 6)) >= value and float(radius.text(value, 6)) <= value
 
 
 def test_a_campaign_made_before_its_game_declared_a_quantity_takes_it_on_resume(tmp_path):
