@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 import discover
-from games.decimals import decimal_up
+from discover.decimals import decimal_up
 from games.lipsdp import (
     lipschitz_bound,
     load_network,

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from games.decimals import decimal_up
+from discover.decimals import decimal_up
 from games.lipsdp import MaxMin, Network, lipschitz_bound
 from games.lipsdp.bounds import lower_bound
 from games.lipsdp.network import Activation, activation_of

@@ -7,7 +7,6 @@ modules can be read on its own.
 
 from __future__ import annotations
 
-import decimal
 import enum
 import json
 import math
@@ -17,6 +16,7 @@ from typing import Any, Hashable, Literal, Mapping, Protocol, Sequence, runtime_
 
 import numpy as np
 
+from discover.decimals import decimal_down, decimal_up
 from discover.errors import SettingsError
 
 State = Hashable
@@ -45,18 +45,13 @@ class Objective:
 
     def text(self, value: float | None, digits: int = 10) -> str:
         """A stored value as the game's quantity in ``digits`` significant digits, rounded towards
-        the worse side (up when lower is better, down when higher is better): a verified bound
-        printed with fewer digits stays a bound (rounded to nearest, 0.6389720816 would print as
-        0.63897208, below what was verified). "-" for None."""
+        the worse side (up when lower is better, down when higher is better; :mod:`discover.decimals`):
+        a verified bound printed with fewer digits stays a bound (rounded to nearest, 0.6389720816
+        would print as 0.63897208, below what was verified). "-" for None."""
         quantity = self.shown(value)
         if quantity is None:
             return "-"
-        if not math.isfinite(quantity):
-            return str(quantity)
-        rounding = decimal.ROUND_CEILING if self.direction == "min" else decimal.ROUND_FLOOR
-        with decimal.localcontext() as context:
-            context.prec, context.rounding = digits, rounding
-            return f"{float(+decimal.Decimal(quantity)):.{digits}g}"  # the float nearest prints back as that decimal
+        return (decimal_up if self.direction == "min" else decimal_down)(quantity, digits)
 
     @property
     def label(self) -> str:

@@ -11,7 +11,7 @@ Run: python examples/lipsdp_digits.py
 import torch
 from sklearn.datasets import load_digits
 
-from games.decimals import decimal_down
+from discover.decimals import decimal_down
 from games.lipsdp import lipschitz_bound, load_network, lower_bound
 from games.lipsdp.digits import digits_mlp
 from games.lipsdp.robustness import certified_radius

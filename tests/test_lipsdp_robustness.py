@@ -62,6 +62,6 @@ def test_a_non_monotone_activation_is_refused():
 def test_printed_lower_bounds_round_down(x):
     from decimal import Decimal
 
-    from games.decimals import decimal_down, decimal_up
+    from discover.decimals import decimal_down, decimal_up
 
     assert Decimal(decimal_down(x)) <= Decimal(x) <= Decimal(decimal_up(x))

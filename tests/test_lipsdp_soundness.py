@@ -10,7 +10,7 @@ from flint import arb, fmpq, fmpq_mat
 from torch import nn
 
 from discover.types import EvalContext, Outcome, Status
-from games.decimals import decimal_up
+from discover.decimals import decimal_up
 from games.lipsdp import (
     LipSDPGame,
     lipschitz_bound,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import nn
 
-from games.decimals import decimal_up
+from discover.decimals import decimal_up
 from games.lipsdp.bounds import lower_bound as sampled_lower_bound
 from games.lipsdp.bounds import naive_bound
 from games.lipsdp.formulation import ENCODINGS, STRUCTURES, segments

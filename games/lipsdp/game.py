@@ -19,7 +19,7 @@ from scipy.stats import ortho_group
 
 from discover.game import Param
 from discover.types import EvalContext, Objective, Outcome, Status
-from games.decimals import decimal_up
+from discover.decimals import decimal_up
 from games.lipsdp.api import best_bound, lipschitz_bound
 from games.lipsdp.bounds import lower_bound, naive_bound
 from games.lipsdp.formulation import ENCODINGS, STRUCTURES, multipliers, segments

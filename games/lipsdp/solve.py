@@ -22,7 +22,7 @@ import cvxpy as cp
 import networkx as nx
 import numpy as np
 
-from games.decimals import decimal_up
+from discover.decimals import decimal_up
 from games.lipsdp.formulation import Segment, blocks, multipliers
 from games.lipsdp.verify import Verified, certified_bound
 

@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from scipy.optimize import root as scipy_root
 
-from games.decimals import decimal_down, decimal_up
+from discover.decimals import decimal_down, decimal_up
 from games.small_gain_nash.bounds import field_enclosure
 from games.small_gain_nash.constants import Constants, Region, region_constants
 from games.small_gain_nash.enclosure import Interval, NotEnclosable
@@ -118,7 +118,7 @@ class Certificate:
             return f"not certified: {self.reason}"
         w = ", ".join(f"{v:.4g}" for v in self.weights)
         head = "certified" if self.certified else "ESTIMATED (sampled constants, not a proof)"
-        # proven lower bounds are printed rounded down, upper bounds rounded up (games.decimals)
+        # proven lower bounds are printed rounded down, upper bounds rounded up (discover.decimals)
         parts = [(f"{head}: margin {decimal_down(self.margin)} (flow contracts like exp(-{decimal_down(self.rate, 4)} t)) "
                   f"in the {self.geometry} metric with weights [{w}]"),
                  _rule_text("Euler", self.euler)]

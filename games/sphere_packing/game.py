@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 from discover.game import Param
 from discover.types import EvalContext, Objective, Outcome
-from games.decimals import decimal_up
+from discover.decimals import decimal_up
 from games.slots import Slot, SlotGame
 from games.sphere_packing.bases import BASES
 from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation

@@ -1,4 +1,5 @@
-"""Certified numbers printed the safe way: an upper bound rounded up, a lower bound rounded down.
+"""Certified numbers printed the safe way: an upper bound rounded up, a lower bound rounded down
+(summary lines of the games, and every value the engine prints: :meth:`discover.types.Objective.text`).
 
 A summary line is read, copied and quoted, so a bound printed to a few digits must still be a bound:
 ``f"{x:.6g}"`` rounds to nearest and may print a number on the wrong side of what was proven.
