@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
+from discover.decimals import decimal_up
 from games.sphere_packing import best_known_density, cohn_elkies_bound
 from games.sphere_packing.three_point import RADIAL_BASES
 from games.sphere_packing.three_point_bound import three_point_bound
@@ -81,7 +81,7 @@ def main() -> None:
             row["recheck"] = {"holds": check.holds, "pair": check.pair, "triangle": check.triangle,
                               "wedge": check.wedge, "density": check.density}
         rows.append(row)
-        shown = f"{Decimal(res.density).quantize(Decimal('1e-9'), ROUND_CEILING)}" if res.verified else "failed"  # a bound: rounded up
+        shown = decimal_up(res.density, 9) if res.verified else "failed"  # a bound: rounded up
         cdls = f"{CDLS[n]:.9f}" if n in CDLS else "-"
         gap_shown = f"{gap:.2f}" if gap is not None else "-"
         print(f"{n:>2} {degree:>3} {kernel:>3} {res.radius:>8.5f} {truncation:>5.2f} {shown:>15} {cdls:>11} "
