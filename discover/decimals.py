@@ -17,7 +17,10 @@ def decimal_up(x: float, digits: int = 6) -> str:
         return str(x) if x else "0"
     exact = Decimal(x)  # a float converts exactly
     quantum = Decimal(1).scaleb(exact.adjusted() - digits + 1)
-    return f"{exact.quantize(quantum, rounding=ROUND_CEILING).normalize():g}"
+    rounded = exact.quantize(quantum, rounding=ROUND_CEILING).normalize()
+    if 0 < rounded.as_tuple().exponent and rounded.adjusted() < digits:  # 1E+1 would print as "1e+1"
+        rounded = rounded.quantize(Decimal(1))
+    return f"{rounded:g}"
 
 
 def decimal_down(x: float, digits: int = 6) -> str:
