@@ -20,7 +20,7 @@ import json
 
 from grid import RESULTS, grid_versus_campaign
 
-from discover.types import Objective
+from discover.decimals import decimal_up
 from games.sphere_packing import (
     SpherePackingGame,
     best_known_density,
@@ -28,8 +28,6 @@ from games.sphere_packing import (
 )
 from games.sphere_packing.known import PUBLISHED_BOUND
 from games.sphere_packing.solve import DEFAULT_MARGIN
-
-DENSITY = Objective("density bound", "min")  # printed rounded up, as a bound must be
 
 
 def convergence(dimensions: list[int], start_degree: int, max_degree: int, margin: float,
@@ -55,7 +53,7 @@ def convergence(dimensions: list[int], start_degree: int, max_degree: int, margi
             rows.append(row)
             pub = f"{row['published']:.6g}" if row["published"] else "-"
             ch = f"{change:.2e}" if change is not None else "-"
-            shown = DENSITY.text(-result.density) if result.verified else "failed"  # a bound: rounded up
+            shown = decimal_up(result.density, 10) if result.verified else "failed"  # a bound: rounded up
             gap = f"{row['gap']:.2e}" if row["gap"] is not None else "-"
             print(f"{n:>3} {degree:>6} {shown:>16} {result.seconds:>8.1f} {row['best_known']:>10.6g} {pub:>10} "
                   f"{gap:>9} {ch:>11} {spent:>12.1f}", flush=True)

@@ -340,6 +340,13 @@ class ThreePointSDP:
                 return self._unpack(z)
         raise SolveError(f"three-point exchange did not converge in {EXCHANGE_ROUNDS} rounds")
 
+    def objective_row(self) -> np.ndarray:
+        """P(0) + p(0, 0, 0) in the solver's coordinates, the quantity minimised: p(0, 0, 0) is
+        phi(0)^T Q_0 phi(0), Q_0[0, 0] only for the monomials."""
+        row = self.kernel_rows(0.0, 0.0, 0.0)[0]
+        row[: self.n_f2] = self.basis.evaluate(np.zeros(1))[0]
+        return row
+
     def _solve_once(self, points: dict, lead_floor: float) -> np.ndarray:
         blocks = [cp.Variable((m, m), PSD=True) for m in self.sizes]
         f2 = cp.Variable(self.n_f2)
@@ -347,8 +354,7 @@ class ThreePointSDP:
         used = [name for name, pts in points.items() if pts.shape[-1]]
         rows = np.vstack([self.rows(name, points[name]) for name in used])
         margins = np.concatenate([np.full(points[name].shape[-1], self.form.margin_of(name)) for name in used])
-        cost = self.kernel_rows(0.0, 0.0, 0.0)[0]  # p(0, 0, 0) = phi(0)^T Q_0 phi(0) (Q_0[0, 0] for "power")
-        cost[: self.n_f2] = self.basis.evaluate(np.zeros(1))[0]  # P(0)
+        cost = self.objective_row()
         normal = self.f2_rows(np.zeros(1), fourier=True)[0]
         lead = np.array([float(self.basis.to_laguerre[self.form.degree, j]) for j in range(self.n_f2)])
         lead /= np.abs(lead).max()  # a_d, the top Laguerre coefficient, in unit-size row: >= 0 makes
@@ -372,9 +378,7 @@ class ThreePointSDP:
             q = z[at: at + m * m].reshape(m, m, order="F")
             blocks.append((q + q.T) / 2)
             at += m * m
-        at_zero = radial_values(self.form.radial_basis, np.zeros(1), self.sizes[0])[0]  # phi(0)
-        objective = float(self.basis.evaluate(np.zeros(1))[0] @ f2) + float(at_zero @ blocks[0] @ at_zero)
-        return NumericalSolution(f2, tuple(blocks), objective)
+        return NumericalSolution(f2, tuple(blocks), float(self.objective_row() @ z))
 
 
 def radial_values(basis: str, u: np.ndarray, width: int) -> np.ndarray:
