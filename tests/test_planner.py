@@ -42,6 +42,7 @@ def drive(planner, budget, batch=1):
     return [p.key for p in drive_states(planner, budget, batch)]
 
 
+@pytest.mark.slow  # 14 s: the default suite must stay under 5 minutes on 2 cores
 def test_finds_formulation_optimum_on_nine_of_ten_seeds(run_campaign):
     # 864 discrete formulations and a continuous scale; random search would need ~4500 evaluations
     hits = 0
