@@ -1,11 +1,12 @@
 """Three-point bounds (Cohn, de Laat & Salmon) against the Cohn–Elkies LP bound at the same f2 degree.
 
-    python benchmarks/three_point.py [--rows 3:15:12:1.6 4:15:12:1.55:1e-7 ...] [--margin 1e-6] [--margin3 1e-4]
+    python benchmarks/three_point.py [--rows 3:15:12:1.6 4:15:12:1.6:1e-6:1.03 ...] [--margin 1e-6] [--margin3 1e-4]
         [--radial-basis power|legendre]
 
-Each row is n:degree:D:R/r[:margin] (f2's Laguerre degree, the kernel degree D, the truncation ratio,
-optionally the univariate margin of that row). For each:
-the verified LP bound at that degree (its radius r is reused), then the verified three-point bound, with
+Each row is n:degree:D:R/r[:margin[:s]] (f2's Laguerre degree, the kernel degree D, the truncation ratio,
+optionally the univariate margin of that row and the radius r as s times the LP bound's radius,
+1 by default). For each: the verified LP bound at that degree (its radius r, times s, is the
+three-point bound's r), then the verified three-point bound, with
 the solver's claim, the seconds for solve + verification, the verification seconds and boxes, and the
 CdLS Table 6.1 value and the gap to it (negative: below theirs), and an independent mpmath re-check of
 the certificate on a grid. The defaults reproduce the README's table. Writes
@@ -40,13 +41,16 @@ CDLS = {3: 0.770270440, 4: 0.636107333, 5: 0.512645131, 6: 0.410303282, 7: 0.321
 # 0.637598 with D = 12 at 1.4 r), D = 14 gains nothing more (n = 4: 0.636739 against 0.636678 at 1.5 r),
 # and f2 degree 23 gains 3e-5 over 15. R/r from scans at D = 12: n = 3: 0.766481 at 1.6, 0.771486 at
 # 1.7; n = 4: 0.636678 at 1.5, 0.636647 at 1.55, 0.636661 at 1.6; n = 5: 0.511119 at 1.45, 0.511075 at
-# 1.55; n = 6: 0.410912 at 1.3, 0.409809 at 1.45; n = 7: 0.321594 at 1.3, 0.320672 at 1.45.
-DEFAULT_ROWS = ["3:15:12:1.6", "4:15:12:1.55", "5:15:12:1.55", "6:15:12:1.45", "7:15:12:1.45"]
+# 1.55; n = 6: 0.410912 at 1.3, 0.409809 at 1.45; n = 7: 0.321594 at 1.3, 0.320672 at 1.45. With the
+# Legendre basis in n = 4 (numerical): r = s r_LP at R/r 1.55 gives 0.636508 (s 0.985), 0.636439 (1),
+# 0.636389 (1.015), 0.636377 (1.03), 0.636406 (1.05); at s 1.03, R/r 1.45-1.7 gives 0.637156, 0.636580,
+# 0.636377, 0.636329 (1.6), 0.636462, 0.636518; D = 14 at s 1.03, R/r 1.55 gains 5e-6 (0.636371).
+DEFAULT_ROWS = ["3:15:12:1.6", "4:15:12:1.6:1e-6:1.03", "5:15:12:1.55", "6:15:12:1.45", "7:15:12:1.45"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="n:degree:D:R/r[:margin]")
+    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="n:degree:D:R/r[:margin[:s]]")
     parser.add_argument("--margin", type=float, default=1e-6)
     parser.add_argument("--margin3", type=float, default=1e-4)
     parser.add_argument("--radial-basis", choices=RADIAL_BASES, default="legendre")
@@ -60,15 +64,16 @@ def main() -> None:
         fields = spec.split(":")
         n, degree, kernel, truncation = (f(v) for f, v in zip((int, int, int, float), fields))
         margin = float(fields[4]) if len(fields) > 4 else args.margin
+        scale = float(fields[5]) if len(fields) > 5 else 1.0
         if (n, degree) not in lps:
             start = time.perf_counter()
             lps[n, degree] = (cohn_elkies_bound(n, degree), time.perf_counter() - start)
         lp, lp_seconds = lps[n, degree]
-        res = three_point_bound(n, degree, kernel, radius=lp.radius, truncation=truncation,
+        res = three_point_bound(n, degree, kernel, radius=scale * lp.radius, truncation=truncation,
                                 margin=margin, margin3=args.margin3, radial_basis=args.radial_basis)
         gap = 100 * (res.density / CDLS[n] - 1) if res.verified and n in CDLS else None
         row = {"dimension": n, "degree": degree, "kernel_degree": kernel, "truncation": truncation,
-               "margin": margin, "margin3": args.margin3, "radial_basis": args.radial_basis,
+               "radius_scale": scale, "margin": margin, "margin3": args.margin3, "radial_basis": args.radial_basis,
                "verified": res.verified, "density": res.density,
                "numerical": res.numerical_density, "reason": res.reason, "lp_density": lp.density,
                "lp_seconds": round(lp_seconds, 1), "cdls": CDLS.get(n), "gap_percent": gap,
