@@ -94,7 +94,7 @@ from games.sphere_packing.solve import SolveError, sample_range
 
 SDP_SOLVERS = {"clarabel": "CLARABEL", "scs": "SCS"}
 RADIAL_BASES = ("power", "legendre")  # phi_i(a) = u^i or P_i(2 u - 1), u = a / R^2 (module docstring)
-EXCHANGE_ROUNDS = 12
+EXCHANGE_ROUNDS = 24  # n = 10 at R = 1.4 r converged in 13 rounds, n = 8 at 1.45 r in 17 (D = 12, f2 degree 15)
 INITIAL_GRID = 10  # per axis of each 3-d region's parameter cube
 CHECK_GRID = 36  # per axis, for the exchange's search for violations
 ADD_PER_ROUND = 150  # worst dense-grid points per region and round, polished and added if they violate
