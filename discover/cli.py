@@ -348,8 +348,7 @@ def best(
         return
     if adversarial:  # a single leaf means nothing when an opponent or chance chooses too
         value = line[0].get("value") if line else None
-        stored = objective.shown(value)  # the line holds shown values; shown is its own inverse
-        out.print(f"backed-up {objective.label} of the game: {objective.text(stored)}", highlight=False)
+        out.print(f"backed-up {objective.label} of the game: {objective.quantity_text(value)}", highlight=False)
         out.print("principal variation: " + " -> ".join(d["label"] for d in line), highlight=False, markup=False)
         out.print("best single leaves (each assumes every move below the root went its way):", highlight=False)
     if not rows:

@@ -108,7 +108,7 @@ def _text(graph: nx.DiGraph, value: float, digits: int) -> str:
     """A node's value (already the game's quantity) in ``digits`` digits, rounded towards the worse
     side as every output does (:meth:`discover.types.Objective.text`)."""
     objective = Objective(graph.graph.get("objective", "value"), graph.graph.get("direction", "max"))
-    return objective.text(objective.shown(value), digits)  # shown is its own inverse
+    return objective.quantity_text(value, digits)
 
 
 def render_tree(graph: nx.DiGraph, *, depth: int = 3, top: int = 3) -> list[str]:

@@ -56,8 +56,7 @@ class Tally:
         broken = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()) if s != "ok")
         grid.add_row("evaluations", f"{self.done}{budget}" + (f"  ({self.statuses['ok']} ok, {broken})" if broken else ""))
         grid.add_row("running", str(self.running))
-        shown = self.objective.shown(self.best)
-        grid.add_row(f"best {self.objective.name}", "-" if shown is None else
+        grid.add_row(f"best {self.objective.name}", "-" if self.best is None else
                      f"{self.objective.text(self.best, 8)}  {self.best_label}  ({'higher' if self.objective.direction == 'max' else 'lower'} is better)")
         elapsed = time.monotonic() - self.started
         eta = self.eta()
@@ -108,8 +107,8 @@ class Progress:
             t.done = d["done"]
             t.count(d["status"], d.get("message") or "")
             if self.live is None:
-                shown = t.objective.shown(d["value"])
-                what = f"{t.objective.name}={t.objective.text(d['value'], 8)}" if shown is not None else f"{d['status']}: {d['message']}"
+                what = (f"{t.objective.name}={t.objective.text(d['value'], 8)}" if d["value"] is not None
+                        else f"{d['status']}: {d['message']}")
                 budget = "" if t.budget is None else f"/{t.budget}"
                 self.console.print(f"[{d['done']}{budget}] {d['state']}  {what}", highlight=False, soft_wrap=True,
                                    markup=False)

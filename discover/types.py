@@ -48,7 +48,10 @@ class Objective:
         the worse side (up when lower is better, down when higher is better; :mod:`discover.decimals`):
         a verified bound printed with fewer digits stays a bound (rounded to nearest, 0.6389720816
         would print as 0.63897208, below what was verified). "-" for None."""
-        quantity = self.shown(value)
+        return self.quantity_text(self.shown(value), digits)
+
+    def quantity_text(self, quantity: float | None, digits: int = 10) -> str:
+        """:meth:`text` of a value already in the game's quantity (what the tree exports hold)."""
         if quantity is None:
             return "-"
         return (decimal_up if self.direction == "min" else decimal_down)(quantity, digits)
