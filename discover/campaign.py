@@ -27,7 +27,7 @@ from discover import __version__
 from discover.check import check_game
 from discover.dispatch import BACKENDS, Backend, make_backend
 from discover.errors import DiscoverError, SettingsError
-from discover.game import Game, load_game
+from discover.game import Game, load_game, upgraded_history
 from discover.limits import KindLimits
 from discover.methods import (
     TreeProposer, check_names, default_surrogate, make_estimator, make_proposer, surrogate_names, surrogate_planner,
@@ -297,7 +297,7 @@ class _Run:
         self.keeps_tree = isinstance(self.proposer, TreeProposer)
         # a method without a tree of its own still has its evaluations placed in one, along their moves
         self.tree: TreeProposer = self.proposer if self.keeps_tree else Planner(self.game, seed=seed)  # type: ignore[assignment]
-        history = store.history() if self.done else []
+        history = upgraded_history(self.game, store.history()) if self.done else []
         self.streak = _FailureStreak(self.s.fail_fast)
         self.limits = KindLimits(self.game)
         self.shortened: dict[int, str] = {}  # proposal id -> why its limit is shorter than the campaign's

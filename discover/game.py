@@ -15,14 +15,15 @@ import hashlib
 import inspect
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Hashable, Literal, Sequence, TypeVar
 
 import numpy as np
 
 from discover.errors import GameError, ParameterError, PluginError, UnknownGameError
 from discover.plugins import load_plugin, plugins
-from discover.types import Action, EvalContext, Objective, Outcome, Player, Resources, Sampler, State
+from discover.types import (Action, EvalContext, EvaluationRecord, Objective, Outcome, Player, Resources, Sampler,
+                            State)
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,15 @@ class Game(abc.ABC):
         return row
 
     # -- helpers with sensible defaults ------------------------------------------------------
+    def upgrade_state(self, state: State) -> State:
+        """A complete state as an earlier version of this game stored it, in today's form.
+
+        A game that adds a move to its formulations overrides this, so that a campaign stored
+        before the change resumes (and its report refits its surrogate) with every stored
+        evaluation still known: add the new move as its value of before (the default: unchanged).
+        Add new slots after the old ones, so that the tree's stored nodes stay valid prefixes."""
+        return state
+
     def state_key(self, state: State) -> str:
         """A key that is stable across processes and runs (``hash()`` of a str is not)."""
         return hashlib.sha1(repr(state).encode()).hexdigest()[:20]
@@ -231,6 +241,17 @@ class Game(abc.ABC):
     def parameters(self) -> dict[str, Any]:
         """The values of the declared parameters, read from the attributes of the same name."""
         return {p.name: getattr(self, p.name) for p in self.params}
+
+
+def upgraded_history(game: Game, records: Sequence[EvaluationRecord]) -> list[EvaluationRecord]:
+    """Stored evaluations (states loaded) with each state in the game's current form
+    (:meth:`Game.upgrade_state`) and keyed by it, as proposers and surrogates must see them."""
+    out = []
+    for record in records:
+        if record.state is not None and (state := game.upgrade_state(record.state)) != record.state:
+            record = replace(record, state=state, state_key=game.state_key(state))
+        out.append(record)
+    return out
 
 
 def pick_index(weights: Sequence[float] | np.ndarray, u: float) -> int:

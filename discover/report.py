@@ -61,7 +61,7 @@ def surrogate_calibration(db: str | Path) -> tuple[list[tuple[float, float, floa
     """Leave-one-out calibration of the GP surrogate on a stored campaign that used it: the value
     model refitted on the stored evaluations (this needs the game's code and the ``gp`` plugin),
     and why there is none otherwise."""
-    from discover.game import load_game
+    from discover.game import load_game, upgraded_history
     from discover.plugins import load_plugin
 
     with Store.open(db, readonly=True) as store:
@@ -70,7 +70,7 @@ def surrogate_calibration(db: str | Path) -> tuple[list[tuple[float, float, floa
             return None, "the campaign did not use the GP surrogate"
         try:
             game = load_game(info.game, **info.params)
-            history = store.history()
+            history = upgraded_history(game, store.history())
             estimator = load_plugin("discover.surrogates", "gp", "surrogate")(game, seed=info.seed)
         except Exception as exc:  # the game's or the surrogate's code is not installed here
             return None, f"cannot rebuild the surrogate here ({type(exc).__name__}: {exc})"

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 import discover
 from discover.campaign import Campaign
 from discover.cli import app
+from discover.game import upgraded_history
+from discover.methods import make_estimator
 from discover.planner import Planner
 from conftest import stored_count
 
@@ -162,3 +164,46 @@ def test_twenty_kills_at_random_instants_lose_and_repeat_nothing(tmp_path):
         assert store.campaign().status == "finished"
     assert len(final) == 400 and len({e.state_key for e in final}) == 400
     assert all({e.state_key: (e.id, e.value, e.status) for e in final}.get(k) == v for k, v in seen.items())
+
+
+def test_a_game_that_adds_a_move_resumes_its_stored_campaign(tmp_path):
+    """A new slot after the old ones plus ``upgrade_state``: the stored evaluations reach the GP in
+    today's form (an old-length state would not encode), stored rows stay as they were, and none
+    of them is evaluated again."""
+    from discover.types import Interval, Outcome
+    from games.slots import Slot, SlotGame
+
+    class Before(SlotGame):
+        name = "growing"
+        expensive = True
+        slots = (Slot("family", ("a", "b", "c")), Slot("x", interval=Interval(0.0, 1.0)))
+
+        def evaluate(self, state, context):
+            family, x, *rest = state
+            scale = rest[0] if rest else 1.0
+            return Outcome.ok(-(x - 0.3) ** 2 - (scale - 1.2) ** 2 - 0.1 * "abc".index(family))
+
+    class After(Before):
+        slots = (*Before.slots, Slot("scale", interval=Interval(0.5, 2.0)))
+
+        def upgrade_state(self, state):
+            return (*state, 1.0) if len(state) == 2 else state
+
+    db = tmp_path / "grow.db"
+    Campaign(Before(), budget=6, seed=2, db=db, backend="inline", surrogate="gp").run()
+    with discover.open(db) as store:
+        before = {e.id: (e.state_key, e.value) for e in store.evaluations()}
+    more = Campaign.resume(db, add=3, game=After()).run()
+    assert len(more.history) == 9
+    with discover.open(db) as store:
+        rows = store.history()
+    assert {r.id: (r.state_key, r.value) for r in rows if r.id in before} == before  # never rewritten
+    old = {After().state_key((*r.state, 1.0)) for r in rows if len(r.state) == 2}
+    new = [r for r in rows if r.id not in before]
+    assert len(old) == 6 and all(len(r.state) == 3 for r in new)
+    assert not old & {r.state_key for r in new}  # an old formulation is never evaluated again
+    game = After()  # the GP learns all 9 (an old-length state would not encode: it would learn 3)
+    model = make_estimator("gp", game, seed=0)
+    for record in upgraded_history(game, rows):
+        model.observe(game, record.state, record.outcome())
+    assert len(model.calibration(game)) == 9

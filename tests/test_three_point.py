@@ -37,7 +37,7 @@ def bound():
 def power_bound():
     """``bound`` with the kernel's radial basis in monomials (~2 s); margin3 given as the game's
     (the same value ``bound`` takes from ``margin``), so it is also the game's formulation of
-    ("three-point", 7, 4, 1.3, "clarabel", 1e-4) as solved before the Legendre default."""
+    ("three-point", 7, 4, 1.3, "clarabel", 1e-4, 1.0) as solved before the Legendre default."""
     from games.sphere_packing.three_point_family import MARGIN3
 
     return three_point_bound(3, 7, 4, truncation=1.3, margin3=MARGIN3, radial_basis="power")
@@ -390,7 +390,8 @@ def test_three_point_game_protocol_evaluation_and_verify(power_bound):
 
     game = ThreePointGame(dimension=3, max_kernel_degree=6)
     check_game(game, playouts=10, evaluate=False)
-    state = ("three-point", 7, 4, 1.3, "clarabel", 1e-4)
+    state = ("three-point", 7, 4, 1.3, "clarabel", 1e-4, 1.0)
+    assert game.upgrade_state(state[:-1]) == state == game.upgrade_state(state)  # stored before the radius scale
     outcome = game.evaluate(state, EvalContext())
     assert outcome.status is Status.OK, outcome.message
     assert -outcome.value >= best_known_density(3)
@@ -417,7 +418,9 @@ def test_three_point_game_protocol_evaluation_and_verify(power_bound):
     assert "not the one" in game.verify(state, dataclasses.replace(outcome, artifacts=unknown))
     stronger = dataclasses.replace(outcome, value=outcome.value + 1e-9)  # claims a smaller density
     assert "below the re-verified" in game.verify(state, stronger)
-    assert game.verify(("three-point", 11, 4, 1.3, "clarabel", 1e-4), outcome) is not None  # another formulation
+    assert game.verify(("three-point", 11, 4, 1.3, "clarabel", 1e-4, 1.0), outcome) is not None  # another formulation
+    for other in (("three-point", 7, 4, 1.3, "clarabel", 1e-4, 1.02), ("three-point", 7, 4, 1.4, "clarabel", 1e-4, 1.0)):
+        assert "radii" in game.verify(other, outcome)  # solved at another r or R
 
 
 @pytest.mark.slow

@@ -154,6 +154,10 @@ class SpherePackingGame(SlotGame):
     def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
         return FAMILIES[state[0]].evaluate(self, state[1:], context)
 
+    def upgrade_state(self, state: tuple) -> tuple:
+        family = FAMILIES.get(state[0]) if state else None
+        return state if family is None else (state[0], *family.upgrade(state[1:]))
+
     def verify(self, state: tuple, outcome: Outcome) -> str | None:
         if outcome.value is None:
             return "the outcome carries no bound"
