@@ -33,3 +33,14 @@ def run_campaign(tmp_path):
         return Campaign(game, **kwargs).run()
 
     return run
+
+
+GP_CAMPAIGN = dict(game="toy-formulation", budget=14, backend="inline", surrogate="gp", seed=3)
+
+
+@pytest.fixture(scope="session")
+def gp_campaign(tmp_path_factory):
+    """One GP-guided toy campaign (``GP_CAMPAIGN``) that several tests read and none writes: each
+    costs ~10 s on two cores, so the suite runs it once."""
+    settings = dict(GP_CAMPAIGN)
+    return Campaign(settings.pop("game"), db=tmp_path_factory.mktemp("gp") / "gp.db", **settings).run()

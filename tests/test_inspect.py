@@ -104,9 +104,8 @@ def test_branches_where_nothing_succeeded_show_no_value(run_campaign):
     assert any("no value (nothing below succeeded)" in line for line in lines)
 
 
-def test_the_gp_surrogates_reasons_are_stored_per_move(run_campaign):
-    result = run_campaign("toy-formulation", budget=14, backend="inline", surrogate="gp", seed=1)
-    with discover.open(result.db) as store:
+def test_the_gp_surrogates_reasons_are_stored_per_move(gp_campaign):
+    with discover.open(gp_campaign.db) as store:
         _, edges = store.tree()
     guided = [e for e in edges if e.acquisition is not None]
     assert guided and all(e.prior is not None and e.feasibility is not None for e in guided)

@@ -174,14 +174,13 @@ def test_report_in_a_real_browser(campaign_db: Path, tmp_path: Path) -> None:
         driver.quit()
 
 
-def test_surrogate_calibration_of_a_gp_campaign(tmp_path: Path) -> None:
+def test_surrogate_calibration_of_a_gp_campaign(tmp_path: Path, gp_campaign) -> None:
     """Leave-one-out predictions of the refitted value model: one per successful evaluation, each
     inside its own interval; a campaign without the GP has none, and says why."""
     from discover import Campaign
     from discover.report import surrogate_calibration
 
-    guided = Campaign("toy-formulation", budget=16, backend="inline", surrogate="gp", seed=3,
-                      db=tmp_path / "gp.db").run()
+    guided = gp_campaign
     points, why = surrogate_calibration(guided.db)
     ok = [e for e in guided.history if e.status == "ok"]
     assert points is not None and len(points) == len(ok) and why == ""
