@@ -3,9 +3,9 @@
     python benchmarks/three_point.py [--rows 3:15:12:1.6 4:15:12:1.6:1e-6:1.03 ...] [--margin 1e-6] [--margin3 1e-4]
         [--radial-basis power|legendre]
 
-Each row is n:degree:D:R/r[:margin[:s]] (f2's Laguerre degree, the kernel degree D, the truncation ratio,
-optionally the univariate margin of that row and the radius r as s times the LP bound's radius,
-1 by default). For each: the verified LP bound at that degree (its radius r, times s, is the
+Each row is n:degree:D:R/r[:margin[:s[:blocks]]] (f2's Laguerre degree, the kernel degree D, the
+truncation ratio, optionally the univariate margin of that row, the radius r as s times the LP
+bound's radius, 1 by default, and the kernel's block shape, triangular by default or rectangular). For each: the verified LP bound at that degree (its radius r, times s, is the
 three-point bound's r), then the verified three-point bound, with
 the solver's claim, the seconds for solve + verification, the verification seconds and boxes, and the
 CdLS Table 6.1 value and the gap to it (negative: below theirs), and an independent mpmath re-check of
@@ -36,7 +36,7 @@ from games.sphere_packing.three_point_recheck import recheck_on_grid
 RESULTS = Path(__file__).resolve().parent / "results"
 # Cohn, de Laat & Salmon, arXiv 2206.15373, Table 6.1 (their degree 9, rigorous)
 CDLS = {3: 0.770270440, 4: 0.636107333, 5: 0.512645131, 6: 0.410303282, 7: 0.321147106}
-# n:degree:D:R/r[:margin]. Kernel degree 12 throughout: numerically (degree 15, margins 1e-6 / 1e-4) it
+# n:degree:D:R/r[:margin[:s[:blocks]]]. Kernel degree 12 throughout: numerically (degree 15, margins 1e-6 / 1e-4) it
 # gains 0.005-0.01 over D = 6 (n = 4 at R = 1.45 r: 0.642653 with D = 6, 0.638361 with D = 10,
 # 0.637598 with D = 12 at 1.4 r), D = 14 gains nothing more (n = 4: 0.636739 against 0.636678 at 1.5 r),
 # and f2 degree 23 gains 3e-5 over 15. R/r from scans at D = 12: n = 3: 0.766481 at 1.6, 0.771486 at
@@ -45,12 +45,14 @@ CDLS = {3: 0.770270440, 4: 0.636107333, 5: 0.512645131, 6: 0.410303282, 7: 0.321
 # Legendre basis in n = 4 (numerical): r = s r_LP at R/r 1.55 gives 0.636508 (s 0.985), 0.636439 (1),
 # 0.636389 (1.015), 0.636377 (1.03), 0.636406 (1.05); at s 1.03, R/r 1.45-1.7 gives 0.637156, 0.636580,
 # 0.636377, 0.636329 (1.6), 0.636462, 0.636518; D = 14 at s 1.03, R/r 1.55 gains 5e-6 (0.636371).
+# Rectangular blocks (radial degree 6 at every Gegenbauer degree 0..12) at s 1.03, R/r 1.6: 0.634983,
+# against 0.636329 triangular (876 s solve, beside another job, against ~200 s).
 DEFAULT_ROWS = ["3:15:12:1.6", "4:15:12:1.6:1e-6:1.03", "5:15:12:1.55", "6:15:12:1.45", "7:15:12:1.45"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="n:degree:D:R/r[:margin[:s]]")
+    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="n:degree:D:R/r[:margin[:s[:blocks]]]")
     parser.add_argument("--margin", type=float, default=1e-6)
     parser.add_argument("--margin3", type=float, default=1e-4)
     parser.add_argument("--radial-basis", choices=RADIAL_BASES, default="legendre")
@@ -65,15 +67,16 @@ def main() -> None:
         n, degree, kernel, truncation = (f(v) for f, v in zip((int, int, int, float), fields))
         margin = float(fields[4]) if len(fields) > 4 else args.margin
         scale = float(fields[5]) if len(fields) > 5 else 1.0
+        blocks = fields[6] if len(fields) > 6 else "triangular"
         if (n, degree) not in lps:
             start = time.perf_counter()
             lps[n, degree] = (cohn_elkies_bound(n, degree), time.perf_counter() - start)
         lp, lp_seconds = lps[n, degree]
         res = three_point_bound(n, degree, kernel, radius=scale * lp.radius, truncation=truncation,
-                                margin=margin, margin3=args.margin3, radial_basis=args.radial_basis)
+                                margin=margin, margin3=args.margin3, radial_basis=args.radial_basis, blocks=blocks)
         gap = 100 * (res.density / CDLS[n] - 1) if res.verified and n in CDLS else None
         row = {"dimension": n, "degree": degree, "kernel_degree": kernel, "truncation": truncation,
-               "radius_scale": scale, "margin": margin, "margin3": args.margin3, "radial_basis": args.radial_basis,
+               "radius_scale": scale, "blocks": blocks, "margin": margin, "margin3": args.margin3, "radial_basis": args.radial_basis,
                "verified": res.verified, "density": res.density,
                "numerical": res.numerical_density, "reason": res.reason, "lp_density": lp.density,
                "lp_seconds": round(lp_seconds, 1), "cdls": CDLS.get(n), "gap_percent": gap,

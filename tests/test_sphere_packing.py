@@ -213,10 +213,10 @@ def test_families_bring_their_own_slots_and_a_mixed_game_encodes_from_the_tree()
     assert both.actions(()) == ("cohn-elkies", "three-point") and both.features() == ()
     assert [s.name for s in both.slots_of(("cohn-elkies",))] == ["family", "degree", "basis", "solver", "margin"]
     assert [s.name for s in both.slots_of(("three-point",))] == [
-        "family", "degree", "kernel_degree", "truncation", "solver", "margin", "radius_scale"]
+        "family", "degree", "kernel_degree", "truncation", "solver", "margin", "radius_scale", "blocks"]
     assert both.default_timeout == max(f.timeout for f in FAMILIES.values())
     alone = ThreePointGame(dimension=3, max_kernel_degree=6)
-    assert alone.actions(()) == ("three-point",) and len(alone.features()) == 7
+    assert alone.actions(()) == ("three-point",) and len(alone.features()) == 8
     assert SpherePackingGame().actions(()) == ("cohn-elkies",) and SpherePackingGame().default_timeout == 45.0
     with pytest.raises(ValueError, match="families"):
         SpherePackingGame(families="cohn-elkies,four-point")

@@ -37,7 +37,7 @@ def bound():
 def power_bound():
     """``bound`` with the kernel's radial basis in monomials (~2 s); margin3 given as the game's
     (the same value ``bound`` takes from ``margin``), so it is also the game's formulation of
-    ("three-point", 7, 4, 1.3, "clarabel", 1e-4, 1.0) as solved before the Legendre default."""
+    ("three-point", 7, 4, 1.3, "clarabel", 1e-4, 1.0, "triangular") as solved before the Legendre default."""
     from games.sphere_packing.three_point_family import MARGIN3
 
     return three_point_bound(3, 7, 4, truncation=1.3, margin3=MARGIN3, radial_basis="power")
@@ -390,8 +390,9 @@ def test_three_point_game_protocol_evaluation_and_verify(power_bound):
 
     game = ThreePointGame(dimension=3, max_kernel_degree=6)
     check_game(game, playouts=10, evaluate=False)
-    state = ("three-point", 7, 4, 1.3, "clarabel", 1e-4, 1.0)
-    assert game.upgrade_state(state[:-1]) == state == game.upgrade_state(state)  # stored before the radius scale
+    state = ("three-point", 7, 4, 1.3, "clarabel", 1e-4, 1.0, "triangular")
+    for stored in (state[:-2], state[:-1], state):  # stored before the radius scale, the block shape, now
+        assert game.upgrade_state(stored) == state
     outcome = game.evaluate(state, EvalContext())
     assert outcome.status is Status.OK, outcome.message
     assert -outcome.value >= best_known_density(3)
@@ -418,9 +419,16 @@ def test_three_point_game_protocol_evaluation_and_verify(power_bound):
     assert "not the one" in game.verify(state, dataclasses.replace(outcome, artifacts=unknown))
     stronger = dataclasses.replace(outcome, value=outcome.value + 1e-9)  # claims a smaller density
     assert "below the re-verified" in game.verify(state, stronger)
-    assert game.verify(("three-point", 11, 4, 1.3, "clarabel", 1e-4, 1.0), outcome) is not None  # another formulation
-    for other in (("three-point", 7, 4, 1.3, "clarabel", 1e-4, 1.02), ("three-point", 7, 4, 1.4, "clarabel", 1e-4, 1.0)):
+    assert game.verify(("three-point", 11, 4, 1.3, "clarabel", 1e-4, 1.0, "triangular"), outcome) is not None
+    for other in (("three-point", 7, 4, 1.3, "clarabel", 1e-4, 1.02, "triangular"),
+                  ("three-point", 7, 4, 1.4, "clarabel", 1e-4, 1.0, "triangular")):
         assert "radii" in game.verify(other, outcome)  # solved at another r or R
+    rectangular = json.loads(json.dumps(stored))  # the state's blocks, not the certificate's
+    rectangular["formulation"]["blocks"] = "rectangular"
+    assert "sizes" in game.verify((*state[:-1], "rectangular"), dataclasses.replace(outcome, artifacts=rectangular))
+    legacy_blocks = json.loads(json.dumps(stored))  # stored before the field: triangular
+    del legacy_blocks["formulation"]["blocks"]
+    assert game.verify(state, dataclasses.replace(outcome, artifacts=legacy_blocks)) is None
 
 
 @pytest.mark.slow
@@ -430,3 +438,17 @@ def test_three_point_bound_stays_above_proven_optima(dimension, optimum):
     res = three_point_bound(dimension, 11, 6, truncation=1.3)
     assert res.verified, res.reason
     assert res.density >= optimum
+
+
+def test_rectangular_blocks_give_every_gegenbauer_degree_the_full_radial_degree():
+    """The building block "rectangular": Q_k of size D // 2 + 1 for every k (triangular: (D - k) // 2 + 1);
+    the certificate verifies exactly and stays above the densest packing."""
+    assert ThreePointFormulation(3, 7, 4).block_sizes() == (3, 2, 2, 1, 1)
+    assert ThreePointFormulation(3, 7, 4, blocks="rectangular").block_sizes() == (3,) * 5
+    with pytest.raises(ValueError, match="blocks"):
+        ThreePointFormulation(3, 7, 4, blocks="square")
+    res = three_point_bound(3, 7, 4, truncation=1.3, blocks="rectangular")
+    assert res.verified, res.reason
+    assert [len(q) for q in res.certificate.blocks] == [3] * 5
+    assert res.density >= best_known_density(3)
+    assert verify_three_point(res.certificate).verified

@@ -81,18 +81,20 @@ def certificate_from(form: ThreePointFormulation, sdp: ThreePointSDP, solution: 
 def three_point_bound(dimension: int, degree: int = 7, kernel_degree: int = 6, radius: float | None = None,
                       truncation: float = DEFAULT_TRUNCATION, *, solver: str = "clarabel",
                       margin: float = 1e-4, margin3: float | None = None,
-                      radial_basis: str = "legendre") -> ThreePointResult:
+                      radial_basis: str = "legendre", blocks: str = "triangular") -> ThreePointResult:
     """The truncated three-point upper bound on the sphere-packing density of R^``dimension``.
 
-    ``degree``: Laguerre degree of f2 (odd); ``kernel_degree``: degree of the three-point polynomial in
-    each vector; ``radius``: r (None: the Cohn–Elkies optimum at ``degree``); ``truncation``: R / r in
-    (1, 2); ``radial_basis``: the kernel's phi, "legendre" (shifted Legendre, the default) or "power"
-    (monomials; see :mod:`.three_point`). Failures of the SDP or of the verification are returned with
+    ``degree``: Laguerre degree of f2 (odd); ``kernel_degree``: the largest Gegenbauer degree D of the
+    three-point polynomial; ``radius``: r (None: the Cohn–Elkies optimum at ``degree``); ``truncation``:
+    R / r in (1, 2); ``radial_basis``: the kernel's phi, "legendre" (shifted Legendre, the default) or
+    "power" (monomials); ``blocks``: which radial functions go with each Gegenbauer degree,
+    "triangular" (p of degree <= D in each vector) or "rectangular" (degree D // 2 in |u|^2 at every
+    Gegenbauer degree; see ``ThreePointFormulation.block_sizes``). Failures of the SDP or of the verification are returned with
     ``verified=False`` and the reason; only the Cohn–Elkies start (radius=None) raises SolveError when
     it finds no radius.
     """
     start = time.perf_counter()
-    form = ThreePointFormulation(dimension, degree, kernel_degree, solver, margin, margin3, radial_basis)
+    form = ThreePointFormulation(dimension, degree, kernel_degree, solver, margin, margin3, radial_basis, blocks)
     if not 1 < truncation < 2:
         raise ValueError(f"truncation R / r must lie in (1, 2), got {truncation!r}")
     if radius is None:

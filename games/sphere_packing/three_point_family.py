@@ -1,15 +1,16 @@
 """The three-point family of the sphere-packing game: a truncated three-point formulation, solved, verified.
 
 Its components (the slots after the family move): the f2 degree, the kernel degree D of the
-three-point polynomial (the building blocks: Gegenbauer degrees 0..D with radial polynomials of
-degree <= (D - k)/2, in the formulation's default radial basis, shifted Legendre), the continuous
-truncation ratio R / r (chosen by the surrogate), the SDP solver, the margin of the sampled
-univariate conditions (the 3-d ones keep ``MARGIN3``) and the continuous radius scale s (also the
-surrogate's): r = s r_LP, where r_LP, the Cohn–Elkies optimum at the same f2 degree, is where the
-three-point function starts. The seed paper (Tutunov et al., 2512.04829) chooses (r, R) by Bayesian
-optimisation; here they are the last moves' (R / r, s). In n = 4 the best r is 3% above r_LP
-(benchmarks/three_point.py). States stored before s existed (one component fewer) are read with
-s = 1, the radius they were solved at (``_upgrade``).
+three-point polynomial (Gegenbauer degrees 0..D, radial functions in the formulation's default
+radial basis, shifted Legendre), the continuous truncation ratio R / r (chosen by the surrogate),
+the SDP solver, the margin of the sampled univariate conditions (the 3-d ones keep ``MARGIN3``), the
+continuous radius scale s (also the surrogate's) and the block shape (the building blocks: radial
+degree <= (D - k)/2 with Gegenbauer degree k, "triangular", or <= D/2 with every k, "rectangular").
+r = s r_LP, where r_LP, the Cohn–Elkies optimum at the same f2 degree, is where the three-point
+function starts. The seed paper (Tutunov et al., 2512.04829) chooses (r, R) by Bayesian
+optimisation; here they are the moves (R / r, s). In n = 4 the best r is 3% above r_LP
+(benchmarks/three_point.py). States stored before s and the block shape existed (one or two
+components fewer) are read with s = 1 and triangular blocks, as they were solved (``_upgrade``).
 
 Value: minus the verified density bound; unverified results are failures with the reason.
 ``verify`` re-checks the stored exact certificate from scratch (:mod:`.three_point_verify`). The
@@ -32,6 +33,7 @@ from games.slots import Slot
 from games.sphere_packing.bound import cohn_elkies_bound
 from games.sphere_packing.family import Family, bound_outcome
 from games.sphere_packing.three_point import (
+    BLOCK_SHAPES,
     RADIAL_BASES,
     SDP_SOLVERS,
     ThreePointFormulation,
@@ -72,19 +74,20 @@ def _slots(game: Any) -> tuple[Slot, ...]:
     return (Slot("degree", DEGREES),
             Slot("kernel_degree", tuple(d for d in KERNEL_DEGREES if d <= game.max_kernel_degree)),
             Slot("truncation", interval=TRUNCATION), Slot("solver", tuple(SDP_SOLVERS)),
-            Slot("margin", MARGINS, log=True), Slot("radius_scale", interval=RADIUS_SCALE))
+            Slot("margin", MARGINS, log=True), Slot("radius_scale", interval=RADIUS_SCALE),
+            Slot("blocks", BLOCK_SHAPES))
 
 
 def formulation(dimension: int, components: tuple) -> ThreePointFormulation:
-    degree, kernel, _, solver, margin, _ = components
-    return ThreePointFormulation(dimension, degree, kernel, solver, margin, MARGIN3)
+    degree, kernel, _, solver, margin, _, blocks = components
+    return ThreePointFormulation(dimension, degree, kernel, solver, margin, MARGIN3, blocks=blocks)
 
 
 def _evaluate(game: Any, components: tuple, context: EvalContext) -> Outcome:
     start = time.perf_counter()
-    degree, kernel, truncation, solver, margin, scale = components
+    degree, kernel, truncation, solver, margin, scale, blocks = components
     result = three_point_bound(game.dimension, degree, kernel, radius=scale * _lp_radius(game.dimension, degree),
-                               truncation=truncation, solver=solver, margin=margin, margin3=MARGIN3)
+                               truncation=truncation, solver=solver, margin=margin, margin3=MARGIN3, blocks=blocks)
     return bound_outcome(game.dimension, result, time.perf_counter() - start, result.artifacts())
 
 
@@ -93,7 +96,8 @@ def _verify(game: Any, components: tuple, outcome: Outcome) -> str | None:
     try:
         cert = certificate_of(outcome.artifacts)
         claimed = outcome.artifacts["density"]
-        stored = {"radial_basis": "power", **outcome.artifacts["formulation"]}  # stored before the field
+        stored = {"radial_basis": "power", "blocks": "triangular",  # stored before the fields
+                  **outcome.artifacts["formulation"]}
     except (KeyError, TypeError, ValueError) as exc:
         return f"the artifacts lack a readable certificate: {exc}"
     if stored["radial_basis"] not in RADIAL_BASES:
@@ -102,9 +106,9 @@ def _verify(game: Any, components: tuple, outcome: Outcome) -> str | None:
     form = replace(formulation(game.dimension, components), radial_basis=stored["radial_basis"])
     if stored != asdict(form) or cert.dimension != game.dimension or cert.radial_basis != form.radial_basis:
         return "the stored formulation is not the one this state and game describe"
-    if len(cert.f2) != components[0] + 1 or len(cert.blocks) != components[1] + 1:
-        return "the certificate's sizes do not match the state's degrees"
-    degree, _, truncation, _, _, scale = components
+    if len(cert.f2) != components[0] + 1 or tuple(len(q) for q in cert.blocks) != form.block_sizes():
+        return "the certificate's sizes do not match the state's degrees and blocks"
+    degree, _, truncation, _, _, scale, _ = components
     r = scale * _lp_radius(game.dimension, degree)  # cached: the evaluation just computed it
     if not (math.isclose(cert.r, r, rel_tol=1e-9) and math.isclose(cert.big, truncation * r, rel_tol=1e-9)):
         return f"the certificate's radii (r = {float(cert.r):.6g}, R = {float(cert.big):.6g}) are not the state's"
@@ -118,8 +122,13 @@ def _verify(game: Any, components: tuple, outcome: Outcome) -> str | None:
 
 
 def _upgrade(components: tuple) -> tuple:
-    """Components stored before the radius scale existed were solved at r = r_LP: s = 1."""
-    return (*components, 1.0) if len(components) == 5 else components
+    """Components stored before the radius scale existed were solved at r = r_LP (s = 1), and before
+    the block shape existed with triangular blocks."""
+    if len(components) == 5:
+        components = (*components, 1.0)
+    if len(components) == 6:
+        components = (*components, "triangular")
+    return components
 
 
 THREE_POINT = Family(_slots, _evaluate, _verify, timeout=600.0, upgrade=_upgrade)
