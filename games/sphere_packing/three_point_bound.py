@@ -89,9 +89,9 @@ def three_point_bound(dimension: int, degree: int = 7, kernel_degree: int = 6, r
     R / r in (1, 2); ``radial_basis``: the kernel's phi, "legendre" (shifted Legendre, the default) or
     "power" (monomials); ``blocks``: which radial functions go with each Gegenbauer degree,
     "triangular" (p of degree <= D in each vector) or "rectangular" (degree D // 2 in |u|^2 at every
-    Gegenbauer degree; see ``ThreePointFormulation.block_sizes``). Failures of the SDP or of the verification are returned with
-    ``verified=False`` and the reason; only the Cohn–Elkies start (radius=None) raises SolveError when
-    it finds no radius.
+    Gegenbauer degree; see ``ThreePointFormulation.block_sizes``). Failures of the SDP or of the
+    verification are returned with ``verified=False`` and the reason; only the Cohn–Elkies start
+    (radius=None) raises SolveError when it finds no radius.
     """
     start = time.perf_counter()
     form = ThreePointFormulation(dimension, degree, kernel_degree, solver, margin, margin3, radial_basis, blocks)
