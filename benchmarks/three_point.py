@@ -5,8 +5,9 @@
 
 Each row is n:degree:D:R/r[:margin[:s[:blocks]]] (f2's Laguerre degree, the kernel degree D, the
 truncation ratio, optionally the univariate margin of that row, the radius r as s times the LP
-bound's radius, 1 by default, and the kernel's block shape, triangular by default or rectangular). For each: the verified LP bound at that degree (its radius r, times s, is the
-three-point bound's r), then the verified three-point bound, with
+bound's radius, 1 by default, and the kernel's block shape, triangular by default or rectangular).
+For each: the verified LP bound at that degree (its radius r, times s, is the three-point bound's
+r), then the verified three-point bound, with
 the solver's claim, the seconds for solve + verification, the verification seconds and boxes, and the
 CdLS Table 6.1 value and the gap to it (negative: below theirs), and an independent mpmath re-check of
 the certificate on a grid. The defaults reproduce the README's table. Writes
