@@ -16,6 +16,7 @@ from discover.check import check_game
 from discover.errors import ParameterError
 from discover.types import EvalContext, Player
 from games.feature_guided import BlackBox, FeatureGuidedGame, Rules, certify, distance, extract, find_adversarial
+from games.feature_guided.blackbox import placed
 from games.feature_guided.certify import as_network, from_l2
 from games.feature_guided.data import cifar10, digits, image_folders, mnist, read_idx, sample_image
 from games.feature_guided.features import grid_features, sift_features
@@ -57,7 +58,7 @@ class Probe(nn.Module):
 
 
 def test_black_box_counts_batches_and_never_records_gradients():
-    probe = Probe()
+    probe = Probe().eval()  # in eval mode on the CPU already, so the box queries this very module
     box = BlackBox(probe, device="cpu", batch_size=3)
     images = torch.rand(7, 1, 2, 2, requires_grad=True)
     probs = box(images)
@@ -67,6 +68,25 @@ def test_black_box_counts_batches_and_never_records_gradients():
     assert probe.grad_modes == [False, False, False]
     assert all(p.grad is None for p in probe.parameters())
     assert images.grad is None
+
+
+def test_black_box_never_changes_the_callers_model_and_queries_callables_on_the_cpu():
+    """The caller (and certify) keep using their model where it was: a module that must move or leave
+    training mode is copied; a callable's device cannot be seen, so ``auto`` gives it CPU inputs."""
+    probe = Probe().train()
+    box = BlackBox(probe, device="cpu")
+    box(np.zeros((2, 1, 2, 2)))
+    assert probe.training and box.device == "cpu"  # the caller's module is still in training mode
+    assert probe.grad_modes == []  # the forward ran on a copy
+    ready = Probe().eval()
+    assert placed(ready, "cpu")[0] is ready  # on its device and in eval mode: used as it is
+    assert placed(ready, "auto")[1] == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert placed(lambda x: x, "auto")[1] == "cpu"
+    assert placed(nn.Flatten(), None)[1] == "cpu"  # no parameters or buffers to move
+    if torch.cuda.is_available():
+        gpu_box = BlackBox(ready, device="cuda")
+        assert gpu_box(np.zeros((2, 1, 2, 2))).shape == (2, 3)
+        assert all(p.device.type == "cpu" for p in ready.parameters())
 
 
 def test_black_box_accepts_probabilities_and_refuses_bad_outputs():

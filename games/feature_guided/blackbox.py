@@ -2,15 +2,22 @@
 
 Any torch module, or any callable from a batch of images (N, C, H, W) to probabilities or logits
 (N, K), is wrapped so that the game sees probabilities only. Every image queried is counted;
-queries are batched (``batch_size`` images per forward pass) on the wrapper's device (CUDA when
-available). Gradients are impossible through it: inputs are detached copies, the forward pass runs
-under ``torch.inference_mode``, and what comes back is a NumPy array (no autograd graph at all).
-Outputs that are neither probabilities nor finite logits are refused with one line. A torch module
-is moved to the wrapper's device and put in eval mode.
+queries are batched (``batch_size`` images per forward pass) on the wrapper's device. Gradients are
+impossible through it: inputs are detached copies, the forward pass runs under
+``torch.inference_mode``, and what comes back is a NumPy array (no autograd graph at all). Outputs
+that are neither probabilities nor finite logits are refused with one line.
+
+Where the model runs (:func:`placed`): ``device=auto`` means CUDA, when present, for a torch module
+with parameters or buffers, the tensors the wrapper can move; a plain callable, or a module that keeps
+its tensors elsewhere, gets CPU inputs unless ``device`` names another, since the wrapper cannot see
+where it computes. A module that must change device or leave training mode is copied first: the
+caller's model is never changed, because the caller (and :func:`~.certify.certify`) keep using it
+where it was.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import numpy as np
@@ -56,6 +63,21 @@ def torch_device(name: str | None) -> str:
     return str(device)
 
 
+def placed(model: Classifier, device: str | None) -> tuple[Classifier, str]:
+    """The model ready to query, and the device its inputs go to (see the module docstring)."""
+    module = model if isinstance(model, torch.nn.Module) else None
+    tensors = [*module.parameters(), *module.buffers()] if module is not None else []
+    if module is None or not tensors:
+        return model, "cpu" if device in (None, "auto") else torch_device(device)
+    name = torch_device(device)
+    target = torch.device(name)
+    if target.type == "cuda" and target.index is None:
+        target = torch.device("cuda", torch.cuda.current_device())
+    if all(t.device == target for t in tensors) and not any(m.training for m in module.modules()):
+        return module, name
+    return copy.deepcopy(module).to(target).eval(), name
+
+
 class BlackBox:
     """Probabilities of a batch of images, counted; ``outputs``: ``auto`` (rows that are probability
     vectors are taken as such, anything else as logits and soft-maxed), ``probabilities`` or ``logits``."""
@@ -68,10 +90,7 @@ class BlackBox:
             raise ParameterError(f"outputs must be auto, probabilities or logits, got {outputs!r}")
         if batch_size < 1:
             raise ParameterError(f"batch_size must be positive, got {batch_size}")
-        self.device = torch_device(device)
-        if isinstance(model, torch.nn.Module):
-            model = model.to(self.device).eval()
-        self._model = model
+        self._model, self.device = placed(model, device)
         self.batch_size = batch_size
         self.outputs = outputs
         self.queries = 0  # images queried so far
