@@ -32,7 +32,7 @@ from discover.errors import SettingsError
 from discover.game import Game, sample_action, sample_chance
 from discover.planner import Estimator, Proposal
 from discover.types import EvaluationRecord, Interval, Outcome, Player, Sampler, State, Status
-from surrogates.estimator import GPEstimator
+from surrogates.estimator import GPEstimator, GPSettings
 from surrogates.space import Space, Trace, Walker
 
 RETRIES = 64
@@ -128,11 +128,13 @@ class RandomSearch(FlatProposer):
 
 
 class FlatBO(FlatProposer):
-    """GP-based BO over complete formulations: the acquisition's best of many random completions."""
+    """GP-based BO over complete formulations: the acquisition's best of many random completions,
+    over the whole space (the classic global BO loop, no trust region: that is GP-MCTS's)."""
 
     def __init__(self, game: Game, *, estimator: Estimator | None = None, seed: int = 0) -> None:
         super().__init__(game, seed=seed)
-        self.gp = estimator if isinstance(estimator, GPEstimator) else GPEstimator(game, seed=seed)
+        settings = estimator.settings if isinstance(estimator, GPEstimator) else GPSettings()
+        self.gp = GPEstimator(game, settings=replace(settings, trust_region=False), seed=seed)
 
     def draw(self) -> State:
         pending = [p.state for p in self.pending.values()]

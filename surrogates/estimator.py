@@ -10,6 +10,11 @@ acquisition favour?* (the path so far fixed):
   and neighbours per move, the best of them refined and polished as when choosing one); a softmax
   of those (mixed with a uniform share, so a young model rules nothing out) is the node's prior.
 
+Trust region (:mod:`surrogates.trust_region`, TuRBO's rule): the completions chosen below a node that
+make the same discrete choices as the best one observed through it keep their continuous moves in a
+box around that one's; other branches, and the priors that compare a node's moves, are searched over
+the whole space. Flat BO, the baseline, has no trust region.
+
 The maximiser is searched over three kinds of candidate completions, scored in one batch with the
 evaluations in flight as fantasies: random completions below the node; neighbours of the best
 completions observed below it (one continuous move nudged, or one decision re-drawn and the rest
@@ -51,6 +56,7 @@ from surrogates.acquisition import (
 )
 from surrogates.models import ConstraintModel, FeasibilityModel, WarmGP, leave_one_out, log_cost_floor
 from surrogates.space import Space, Step, Trace, Walker, unit_sobol
+from surrogates.trust_region import TrustRegion
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,6 +76,16 @@ def _without_jitter_warnings(method: F) -> F:
 
 
 @dataclass(frozen=True)
+class BranchBox:
+    """The trust region below a node: the best completion observed through it (``anchor``), the
+    node's depth, and the unit bounds of the anchor's continuous moves below it, by step index."""
+
+    anchor: Trace
+    depth: int
+    bounds: dict[int, tuple[float, float]]
+
+
+@dataclass(frozen=True)
 class GPSettings:
     """Knobs of the GP surrogate: one default serves every game (none is tuned to one problem)."""
 
@@ -86,6 +102,7 @@ class GPSettings:
     prior_uniform_share: float = 0.25  # of the prior spread uniformly over the moves
     refit_every: int = 5  # observations between full hyper-parameter fits
     max_points: int = 500  # training rows of the exact GP (subsampled beyond)
+    trust_region: bool = True  # TuRBO's box for the incumbent branch's continuous moves (surrogates.trust_region)
 
     def __post_init__(self) -> None:
         if self.acquisition not in KINDS:
@@ -124,6 +141,7 @@ class GPEstimator:
         self._X_ok: torch.Tensor | None = None
         self._plain: GuidedAcquisition | None = None
         self._cost_fitted = False
+        self.trust_region = TrustRegion()
 
     # -- Estimator protocol ------------------------------------------------------------------
     def observe(self, game: Game, state: State, outcome: Outcome) -> None:
@@ -140,6 +158,9 @@ class GPEstimator:
         self._values.append(float(outcome.value) if outcome.succeeded else None)  # type: ignore[arg-type]
         self._costs.append(float(outcome.cost_seconds or 0.0))
         self._constraints.append(tuple(outcome.constraints))
+        if self.settings.trust_region:
+            self.trust_region.observe(self._values[-1], sum(self._is_real(step) for step in trace.steps),
+                                counted=len(self._raws) > self.settings.initial_design)
 
     @property
     def ready(self) -> bool:
@@ -179,8 +200,8 @@ class GPEstimator:
         below = len(prefix) + 1  # the moves under each of this node's moves
         with self._seeded():  # the best completions' continuous moves optimised, as when choosing one
             scores = self._score(game, traces, self._plain)
-            traces, scores = self._refine(game, traces, scores, self._plain, below, self._seen)
-            traces, scores = self._polish(game, traces, scores, self._plain, below, self._seen)
+            traces, scores = self._refine(game, traces, scores, self._plain, below, self._seen, None)
+            traces, scores = self._polish(game, traces, scores, self._plain, below, self._seen, None)
         index = {action: i for i, action in enumerate(actions)}
         owner = [index[trace.steps[len(prefix)].action] for trace in traces]
         best = torch.full((len(actions),), -math.inf, dtype=scores.dtype)
@@ -242,10 +263,13 @@ class GPEstimator:
         self._refresh()
         key = game.state_key(state)
         s = self.settings
+        region = self._branch_box(key, len(prefix))
+        walks = [self.space.walk(game, state, Walker(None, self._rng), prefix) for _ in range(s.candidates)]
         candidates: dict[str, Trace] = {}
-        for trace in [*(self.space.walk(game, state, Walker(None, self._rng), prefix) for _ in range(s.candidates)),
-                      *self._neighbours(game, state, key, len(prefix), s.neighbours)]:
-            if trace.key not in busy:
+        for trace in [*(self._confined(game, t, region, stretch=True) for t in walks),
+                      *(self._confined(game, t, region) for t in self._neighbours(game, state, key, len(prefix),
+                                                                                  s.neighbours))]:
+            if trace is not None and trace.key not in busy:
                 candidates.setdefault(trace.key, trace)
         if not candidates:
             return self.space.walk(game, state, Walker(None, self._rng), prefix)
@@ -254,8 +278,8 @@ class GPEstimator:
             acquisition = self._acquisition(self._inputs(pending_raws) if pending_raws else None)
             pool = list(candidates.values())
             scores = self._score(game, pool, acquisition)
-            pool, scores = self._refine(game, pool, scores, acquisition, len(prefix), busy)
-            pool, scores = self._polish(game, pool, scores, acquisition, len(prefix), busy)
+            pool, scores = self._refine(game, pool, scores, acquisition, len(prefix), busy, region)
+            pool, scores = self._polish(game, pool, scores, acquisition, len(prefix), busy, region)
         return pool[int(torch.argmax(scores))]
 
     def _design_point(self, game: Game, state: State, prefix: list[Step], busy: set[str]) -> Trace:
@@ -270,13 +294,51 @@ class GPEstimator:
         assert trace is not None
         return trace
 
+    def _anchors(self, key: str, depth: int) -> list[Trace]:
+        """The (up to 3) best completions observed through node ``key`` with a move below it (``depth``
+        moves fixed); before any is feasible, those that violated their constraints least."""
+        order = sorted((i for i, v in enumerate(self._values) if v is not None), key=lambda i: -self._values[i])
+        if not order:
+            order = sorted((i for i, g in enumerate(self._constraints) if g), key=lambda i: max(self._constraints[i]))
+        return [t for i in order if (t := self._observed[i]) is not None and t.passes(key)
+                and len(t.steps) > depth][:3]
+
+    def _branch_box(self, key: str, depth: int) -> BranchBox | None:
+        """The trust region below node ``key``: the best completion through it, and the box of each of
+        its continuous moves below the node (step index -> unit bounds). None when it is switched off or
+        nothing was observed through the node."""
+        anchors = self._anchors(key, depth) if self.settings.trust_region and self.trust_region.active else []
+        if not anchors:
+            return None
+        anchor = anchors[0]
+        bounds = {i: self.trust_region.bounds(self.space.decisions[anchor.steps[i].site].unit(anchor.steps[i].action))
+                  for i in range(depth, len(anchor.steps)) if self._is_real(anchor.steps[i])}
+        return BranchBox(anchor, depth, bounds) if bounds else None
+
+    def _in_branch(self, trace: Trace, region: BranchBox) -> bool:
+        """``trace`` makes the anchor's decisions below the node, continuous moves aside (the same
+        sites, and the same action at every site that is not a searcher's real move)."""
+        anchor = region.anchor.steps
+        return len(trace.steps) == len(anchor) and all(
+            t.site == a.site and (self._is_real(a) or t.action == a.action)
+            for t, a in zip(trace.steps[region.depth:], anchor[region.depth:]))
+
+    def _confined(self, game: Game, trace: Trace, region: BranchBox | None, stretch: bool = False) -> Trace | None:
+        """``trace`` with its continuous moves brought into the trust region, if it makes the anchor's
+        discrete choices (other branches are searched globally): a uniform draw is mapped affinely
+        onto the box (``stretch``: it stays uniform there), a local move is clipped to it."""
+        if region is None or not self._in_branch(trace, region):
+            return trace
+        values = {}
+        for i, (low, high) in region.bounds.items():
+            site = self.space.decisions[trace.steps[i].site]
+            u = site.unit(trace.steps[i].action)
+            values[i] = site.action(low + u * (high - low) if stretch else min(max(u, low), high))
+        return self.space.replay(game, trace, values)
+
     def _neighbours(self, game: Game, state: State, key: str, depth: int, count: int) -> list[Trace]:
         """Completions near the best ones observed through node ``key`` (``depth`` moves fixed)."""
-        order = sorted((i for i, v in enumerate(self._values) if v is not None), key=lambda i: -self._values[i])
-        if not order:  # nothing feasible yet: the formulations that violated their constraints least
-            order = sorted((i for i, g in enumerate(self._constraints) if g), key=lambda i: max(self._constraints[i]))
-        anchors = [t for i in order if (t := self._observed[i]) is not None and t.passes(key)
-                   and len(t.steps) > depth][:3]
+        anchors = self._anchors(key, depth)
         out: list[Trace] = []
         for n in range(count if anchors else 0):
             anchor = anchors[n % len(anchors)]
@@ -313,7 +375,7 @@ class GPEstimator:
         return self.space.replay(game, trace, values)
 
     def _refine(self, game: Game, pool: list[Trace], scores: torch.Tensor, acquisition: GuidedAcquisition,
-                depth: int, busy: set[str]) -> tuple[list[Trace], torch.Tensor]:
+                depth: int, busy: set[str], region: BranchBox | None) -> tuple[list[Trace], torch.Tensor]:
         """Rounds of perturbations of the best candidates' continuous moves, the step shrinking."""
         s = self.settings
         for sigma in (0.08 / 3**r for r in range(s.refine_rounds)):
@@ -325,6 +387,7 @@ class GPEstimator:
                 if not real:
                     continue
                 trace = self._nudge(game, anchor, real, sigma)
+                trace = self._confined(game, trace, region) if trace is not None else None
                 if trace is not None and trace.key not in busy:
                     new.append(trace)
             if not new:
@@ -334,7 +397,7 @@ class GPEstimator:
         return pool, scores
 
     def _polish(self, game: Game, pool: list[Trace], scores: torch.Tensor, acquisition: GuidedAcquisition,
-                depth: int, busy: set[str]) -> tuple[list[Trace], torch.Tensor]:
+                depth: int, busy: set[str], region: BranchBox | None) -> tuple[list[Trace], torch.Tensor]:
         """The best candidates with their continuous moves below the node optimised by L-BFGS-B
         (gradients through the embedding), every other move fixed: what BoTorch's ``optimize_acqf``
         does from its best raw samples, per completion. Random and perturbed candidates find the
@@ -358,7 +421,9 @@ class GPEstimator:
         U0, A = self.space.matrix(raws, self._columns)
         rows = torch.tensor([r for r, (_, steps) in enumerate(starts) for _ in steps])
         cols = torch.tensor([index[trace.steps[j].site] for trace, steps in starts for j in steps])
-        x0 = U0[rows, cols].clamp(0.0, 1.0).numpy()
+        box = [region.bounds[j] if region is not None and self._in_branch(trace, region) else (0.0, 1.0)
+               for trace, steps in starts for j in steps]
+        x0 = np.clip(U0[rows, cols].numpy(), [b[0] for b in box], [b[1] for b in box])
         steer = self._steering(acquisition)
 
         def loss(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -369,7 +434,7 @@ class GPEstimator:
             value.backward()
             return float(value.detach()), u.grad.numpy().astype(np.float64)
 
-        found = minimize(loss, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(x0),
+        found = minimize(loss, x0, jac=True, method="L-BFGS-B", bounds=box,
                          options={"maxiter": s.polish_iterations})
         new: list[Trace] = []
         at = 0

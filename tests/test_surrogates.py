@@ -418,3 +418,91 @@ def test_a_subsample_keeps_the_rows_each_model_is_for():
     inputs = set(model.train_inputs[0].squeeze(-1).tolist())
     nearest = torch.argsort(g.abs())[:10]
     assert len(inputs) == 40 and set(X[nearest].squeeze(-1).tolist()) <= inputs
+
+
+def test_trust_region_follows_turbos_rule_and_hands_a_stalled_search_back_to_the_global_one():
+    from surrogates.trust_region import INITIAL_LENGTH, MIN_LENGTH, TrustRegion
+
+    region = TrustRegion()
+    for value in (1.0, 0.5, 2.0):  # the initial design: only the best is tracked
+        region.observe(value, dims=2, counted=False)
+    assert (region.best, region.length, region.failures) == (2.0, INITIAL_LENGTH, 0)
+    for value in (3.0, 4.0, 5.0):  # three improvements in a row double the side
+        region.observe(value, dims=2)
+    assert region.length == 2 * INITIAL_LENGTH
+    for _ in range(5):  # max(4, d) = 5 failures halve it (a failed evaluation, None, is one)
+        region.observe(None, dims=5)
+    assert region.length == INITIAL_LENGTH
+    region.observe(5.001, dims=2)  # below 1e-3 |best|: not an improvement
+    assert region.failures == 1 and region.best == 5.001
+    while region.active:
+        region.observe(0.0, dims=2)
+    assert region.restarts == 1 and region.length == INITIAL_LENGTH > MIN_LENGTH
+    assert region.bounds(0.1) == (0.0, pytest.approx(0.5))
+    region.observe(0.0, dims=2)
+    assert not region.active  # global until an evaluation improves on the best
+    region.observe(6.0, dims=2)
+    assert region.active
+
+
+def test_gp_mcts_searches_inside_the_trust_region_around_the_incumbent():
+    game = ContinuousGame()
+    estimator = GPEstimator(game, seed=0)
+    points = [(0.1, 0.9), (0.4, 0.5), (0.9, 0.1), (0.6, 0.3), (0.2, 0.2), (0.8, 0.7), (0.5, 0.6)]
+    for x in points:
+        estimator.observe(game, x, game.evaluate(x, EvalContext()))
+    incumbent = (0.6, 0.3)  # the best of them: the peak is at (0.7, 0.2)
+    estimator.trust_region.length = 0.1
+    pending = []
+    for i in range(3):
+        pending.append(estimator.complete(game, (), np.random.default_rng(i), pending))
+    assert all(abs(c - m) <= 0.05 + 1e-12 for chosen in pending for c, m in zip(chosen, incumbent))
+    flat = GPEstimator(game, GPSettings(trust_region=False), seed=0)
+    for x in points:
+        flat.observe(game, x, game.evaluate(x, EvalContext()))
+    flat.trust_region.length = 0.1
+    assert any(abs(c - m) > 0.05 for c, m in zip(flat.complete(game, (), np.random.default_rng(0), []), incumbent))
+
+
+def test_the_trust_region_leaves_other_branches_global_and_flat_bo_has_none():
+    from surrogates.baselines import FlatBO
+    from surrogates.space import Walker
+
+    game = ForkLine()
+    estimator = GPEstimator(game, seed=0)
+    for state in (("a", 0.3), ("a", 0.9), ("b", 0.5), ("b", 0.1), ("a", 0.6), ("b", 0.95), ("a", 0.2)):
+        estimator.observe(game, state, game.evaluate(state, EvalContext()))
+    estimator.trust_region.length = 0.2
+    box = estimator._branch_box(game.state_key(()), 0)
+    assert box is not None and box.anchor.state == ("a", 0.3) and box.bounds == {1: pytest.approx((0.2, 0.4))}
+    rng = np.random.default_rng(0)
+    walks = [estimator.space.walk(game, (), Walker(None, rng)) for _ in range(40)]
+    confined = [estimator._confined(game, t, box, stretch=True) for t in walks]
+    for walk, moved in zip(walks, confined):
+        if walk.state[0] == "a":
+            assert 0.2 <= moved.state[1] <= 0.4
+        else:
+            assert moved is walk
+    assert not FlatBO(game, estimator=estimator).gp.settings.trust_region
+
+
+class ForkLine(Game):
+    """A branch a or b, then a real x: a peaks at x = 0.3 (value 1), b at x = 0.8 (value 0.5)."""
+
+    name = "fork-line-test"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        return Player.TERMINAL if len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return ["a", "b"] if not state else Interval(0.0, 1.0)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        branch, x = state
+        return Outcome.ok(1 - (x - 0.3) ** 2 if branch == "a" else 0.5 - (x - 0.8) ** 2)
