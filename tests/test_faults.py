@@ -285,6 +285,7 @@ def test_version_and_debug(tmp_path):
     assert invoke("--debug", "run", "toy-dice", "--config", config, "--db", tmp_path / "x.db").exit_code == 0
 
 
+@pytest.mark.slow  # 10 s end to end; the lock takeover itself is tested by default in test_store.py
 def test_a_killed_writer_leaves_a_lock_that_resume_takes_over(tmp_path):
     db = tmp_path / "c.db"
     proc = subprocess.Popen([sys.executable, "-m", "discover.cli", "run", "toy-formulation", "-p", "delay=0.2",

@@ -27,8 +27,11 @@ NETWORKS = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "maxmin" else n for n in sorted(NETWORKS)])
-def test_verified_bounds_are_sound_and_ordered(name):  # maxmin (10 s) is slow: its other tests cover it by default
+# maxmin (10 s) and digits (10 s) are slow: maxmin's other tests cover it by default, and a digits
+# MLP's verified bound is exercised by default in test_lipsdp_robustness (its certified radii)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in ("maxmin", "digits") else n
+                                  for n in sorted(NETWORKS)])
+def test_verified_bounds_are_sound_and_ordered(name):
     network = NETWORKS[name]()
     low = lower_bound(network, samples=256, steps=100)
     neuron = lipschitz_bound(network, "neuron", lower=False)

@@ -263,6 +263,7 @@ def test_ray_settings_need_the_ray_backend(tmp_path):
         Campaign("toy-faulty", budget=2, ray_address="auto", db=tmp_path / "x.db")
 
 
+@pytest.mark.slow  # 12 s; the process backend's kill -9 and resume run by default (test_resume.py)
 def test_kill_9_of_the_driver_then_resume_loses_and_repeats_nothing(cluster, tmp_path):
     db = tmp_path / "crash.db"
     cmd = [sys.executable, "-m", "discover.cli"]
