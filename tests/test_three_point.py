@@ -189,6 +189,49 @@ def _assert_gram_form_encloses(dimension, radial_basis, sizes, rng):
         assert jet.hess[0].lo[m] <= mpmath.diff(p, s1, 2) <= jet.hess[0].hi[m]
 
 
+def test_pair_condition_in_gram_form_encloses_the_exact_function():
+    """(ii) times exp(pi s), P(2 pi s) + 2 p(0, s, 0) + p(s, s, s) exp(-pi s), as the verifier evaluates
+    it (f2 by the Laguerre recurrence, p in Gram form, rectangular blocks in n = 4) holds the function
+    computed independently in mpmath (its Laguerre functions, p's exact monomial expansion) on random
+    boxes of |w| = r + (R - r) x, value and derivative in x."""
+    from games.sphere_packing.three_point_verify import (
+        ThreePointCertificate,
+        _GramKernel,
+        _LaguerreSum,
+        _pair,
+        _SideWeights,
+    )
+
+    mpmath.mp.dps = 50
+    rng = np.random.default_rng(5)
+    f2 = tuple(Fraction(float(v)).limit_denominator(1000) for v in rng.normal(size=8))
+    cert = ThreePointCertificate(4, Fraction(1), Fraction(3, 2), f2, _random_blocks(rng, (3,) * 5, 1000), "legendre")
+    poly = kernel_polynomial(cert)
+    lo = np.sort(rng.uniform(0, 1, size=40))
+    hi = np.minimum(lo + rng.uniform(0, 0.05, size=40), 1.0)
+    box = Interval(lo, hi)
+    args = (_GramKernel(cert), _SideWeights(cert), _LaguerreSum(cert), cert)
+    value, jet = _pair(*args, box), _pair(*args, Jet.variables([box])[0])
+
+    def g(x):
+        s = (1 + x / 2) ** 2
+        p = [sum(mpmath.mpf(v.numerator) / v.denominator * s ** (i + j + l) for (i, j, l), v in poly.items()
+                 if keep(i, l)) for keep in (lambda i, l: i == 0 and l == 0, lambda i, l: True)]
+        big_p = sum(mpmath.mpf(a.numerator) / a.denominator * mpmath.laguerre(k, 1, 2 * mpmath.pi * s)
+                    for k, a in enumerate(f2))
+        return big_p + 2 * p[0] + p[1] * mpmath.exp(-mpmath.pi * s)
+
+    at_points = _pair(*args, Interval(lo))  # tight: the boxes' enclosures alone would hide a wrong term
+    for m in range(40):
+        x = mpmath.mpf(lo[m]) + mpmath.mpf(rng.uniform()) * (mpmath.mpf(hi[m]) - mpmath.mpf(lo[m]))
+        exact = g(x)
+        for enclosure in (value, jet.value):
+            assert enclosure.lo[m] <= exact <= enclosure.hi[m]
+        assert jet.grad[0].lo[m] <= mpmath.diff(g, x) <= jet.grad[0].hi[m]
+        assert at_points.lo[m] <= g(mpmath.mpf(lo[m])) <= at_points.hi[m]
+        assert at_points.hi[m] - at_points.lo[m] < 1e-9 * (1 + abs(exact))
+
+
 def test_legendre_radial_basis_expands_exactly_to_the_solver_rows():
     """The verifier's exact rewriting of phi_i = P_i(2u - 1) in monomials (integer coefficients) agrees
     with numpy's Legendre values, and the exact expansion of p with a Legendre certificate agrees
@@ -335,6 +378,13 @@ def _assert_perturbations_rejected(cert):
     f2 = list(cert.f2)
     f2[0] += Fraction(1, 100)
     assert not verify_three_point(dataclasses.replace(cert, f2=tuple(f2))).verified
+    # raise f3(0, w) and f3(w, w) through Q_0's constant entry: the pair condition, checked first,
+    # fails, and hands the solver distances squared in [r^2, R^2]
+    blocks = [list(map(list, q)) for q in cert.blocks]
+    blocks[0][0][0] += Fraction(1, 10)
+    check = verify_three_point(dataclasses.replace(cert, blocks=tuple(tuple(map(tuple, q)) for q in blocks)))
+    assert not check.verified and "(pair)" in check.reason and check.violation[0] == "pair"
+    assert np.all((check.violation[1] >= cert.r2) & (check.violation[1] <= cert.big2))
     # make the kernel more positive (still positive definite): a triangle / pair / wedge condition fails
     blocks = [list(map(list, q)) for q in cert.blocks]
     blocks[2][0][0] += Fraction(1, 10)

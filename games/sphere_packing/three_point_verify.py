@@ -8,15 +8,15 @@ of :mod:`.three_point` are decided as follows:
 * Q_k positive definite: an exact LDL^T decomposition in rational arithmetic, every pivot > 0.
   (Positive definite, not merely semidefinite: the solver's Q_k are pushed a hair inside the cone
   before rounding, see :func:`.three_point.certificate_from`.)
-* p is expanded exactly into monomials a^i b^j c^l with rational coefficients (for (ii) and p(0, 0, 0));
+* p is expanded exactly into monomials a^i b^j c^l with rational coefficients (for p(0, 0, 0));
   a Legendre phi is first rewritten in monomials with its exact integer coefficients.
 * (i) f2^ >= 0 with f2^(0) > 0 and (iii) f2 <= 0 for |x| >= R: univariate polynomials in
   t = 2 pi |x|^2, their real roots isolated rigorously (Arb), as in :mod:`.verify`.
-* (ii) on r^2 <= s <= R^2 (univariate, with exponentials): Arb balls, mean-value form
-  g(X) in g(m) + g'(X)(X - m), bisecting until every piece's upper end is <= 0.
-* (iv) and (v) (three variables, exponentials): their regions are images of the unit cube under the
-  maps of :mod:`.three_point` (onto, so a cover of the cube covers the region); boxes of the cube are
+* (ii), (iv) and (v) (one or three variables, exponentials): their regions are images of the unit
+  interval or cube under maps (|w| = r + (R - r) x for (ii), those of :mod:`.three_point` for the
+  others; onto, so a cover of the cube covers the region); boxes of the cube are
   mapped and the condition evaluated in outward-rounded interval arithmetic (:mod:`.intervals`):
+  f2's P by the Laguerre recurrence,
   p at each vertex in the Gram form it was built in (:class:`_GramKernel`: side lengths, the cosine
   of the angle by the law of cosines, the Gegenbauer recurrence, phi by repeated products or the
   Legendre recurrence, phi^T Q_k phi), and each Gaussian weight exp(-pi (B + C)) as the product of
@@ -48,7 +48,7 @@ WORKING_BITS = 256
 START_BOXES = 8  # per axis of the unit cube
 MAX_BOXES = 4_000_000  # per 3-d condition, in all (~0.2 ms a box on one core)
 MAX_DEPTH = 14  # halvings of an axis below the starting width 1/8
-MAX_PIECES = 200_000  # for the univariate condition (ii)
+MAX_PIECES = 200_000  # pieces of [r, R] for the univariate condition (ii)
 CHUNK = 20_000  # boxes evaluated at once (memory)
 REPORTED = 64  # violating points handed back to the solver's exchange
 
@@ -176,23 +176,21 @@ def _verify(cert: ThreePointCertificate, max_boxes: int) -> ThreePointVerificati
     problem = _univariate(big_p, big_q, cert)
     if problem:
         return ThreePointVerification(False, reason=problem[0], violation=problem[1])
-    checks = {}
-    failure, pieces = _pair_condition(big_p, poly, cert)
-    checks["pair pieces"] = pieces
-    if failure:
-        return ThreePointVerification(False, reason=failure[0], violation=("pair", np.array([failure[1]])),
-                                      checks=checks)
-    boxes = 0
-    kernel, weights = _GramKernel(cert), _SideWeights(cert)
-    conditions = (("triangle", lambda *xyz: _triangle(kernel, weights, cert, *xyz)),
-                  ("wedge", lambda *xyz: _wedge(kernel, cert, *xyz)))
-    for name, function in conditions:
-        failure, count = _cover(function, max_boxes)
+    checks, boxes = {}, 0
+    kernel, weights, f2 = _GramKernel(cert), _SideWeights(cert), _LaguerreSum(cert)
+    conditions = (("pair", 1, MAX_PIECES, lambda *x: _pair(kernel, weights, f2, cert, *x)),
+                  ("triangle", 3, max_boxes, lambda *xyz: _triangle(kernel, weights, cert, *xyz)),
+                  ("wedge", 3, max_boxes, lambda *xyz: _wedge(kernel, cert, *xyz)))
+    for name, axes, budget, function in conditions:
+        failure, count = _cover(function, budget, axes)
         boxes += count
         checks[f"{name} boxes"] = count
         if failure:
+            points = failure[1]
+            if name == "pair":  # the solver samples (ii) at s = |w|^2
+                points = (float(cert.r) + float(cert.big - cert.r) * points[0]) ** 2
             return ThreePointVerification(False, reason=f"condition ({name}) {failure[0]}",
-                                          violation=(name, failure[1]), boxes=boxes, checks=checks)
+                                          violation=(name, points), boxes=boxes, checks=checks)
     numerator = big_p(0) + laguerre.fmpq(poly.get((0, 0, 0), Fraction(0)))
     half = flint.fmpq(cert.dimension, 2)
     radius = (flint.arb(laguerre.fmpq(cert.r2)) / 4).sqrt()  # r / 2
@@ -227,57 +225,6 @@ def _univariate(big_p: flint.fmpq_poly, big_q: flint.fmpq_poly, cert: ThreePoint
         if not root.upper() < t_big.lower():
             return f"f2 changes sign beyond R (at t = 2 pi |x|^2 = {float(root.mid()):.6g})", near("tail", root)
     return ""
-
-
-def _horner(coeffs, x):
-    total = flint.arb(0)
-    for c in reversed(coeffs):
-        total = total * x + c
-    return total
-
-
-def _pair_condition(big_p: flint.fmpq_poly, poly: gegenbauer.Poly3, cert: ThreePointCertificate):
-    """(ii) times exp(pi s): g(s) = P(2 pi s) + 2 p(0, s, 0) + p(s, s, s) exp(-pi s) <= 0 on [r^2, R^2]."""
-    two_pi = 2 * flint.arb.pi()
-    p_coeffs = [flint.arb(c) * two_pi ** i for i, c in enumerate(big_p.coeffs())]  # P(2 pi s) in s
-    degree = max([len(p_coeffs)] + [sum(key) + 1 for key in poly])
-    zero_line = [flint.arb(0)] * degree  # p(0, s, 0)
-    diagonal = [flint.arb(0)] * degree  # p(s, s, s)
-    for (i, j, l), v in poly.items():
-        value = flint.arb(laguerre.fmpq(v))
-        diagonal[i + j + l] += value
-        if i == 0 and l == 0:
-            zero_line[j] += value
-    base = [(p_coeffs[i] if i < len(p_coeffs) else 0) + 2 * zero_line[i] for i in range(degree)]
-    d_base = [i * base[i] for i in range(1, degree)]
-    d_diag = [i * diagonal[i] for i in range(1, degree)]
-    pi = flint.arb.pi()
-
-    def g(s):
-        return _horner(base, s) + _horner(diagonal, s) * (-pi * s).exp()
-
-    def dg(s):
-        return _horner(d_base, s) + (_horner(d_diag, s) - pi * _horner(diagonal, s)) * (-pi * s).exp()
-
-    pieces = [(Fraction(cert.r2), Fraction(cert.big2))]
-    done = 0
-    while pieces:
-        lo, hi = pieces.pop()
-        done += 1
-        if done > MAX_PIECES:
-            return (f"condition (pair) not decided within {MAX_PIECES} pieces", float(lo)), done
-        mid = (lo + hi) / 2
-        m = flint.arb(laguerre.fmpq(mid))
-        rad = flint.arb(laguerre.fmpq((hi - lo) / 2))
-        ball = m + flint.arb(0, float(hi - lo) / 2 * (1 + 1e-9))  # holds [lo, hi]
-        at_mid = g(m)
-        if at_mid.lower() > 0:
-            return (f"condition (pair) fails at |w|^2 = {float(mid):.8g}", float(mid)), done
-        enclosure = at_mid + dg(ball) * rad * flint.arb(0, 1)
-        if enclosure.upper() <= 0:
-            continue
-        pieces += [(lo, mid), (mid, hi)]
-    return None, done
 
 
 class _GramKernel:
@@ -411,26 +358,62 @@ def _wedge(kernel: _GramKernel, cert, x, y, z):
     return _vertex(kernel, *wedge_lengths(x, y, z, Interval.exact(cert.r), Interval.exact(cert.big)))
 
 
+class _LaguerreSum:
+    """P(t) = sum_k a_k L_k^alpha(t) (f2 without its Gaussian) by the three-term recurrence
+    (k + 1) L_(k+1) = (2k + 1 + alpha - t) L_k - (k + alpha) L_(k-1), outward rounded: in the monomials
+    its coefficients (times (2 pi)^i) would cancel the way p's do."""
+
+    def __init__(self, cert: ThreePointCertificate) -> None:
+        alpha = laguerre.alpha_of(cert.dimension)
+        self.coefficients = [Interval.exact(a) for a in cert.f2]
+        # L_(k+1) = L_k (2k + 1 + alpha) / (k + 1) - t L_k / (k + 1) - L_(k-1) (k + alpha) / (k + 1)
+        self.recurrence = [(Interval.exact((2 * k + 1 + alpha) / (k + 1)), Interval.exact(Fraction(1, k + 1)),
+                            Interval.exact((k + alpha) / (k + 1))) for k in range(len(cert.f2) - 1)]
+
+    def __call__(self, t):
+        previous, current = 0.0, 1.0  # L_(-1) = 0, L_0 = 1
+        total = self.coefficients[0]
+        for k, (grow, inverse, keep) in enumerate(self.recurrence):
+            previous, current = current, current * grow - (t * current) * inverse - previous * keep
+            total = total + current * self.coefficients[k + 1]
+        return total
+
+
+def _pair(kernel: _GramKernel, weights: _SideWeights, f2: _LaguerreSum, cert, x, *_):
+    """(ii) times exp(pi s) on the unit interval, s = |w|^2, |w| = r + (R - r) x:
+    P(2 pi s) + 2 p(0, s, 0) + p(s, s, s) exp(-pi s), every term in the form it was built in (P by the
+    Laguerre recurrence, p by :class:`_GramKernel`: p(0, s, 0) = phi(0)^T Q_0 phi(s), p(s, s, s) has
+    cosine 1). Not through the monomial expansion of p, whose coefficients along the diagonal cancel
+    to ~1e-8 of their size: with the rectangular blocks (degree 24 on the diagonal in n = 4, D = 12) no
+    affordable number of pieces decided it."""
+    side = Interval.exact(cert.r) + Interval.exact(cert.big - cert.r) * x
+    return (f2(side * side * (2 * PI)) + kernel(Interval(0.0), side, 1.0) * 2.0
+            + kernel(side, side, 1.0) * weights(x))
+
+
 def _upper(function, lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Upper bounds of ``function`` on the boxes [lo, lo + width] (per axis), the best of three
     enclosures: the plain interval value, the mean-value form f(m) + grad f(B) h and the second-order
     Taylor form f(m) + grad f(m) h + 1/2 h^T Hess f(B) h, with |h_i| <= w_i / 2 (see :class:`Jet`);
     and for each box the axis along which the gradient varies most (the one to bisect)."""
-    box = [Interval(lo[i], lo[i] + width[i]) for i in range(3)]  # dyadic: exact end points
-    half = [width[i] / 2 for i in range(3)]  # exact
+    axes = len(lo)
+    box = [Interval(lo[i], lo[i] + width[i]) for i in range(axes)]  # dyadic: exact end points
+    half = [width[i] / 2 for i in range(axes)]  # exact
     over_box = function(*Jet.variables(box, order=2))
-    at_centre = function(*Jet.variables([Interval(lo[i] + half[i]) for i in range(3)], order=1))
+    at_centre = function(*Jet.variables([Interval(lo[i] + half[i]) for i in range(axes)], order=1))
     mean_value, taylor = at_centre.value.hi, at_centre.value.hi
-    for i in range(3):
+    for i in range(axes):
         mean_value = up(mean_value + up(_magnitude(over_box.grad[i]) * half[i]))
         taylor = up(taylor + up(_magnitude(at_centre.grad[i]) * half[i]))
     for k, (i, j) in enumerate(Jet.PAIRS):
+        if j >= axes:  # a coordinate the function does not have
+            continue
         entry = over_box.hess[k]
         if i == j:  # 1/2 H_ii h_i^2 with h_i^2 in [0, w_i^2 / 4]
             taylor = up(taylor + up(np.maximum(entry.hi, 0.0) * up(half[i] * half[i]) / 2))
         else:  # H_ij h_i h_j, counted once for (i, j) and (j, i) together with the 1/2
             taylor = up(taylor + up(_magnitude(entry) * up(half[i] * half[j])))
-    spread = [_magnitude(over_box.grad[i]) * width[i] for i in range(3)]
+    spread = [_magnitude(over_box.grad[i]) * width[i] for i in range(axes)]
     best = np.minimum(over_box.value.hi, np.minimum(mean_value, taylor))
     return best, np.argmax(np.stack(spread), axis=0)
 
@@ -439,8 +422,8 @@ def _magnitude(interval: Interval) -> np.ndarray:
     return np.maximum(np.abs(interval.lo), np.abs(interval.hi))
 
 
-def _cover(evaluate, max_boxes: int):
-    """Bisect boxes of the unit cube until ``evaluate`` (interval upper end) is <= 0 on every box.
+def _cover(evaluate, max_boxes: int, axes: int = 3):
+    """Bisect boxes of the unit cube (of ``axes`` dimensions, 1 to 3) until ``evaluate`` (interval upper end) is <= 0 on every box.
 
     Adaptive: a box that is not decided is halved along the axis that contributes most to its
     mean-value enclosure (:func:`_upper`), not split in 8. Returns (None, boxes) on success, or
@@ -449,7 +432,7 @@ def _cover(evaluate, max_boxes: int):
     worst undecided boxes' centres.
     """
     edges = np.linspace(0.0, 1.0, START_BOXES + 1)
-    lo = np.array(np.meshgrid(edges[:-1], edges[:-1], edges[:-1], indexing="ij")).reshape(3, -1)
+    lo = np.array(np.meshgrid(*[edges[:-1]] * axes, indexing="ij")).reshape(axes, -1)
     width = np.full(lo.shape, 1.0 / START_BOXES)
     finest = 1.0 / START_BOXES / 2 ** MAX_DEPTH
     boxes = 0
@@ -462,7 +445,7 @@ def _cover(evaluate, max_boxes: int):
         if not bad.any():
             return None, boxes
         centre = lo[:, bad] + width[:, bad] / 2
-        at_centre = evaluate(*[Interval(centre[i]) for i in range(3)])
+        at_centre = evaluate(*[Interval(centre[i]) for i in range(axes)])
         order = np.argsort(at_centre.lo)[::-1][:REPORTED]
         if at_centre.lo[order[0]] > 0:
             worst = centre[:, order[0]]
