@@ -103,6 +103,7 @@ class GPSettings:
     refit_every: int = 5  # observations between full hyper-parameter fits
     max_points: int = 500  # training rows of the exact GP (subsampled beyond)
     trust_region: bool = True  # TuRBO's box for the incumbent branch's continuous moves (surrogates.trust_region)
+    output_warping: bool = False  # the value GP learns Yeo-Johnson-warped values (surrogates.warping; off: see there)
 
     def __post_init__(self) -> None:
         if self.acquisition not in KINDS:
@@ -131,7 +132,7 @@ class GPEstimator:
         self._seen: set[str] = set()
         self._chosen: dict[tuple[str, int], Trace] = {}  # (node key, model version) -> its maximiser
         s = self.settings
-        self.value_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
+        self.value_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed, warp=s.output_warping)
         self.cost_model = WarmGP(refit_every=s.refit_every, max_points=s.max_points, seed=seed + 1, keep="none")
         self.feasibility = FeasibilityModel(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
         self.constraints = ConstraintModel(refit_every=s.refit_every, max_points=s.max_points, seed=seed)
@@ -454,7 +455,7 @@ class GPEstimator:
         if not self._value_fitted:
             return acquisition
         assert self.value_model.model is not None
-        best = max(v for v in self._values if v is not None)
+        best = float(self.value_model.warped(max(v for v in self._values if v is not None)))
         return analytic_acquisition(self.settings.acquisition, self.value_model.model, best_f=best,
                                     cost=acquisition.cost, feasibility=acquisition.feasibility)
 
@@ -498,10 +499,12 @@ class GPEstimator:
         if not self._value_fitted:
             return []
         observed, mean, std = leave_one_out(self.value_model.model)
+        back = self.value_model.unwarped  # increasing: the interval's ends map to the ends, the median to the median
         q = game.quantity
         points = []
-        for o, m, s in zip(observed.tolist(), mean.tolist(), std.tolist()):
-            low, high = sorted((q.shown(m - z * s), q.shown(m + z * s)))  # type: ignore[type-var]
+        for o, m, s in zip(back(observed).tolist(), back(mean).tolist(),
+                           zip(back(mean - z * std).tolist(), back(mean + z * std).tolist())):
+            low, high = sorted((q.shown(s[0]), q.shown(s[1])))  # type: ignore[type-var]
             points.append((q.shown(m), low, high, q.shown(o)))
         return points  # type: ignore[return-value]
 

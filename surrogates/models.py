@@ -32,6 +32,8 @@ from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
+from surrogates.warping import OutputWarp
+
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,15 @@ class WarmGP:
     fit_iterations = 60  # L-BFGS steps per full refit; warm starts converge in fewer
     fit_seconds: float | None = None  # optional wall-clock bound of one refit; breaks same-seed reproducibility
 
-    def __init__(self, *, refit_every: int = 5, max_points: int = 500, seed: int = 0, keep: str = "largest") -> None:
+    def __init__(self, *, refit_every: int = 5, max_points: int = 500, seed: int = 0, keep: str = "largest",
+                 warp: bool = False) -> None:
         if keep not in KEEP:
             raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
         self.refit_every = refit_every
         self.max_points = max_points
         self.keep = keep  # which rows a subsample favours (see subsample)
+        self.warp = warp  # fit on Yeo-Johnson-warped targets (surrogates.warping)
+        self.warping: OutputWarp | None = None  # the warp of the last fit
         self.rng = np.random.default_rng(seed)
         self._hypers: dict[str, torch.Tensor] | None = None
         self._dim = -1
@@ -80,8 +85,12 @@ class WarmGP:
         return SingleTaskGP(X, y, outcome_transform=Standardize(m=1))
 
     def fit(self, X: torch.Tensor, y: torch.Tensor, cat_dims: list[int]) -> Model:
-        """Fit on ``n x d`` inputs (categorical columns ``cat_dims``) and ``n x 1`` targets."""
+        """Fit on ``n x d`` inputs (categorical columns ``cat_dims``) and ``n x 1`` targets (warped first
+        when ``warp``: the model, and every acquisition on it, then speak in :meth:`warped` values)."""
         X, y = subsample(X, y, self.max_points, self.rng, self.keep)
+        if self.warp:
+            self.warping = OutputWarp.fit(y)
+            y = self.warping(y).to(y.dtype)
         model = self._build(X, y, cat_dims)
         if self._dim != X.shape[-1]:  # new decision sites appeared: hyper-parameters start afresh
             self._hypers, self._dim = None, X.shape[-1]
@@ -105,6 +114,14 @@ class WarmGP:
         self._fits += 1
         self.model = model
         return model
+
+    def warped(self, y: torch.Tensor | float) -> torch.Tensor:
+        """Values in the model's scale (the identity without a warp)."""
+        return self.warping(y) if self.warping is not None else torch.as_tensor(y, dtype=torch.float64)
+
+    def unwarped(self, w: torch.Tensor | float) -> torch.Tensor:
+        """The inverse of :meth:`warped`."""
+        return self.warping.inverse(w) if self.warping is not None else torch.as_tensor(w, dtype=torch.float64)
 
 
 class FeasibilityModel:
