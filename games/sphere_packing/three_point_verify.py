@@ -379,7 +379,7 @@ class _LaguerreSum:
         return total
 
 
-def _pair(kernel: _GramKernel, weights: _SideWeights, f2: _LaguerreSum, cert, x, *_):
+def _pair(kernel: _GramKernel, weights: _SideWeights, f2: _LaguerreSum, cert, x):
     """(ii) times exp(pi s) on the unit interval, s = |w|^2, |w| = r + (R - r) x:
     P(2 pi s) + 2 p(0, s, 0) + p(s, s, s) exp(-pi s), every term in the form it was built in (P by the
     Laguerre recurrence, p by :class:`_GramKernel`: p(0, s, 0) = phi(0)^T Q_0 phi(s), p(s, s, s) has
