@@ -502,9 +502,9 @@ class GPEstimator:
         back = self.value_model.unwarped  # increasing: the interval's ends map to the ends, the median to the median
         q = game.quantity
         points = []
-        for o, m, s in zip(back(observed).tolist(), back(mean).tolist(),
-                           zip(back(mean - z * std).tolist(), back(mean + z * std).tolist())):
-            low, high = sorted((q.shown(s[0]), q.shown(s[1])))  # type: ignore[type-var]
+        for o, m, ends in zip(back(observed).tolist(), back(mean).tolist(),
+                              zip(back(mean - z * std).tolist(), back(mean + z * std).tolist())):
+            low, high = sorted((q.shown(ends[0]), q.shown(ends[1])))  # type: ignore[type-var]
             points.append((q.shown(m), low, high, q.shown(o)))
         return points  # type: ignore[return-value]
 

@@ -1,7 +1,7 @@
 """Gaussian-process models of a formulation's value, its cost and its feasibility.
 
 * Value: BoTorch ``SingleTaskGP`` (real and ordinal sites) or ``MixedSingleTaskGP`` (categorical sites),
-  outputs standardised. Fitted on OK evaluations only: failures teach the feasibility model instead.
+  outputs standardised (optionally warped first, :mod:`surrogates.warping`). Fitted on OK evaluations only: failures teach the feasibility model instead.
 * Cost: the same kind of GP on log seconds, so cost-aware acquisition can divide by predicted time.
 * Feasibility: least-squares GP classification of ok vs. not-ok (see :class:`FeasibilityModel`).
 * Constraints: one GP per constraint value a game reports (``Outcome.constraints``), giving
