@@ -531,3 +531,22 @@ def test_output_warp_is_an_increasing_bijection_that_tames_a_heavy_tail():
     assert torch.allclose(model.model.outcome_transform.untransform(model.model.train_targets.unsqueeze(-1))[0],
                           w.to(y.dtype), atol=1e-6)
     assert torch.allclose(model.unwarped(model.warped(y)), y.double(), atol=1e-9)
+
+
+def test_calibration_of_a_warped_value_gp_speaks_in_the_games_values():
+    """With ``output_warping`` the calibration read-out maps the warped leave-one-out predictions back:
+    every observed value comes back as it was reported, inside or beside an interval whose ends
+    bracket its median."""
+    game = discover.load_game("toy-formulation")
+    estimator = GPEstimator(game, GPSettings(output_warping=True), seed=0)
+    rng = np.random.default_rng(0)
+    reported = []
+    for i in range(10):
+        state = estimator.complete(game, game.initial_state(), rng, [])
+        value = float(rng.normal()) - (20.0 if i == 3 else 0.0)  # one far-low value: the warp bends
+        estimator.observe(game, state, Outcome.ok(value))
+        reported.append(value)
+    points = estimator.calibration(game)
+    assert estimator.value_model.warping is not None and estimator.value_model.warping.lmbda > 1
+    assert sorted(o for *_, o in points) == pytest.approx(sorted(reported), abs=1e-6)
+    assert all(low <= predicted <= high for predicted, low, high, _ in points)
