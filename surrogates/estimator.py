@@ -537,8 +537,8 @@ class GPEstimator:
 
     def _acquisition(self, X_pending: torch.Tensor | None) -> GuidedAcquisition:
         if not self._value_fitted:  # no two feasible formulations yet: find the feasible region
-            assert self.constraints.fitted
-            return feasibility_search(self.constraints.models[0], self._log_feasible)
+            assert self.constraints.model is not None
+            return feasibility_search(self.constraints.model, self._log_feasible)
         assert self.value_model.model is not None and self._X_ok is not None
         constrained = self.feasibility.model is not None or self.constraints.fitted
         return build_acquisition(

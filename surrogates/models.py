@@ -4,7 +4,7 @@
   outputs standardised (optionally warped first, :mod:`surrogates.warping`). Fitted on OK evaluations only: failures teach the feasibility model instead.
 * Cost: the same kind of GP on log seconds, so cost-aware acquisition can divide by predicted time.
 * Feasibility: least-squares GP classification of ok vs. not-ok (see :class:`FeasibilityModel`).
-* Constraints: one GP per constraint value a game reports (``Outcome.constraints``), giving
+* Constraints: one GP per constraint value a game reports (``Outcome.constraints``, batched in one model), giving
   P(all g_i <= 0) (see :class:`ConstraintModel`).
 
 Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` observations (at most
@@ -43,13 +43,12 @@ KEEP = ("largest", "near-zero", "none")
 
 def subsample(X: torch.Tensor, y: torch.Tensor, max_points: int, rng: np.random.Generator,
               keep: str = "largest") -> tuple[torch.Tensor, torch.Tensor]:
-    """At most ``max_points`` rows: a quarter by ``keep`` (the largest targets, the targets
-    nearest 0, or none), the others at random."""
+    """At most ``max_points`` rows of ``n x d`` inputs and ``n x m`` targets: a quarter by ``keep``
+    (the largest targets, the rows with a target nearest 0, or none), the others at random."""
     n = X.shape[0]
     if n <= max_points:
         return X, y
-    target = y.squeeze(-1)
-    priority = {"largest": target, "near-zero": -target.abs(), "none": torch.zeros_like(target)}[keep]
+    priority = {"largest": y.amax(-1), "near-zero": -y.abs().amin(-1), "none": torch.zeros(n, dtype=y.dtype)}[keep]
     order = torch.argsort(priority, descending=True).numpy()
     kept = max_points // 4 if keep != "none" else 0
     rest = rng.choice(order[kept:], size=max_points - kept, replace=False)
@@ -80,12 +79,14 @@ class WarmGP:
 
     def _build(self, X: torch.Tensor, y: torch.Tensor, cat_dims: list[int]) -> Model:
         # inputs are already in the unit cube (the space's embedding): no input transform
+        # m > 1 target columns: BoTorch batches m independent GPs (own hyper-parameters) in one model
+        standardize = Standardize(m=y.shape[-1])
         if cat_dims:
-            return MixedSingleTaskGP(X, y, cat_dims=cat_dims, outcome_transform=Standardize(m=1))
-        return SingleTaskGP(X, y, outcome_transform=Standardize(m=1))
+            return MixedSingleTaskGP(X, y, cat_dims=cat_dims, outcome_transform=standardize)
+        return SingleTaskGP(X, y, outcome_transform=standardize)
 
     def fit(self, X: torch.Tensor, y: torch.Tensor, cat_dims: list[int]) -> Model:
-        """Fit on ``n x d`` inputs (categorical columns ``cat_dims``) and ``n x 1`` targets (warped first
+        """Fit on ``n x d`` inputs (categorical columns ``cat_dims``) and ``n x m`` targets (warped first
         when ``warp``: the model, and every acquisition on it, then speak in :meth:`warped` values)."""
         X, y = subsample(X, y, self.max_points, self.rng, self.keep)
         if self.warp:
@@ -166,11 +167,14 @@ def bilog(g: torch.Tensor) -> torch.Tensor:
 class ConstraintModel:
     """P(all constraints hold) from GPs of the constraint values a game reports [cBO].
 
-    Each reported g_i (satisfied when <= 0) gets its own value GP on bilog(g_i) [SCBO]; with
-    posterior mean m_i and standard deviation s_i, P(g_i <= 0) = Phi(-m_i / s_i), and the
-    constraints are modelled as independent, so P(feasible) is the product. Rows that reported no
-    constraints (a solver crash) teach nothing here; the :class:`FeasibilityModel` learns those.
-    Games report a fixed number of constraints; rows of another length are left out.
+    Each reported g_i (satisfied when <= 0) gets its own GP on bilog(g_i) [SCBO], all m of them
+    batched in one multi-output model (independent GPs with their own hyper-parameters, fitted and
+    queried in one call each: with four constraints, four separate models made up a third of a
+    pressure-vessel decision). With posterior mean m_i and standard deviation s_i,
+    P(g_i <= 0) = Phi(-m_i / s_i), and the constraints are modelled as independent, so P(feasible)
+    is the product. Rows that reported no constraints (a solver crash) teach nothing here; the
+    :class:`FeasibilityModel` learns those. Games report a fixed number of constraints; rows of
+    another length are left out.
 
     [cBO]  Gardner, Kusner, Xu, Weinberger, Cunningham, "Bayesian optimization with inequality
            constraints", ICML 2014.
@@ -178,14 +182,14 @@ class ConstraintModel:
     """
 
     def __init__(self, *, refit_every: int = 5, max_points: int = 500, seed: int = 0) -> None:
-        self._settings = dict(refit_every=refit_every, max_points=max_points)
-        self._seed = seed
-        self._gps: list[WarmGP] = []
-        self.models: list[Model] = []
+        self._settings = dict(refit_every=refit_every, max_points=max_points, seed=seed + 7, keep="near-zero")
+        self._gp: WarmGP | None = None
+        self._outputs = 0
+        self.model: Model | None = None  # m outputs, one per constraint
 
     @property
     def fitted(self) -> bool:
-        return bool(self.models)
+        return self.model is not None
 
     @staticmethod
     def usable(constraints: list[tuple[float, ...]]) -> list[int]:
@@ -201,24 +205,23 @@ class ConstraintModel:
         have the usual length; nothing is modelled while fewer than two rows reported them."""
         rows = self.usable(constraints)
         if len(rows) < 2:
-            self.models = []
+            self.model = None
             return
         m = len(constraints[rows[0]])
-        if len(self._gps) != m:
-            self._gps = [WarmGP(**self._settings, seed=self._seed + 7 * (i + 1), keep="near-zero") for i in range(m)]
+        if self._gp is None or self._outputs != m:  # another number of outputs: hyper-parameters afresh
+            self._gp, self._outputs = WarmGP(**self._settings), m
         G = bilog(torch.tensor([constraints[i] for i in rows], dtype=X.dtype))
-        self.models = [gp.fit(X[rows], G[:, i:i + 1], cat_dims) for i, gp in enumerate(self._gps)]
+        self.model = self._gp.fit(X[rows], G, cat_dims)
 
     def log_probability(self, X: torch.Tensor) -> torch.Tensor:
         """log P(all g_i <= 0) for ``... x q x d`` inputs, shape ``... x q``; differentiable, and
         exact far from the feasible region too (log Phi, not log of an underflowed Phi), so the
         search can climb towards feasibility before it has seen any."""
-        out = torch.zeros(X.shape[:-1], dtype=X.dtype)
-        for model in self.models:
-            posterior = model.posterior(X)
-            mean, std = posterior.mean.squeeze(-1), posterior.variance.squeeze(-1).clamp_min(1e-12).sqrt()
-            out = out + torch.special.log_ndtr(-mean / std)
-        return out
+        if self.model is None:
+            return torch.zeros(X.shape[:-1], dtype=X.dtype)
+        posterior = self.model.posterior(X)
+        mean, std = posterior.mean, posterior.variance.clamp_min(1e-12).sqrt()  # ... x q x m
+        return torch.special.log_ndtr(-mean / std).sum(-1)
 
 
 def log_cost_floor(costs: list[float]) -> list[float]:

@@ -414,7 +414,7 @@ def test_a_subsample_keeps_the_rows_each_model_is_for():
     assert set(g[-10:].tolist()) <= set(kept.squeeze(-1).tolist())
     constraints = ConstraintModel(max_points=40, seed=0)
     constraints.fit(X, [(v,) for v in g.tolist()], [])
-    (model,) = constraints.models
+    model = constraints.model
     inputs = set(model.train_inputs[0].squeeze(-1).tolist())
     nearest = torch.argsort(g.abs())[:10]
     assert len(inputs) == 40 and set(X[nearest].squeeze(-1).tolist()) <= inputs
