@@ -11,13 +11,15 @@ acquisition favour?* (the path so far fixed):
   of those (mixed with a uniform share, so a young model rules nothing out) is the node's prior.
 
 Trust region (:mod:`surrogates.trust_region`, TuRBO's rule): the completions chosen below a node that
-make the same discrete choices as the best one observed through it keep their continuous moves in a
-box around that one's; other branches, and the priors that compare a node's moves, are searched over
-the whole space. Flat BO, the baseline, has no trust region.
+make the same categorical choices as the best one observed through it keep their *local* moves
+(continuous ones, and ordinal ones: finite numbers, placed in their unit scale and rounded to the
+nearest choice, as TuRBO treats integers) in a box around that one's; other branches, and the
+priors that compare a node's moves, are searched over the whole space. Flat BO, the baseline, has
+no trust region.
 
 The maximiser is searched over three kinds of candidate completions, scored in one batch with the
 evaluations in flight as fantasies: random completions below the node; neighbours of the best
-completions observed below it (one continuous move nudged, or one decision re-drawn and the rest
+completions observed below it (their local moves nudged, or one decision re-drawn and the rest
 completed at random: a local, trust-region-like search as in TuRBO [TuRBO]); and a few rounds in
 which the continuous moves of the best candidates are perturbed with a shrinking step. The model is
 a GP over the tree-derived encoding of :mod:`surrogates.space` (or the game's own ``features()``),
@@ -78,7 +80,7 @@ def _without_jitter_warnings(method: F) -> F:
 @dataclass(frozen=True)
 class BranchBox:
     """The trust region below a node: the best completion observed through it (``anchor``), the
-    node's depth, and the unit bounds of the anchor's continuous moves below it, by step index."""
+    node's depth, and the unit bounds of the anchor's local moves below it, by step index."""
 
     anchor: Trace
     depth: int
@@ -102,7 +104,7 @@ class GPSettings:
     prior_uniform_share: float = 0.25  # of the prior spread uniformly over the moves
     refit_every: int = 5  # observations between full hyper-parameter fits
     max_points: int = 500  # training rows of the exact GP (subsampled beyond)
-    trust_region: bool = True  # TuRBO's box for the incumbent branch's continuous moves (surrogates.trust_region)
+    trust_region: bool = True  # TuRBO's box for the incumbent branch's local moves (surrogates.trust_region)
     output_warping: bool = False  # the value GP learns Yeo-Johnson-warped values (surrogates.warping; off: see there)
 
     def __post_init__(self) -> None:
@@ -160,7 +162,7 @@ class GPEstimator:
         self._costs.append(float(outcome.cost_seconds or 0.0))
         self._constraints.append(tuple(outcome.constraints))
         if self.settings.trust_region:
-            self.trust_region.observe(self._values[-1], sum(self._is_real(step) for step in trace.steps),
+            self.trust_region.observe(self._values[-1], sum(self._is_local(step) for step in trace.steps),
                                 counted=len(self._raws) > self.settings.initial_design)
 
     @property
@@ -306,26 +308,26 @@ class GPEstimator:
 
     def _branch_box(self, key: str, depth: int) -> BranchBox | None:
         """The trust region below node ``key``: the best completion through it, and the box of each of
-        its continuous moves below the node (step index -> unit bounds). None when it is switched off or
+        its local moves below the node (step index -> unit bounds). None when it is switched off or
         nothing was observed through the node."""
         anchors = self._anchors(key, depth) if self.settings.trust_region and self.trust_region.active else []
         if not anchors:
             return None
         anchor = anchors[0]
         bounds = {i: self.trust_region.bounds(self.space.decisions[anchor.steps[i].site].unit(anchor.steps[i].action))
-                  for i in range(depth, len(anchor.steps)) if self._is_real(anchor.steps[i])}
+                  for i in range(depth, len(anchor.steps)) if self._is_local(anchor.steps[i])}
         return BranchBox(anchor, depth, bounds) if bounds else None
 
     def _in_branch(self, trace: Trace, region: BranchBox) -> bool:
-        """``trace`` makes the anchor's decisions below the node, continuous moves aside (the same
-        sites, and the same action at every site that is not a searcher's real move)."""
+        """``trace`` makes the anchor's decisions below the node, local moves aside (the same
+        sites, and the same action at every site that is not a searcher's local move)."""
         anchor = region.anchor.steps
         return len(trace.steps) == len(anchor) and all(
-            t.site == a.site and (self._is_real(a) or t.action == a.action)
+            t.site == a.site and (self._is_local(a) or t.action == a.action)
             for t, a in zip(trace.steps[region.depth:], anchor[region.depth:]))
 
     def _confined(self, game: Game, trace: Trace, region: BranchBox | None, stretch: bool = False) -> Trace | None:
-        """``trace`` with its continuous moves brought into the trust region, if it makes the anchor's
+        """``trace`` with its local moves brought into the trust region, if it makes the anchor's
         discrete choices (other branches are searched globally): a uniform draw is mapped affinely
         onto the box (``stretch``: it stays uniform there), a local move is clipped to it."""
         if region is None or not self._in_branch(trace, region):
@@ -343,9 +345,9 @@ class GPEstimator:
         out: list[Trace] = []
         for n in range(count if anchors else 0):
             anchor = anchors[n % len(anchors)]
-            real = [i for i in range(depth, len(anchor.steps)) if self._is_real(anchor.steps[i])]
-            if real and self._rng.random() < 0.5:
-                trace = self._nudge(game, anchor, real, 0.1)
+            local = [i for i in range(depth, len(anchor.steps)) if self._is_local(anchor.steps[i])]
+            if local and self._rng.random() < 0.5:
+                trace = self._nudge(game, anchor, local, 0.1)
             else:  # re-draw one decision below the node and complete at random
                 trace = self._redraw(game, anchor, int(self._rng.integers(depth, len(anchor.steps))))
             if trace is not None:
@@ -360,15 +362,23 @@ class GPEstimator:
         return self.space.walk(game, state, Walker(None, self._rng), list(anchor.steps[:j]))
 
     def _is_real(self, step: Step) -> bool:
+        """A searcher's continuous move (the polish differentiates through these)."""
         site = self.space.decisions[step.site]
         return site.kind == "real" and site.interval is not None and step.player is Player.SEARCHER
 
-    def _nudge(self, game: Game, trace: Trace, real: list[int], sigma: float) -> Trace | None:
-        """``trace`` with its continuous moves at step indices ``real`` moved by N(0, sigma^2) in u,
-        each with probability min(1, 20 / len(real)) (TuRBO's perturbation mask: all of them in
-        low dimension, a random subspace in high), at least one."""
-        chosen = [i for i in real if self._rng.random() < min(1.0, 20 / len(real))] or \
-            [real[int(self._rng.integers(len(real)))]]
+    def _is_local(self, step: Step) -> bool:
+        """A searcher's move with a notion of nearness: continuous, or ordinal (finite numbers, moved
+        in their unit scale and rounded to the nearest choice, as TuRBO treats integer variables).
+        These are what the trust region boxes and what nudges perturb."""
+        site = self.space.decisions[step.site]
+        return step.player is Player.SEARCHER and (site.kind == "ordinal" or self._is_real(step))
+
+    def _nudge(self, game: Game, trace: Trace, local: list[int], sigma: float) -> Trace | None:
+        """``trace`` with its local moves at step indices ``local`` moved by N(0, sigma^2) in u (an
+        ordinal one to the nearest choice), each with probability min(1, 20 / len(local)) (TuRBO's
+        perturbation mask: all of them in low dimension, a random subspace in high), at least one."""
+        chosen = [i for i in local if self._rng.random() < min(1.0, 20 / len(local))] or \
+            [local[int(self._rng.integers(len(local)))]]
         values = {}
         for i in chosen:
             site = self.space.decisions[trace.steps[i].site]
@@ -377,17 +387,17 @@ class GPEstimator:
 
     def _refine(self, game: Game, pool: list[Trace], scores: torch.Tensor, acquisition: GuidedAcquisition,
                 depth: int, busy: set[str], region: BranchBox | None) -> tuple[list[Trace], torch.Tensor]:
-        """Rounds of perturbations of the best candidates' continuous moves, the step shrinking."""
+        """Rounds of perturbations of the best candidates' local moves, the step shrinking."""
         s = self.settings
         for sigma in (0.08 / 3**r for r in range(s.refine_rounds)):
             top = torch.topk(scores, min(4, len(pool))).indices.tolist()
             new: list[Trace] = []
             for n in range(s.refine_width):
                 anchor = pool[top[n % len(top)]]
-                real = [i for i in range(depth, len(anchor.steps)) if self._is_real(anchor.steps[i])]
-                if not real:
+                local = [i for i in range(depth, len(anchor.steps)) if self._is_local(anchor.steps[i])]
+                if not local:
                     continue
-                trace = self._nudge(game, anchor, real, sigma)
+                trace = self._nudge(game, anchor, local, sigma)
                 trace = self._confined(game, trace, region) if trace is not None else None
                 if trace is not None and trace.key not in busy:
                     new.append(trace)

@@ -65,7 +65,12 @@ class Site:
         return 0.5 if self.high == self.low else (x - self.low) / (self.high - self.low)
 
     def action(self, u: float) -> Action:
-        """The move at u (real sites only): inside the game's interval, so always legal."""
+        """The move at u: inside a real site's interval, so always legal; an ordinal site's choice
+        nearest u (the lower on a tie)."""
+        if self.kind == "ordinal":
+            return min(self.choices, key=lambda c: (abs(self.unit(c) - u), self.unit(c)))
+        if self.kind == "categorical":
+            raise ValueError(f"site {self.key!r} is categorical: no move lies at a position")
         x = self.low + min(max(float(u), 0.0), 1.0) * (self.high - self.low)
         value = math.exp(x) if self.log else x
         if self.interval is not None:

@@ -550,3 +550,43 @@ def test_calibration_of_a_warped_value_gp_speaks_in_the_games_values():
     assert estimator.value_model.warping is not None and estimator.value_model.warping.lmbda > 1
     assert sorted(o for *_, o in points) == pytest.approx(sorted(reported), abs=1e-6)
     assert all(low <= predicted <= high for predicted, low, high, _ in points)
+
+
+class GaugeLine(ForkLine):
+    """A plate gauge k in 0..99 (an ordinal move, too many to list as children), then a real x:
+    the value peaks at k = 30, x = 0.6."""
+
+    name = "gauge-line-test"
+
+    def actions(self, state):
+        return list(range(100)) if not state else Interval(0.0, 1.0)
+
+    def evaluate(self, state, context):
+        k, x = state
+        return Outcome.ok(-((k / 99 - 0.3) ** 2) - (x - 0.6) ** 2)
+
+
+def test_ordinal_moves_are_nudged_and_boxed_like_continuous_ones():
+    """An ordinal move (finite numbers) is local like a continuous one: the trust region boxes it
+    around the incumbent's, nudges move it to nearby choices, and a position maps to the nearest
+    choice; a categorical site has no positions."""
+    game = GaugeLine()
+    estimator = GPEstimator(game, seed=0)
+    for state in ((5, 0.1), (80, 0.9), (28, 0.5), (60, 0.3), (45, 0.7), (10, 0.8), (95, 0.2)):
+        estimator.observe(game, state, game.evaluate(state, EvalContext()))
+    estimator.trust_region.length = 0.2
+    box = estimator._branch_box(game.state_key(()), 0)
+    assert box is not None and box.anchor.state == (28, 0.5)
+    assert box.bounds == {0: pytest.approx((28 / 99 - 0.1, 28 / 99 + 0.1)), 1: pytest.approx((0.4, 0.6))}
+    site = estimator.space.decisions[box.anchor.steps[0].site]
+    assert site.kind == "ordinal" and site.action(0.5) == 49 and site.action(0.506) == 50 and site.action(-1) == 0
+    pending = []
+    for i in range(3):
+        pending.append(estimator.complete(game, (), np.random.default_rng(i), pending))
+    assert all(18 <= k <= 38 and 0.4 <= x <= 0.6 for k, x in pending)
+    nudged = [estimator._nudge(game, box.anchor, [0, 1], 0.05).state[0] for _ in range(40)]
+    assert len(set(nudged)) > 3 and all(abs(k - 28) <= 25 for k in nudged)
+    from surrogates.space import site_of
+
+    with pytest.raises(ValueError, match="categorical"):
+        site_of(0, ["a", "b"]).action(0.5)
