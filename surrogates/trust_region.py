@@ -1,4 +1,4 @@
-"""TuRBO's trust region for the local moves (continuous and ordinal) of the incumbent's branch.
+"""TuRBO's trust region for the continuous moves of the incumbent's branch.
 
 A global GP fitted on a few dozen points is confident nowhere, and expected improvement over a whole
 box keeps paying for exploration long after the basin of the best point is known: on the published
@@ -15,16 +15,17 @@ at its initial side around the new incumbent. The box's floor is 0.5^4 (TuRBO's 
 failures shrinking before a restart in 2-d, half a budget of 60; below 1/16 of a move's range the
 L-BFGS-B polish finds the basin's top anyway).
 
-Here the box applies to one branch only: the completions below a node that make the same categorical
+Here the box applies to one branch only: the completions below a node that make the same discrete
 choices as the best completion observed through that node (CASMOPOLITAN's idea of a local region for
 the continuous part of a mixed space, with the tree standing for its categorical trust region). Other
-branches are searched globally, so the tree still compares branches; the local moves of the
-incumbent's branch are searched within ``length / 2`` of its values, in the unit coordinates of each
-move. Ordinal moves (finite numbers) are local too, placed in their unit scale and rounded to the
-nearest choice, as TuRBO handles integer variables: on the pressure vessel, plate thicknesses in 99
-steps of 1/16 in were re-drawn uniformly while only the radius and length were boxed, and GP-MCTS
-ended at a median cost of 7201 after 60 evaluations (3 seeds; optimum 6059.7; one seed on a shell
-of 1.0625 in against the optimum's 0.8125); with them boxed and nudged, 6420 (each seed lower).
+branches are searched globally, so the tree still compares branches; the moves of the incumbent's
+branch are searched within ``length / 2`` of its values, in the unit coordinates of each move.
+Ordinal moves (finite numbers) are nudged like continuous ones by the estimator, but here they count
+as discrete choices: a completion with another plate thickness is another branch, searched
+globally. Boxing them too (TuRBO's treatment of integers) was measured worse on the pressure vessel,
+whose thicknesses come in 99 steps: GP-MCTS ended at a median cost of 6420 after 60 evaluations
+(6420, 6802, 6103 per seed) against 6120 (6086, 6120, 6126) with the box on the radius and length
+only (optimum 6059.7).
 
 [TuRBO] Eriksson, Pearce, Gardner, Turner, Poloczek, "Scalable global optimization via local
         Bayesian optimization", NeurIPS 2019 (side 0.8 at first, at most 1.6; doubled after 3
@@ -53,7 +54,7 @@ class TrustRegion:
     searching_globally: bool = False  # after a restart, until the next improvement: no box
 
     def observe(self, value: float | None, dims: int, counted: bool = True) -> None:
-        """One evaluation's value (None: failed or infeasible) in a branch of ``dims`` local moves.
+        """One evaluation's value (None: failed or infeasible) in a branch of ``dims`` continuous moves.
         ``counted=False`` (the initial design) only tracks the best value."""
         improved = value is not None and (self.best is None or value > self.best + 1e-3 * abs(self.best))
         if value is not None and (self.best is None or value > self.best):

@@ -566,27 +566,29 @@ class GaugeLine(ForkLine):
         return Outcome.ok(-((k / 99 - 0.3) ** 2) - (x - 0.6) ** 2)
 
 
-def test_ordinal_moves_are_nudged_and_boxed_like_continuous_ones():
-    """An ordinal move (finite numbers) is local like a continuous one: the trust region boxes it
-    around the incumbent's, nudges move it to nearby choices, and a position maps to the nearest
-    choice; a categorical site has no positions."""
+def test_ordinal_moves_are_nudged_to_nearby_choices_and_the_trust_region_boxes_only_continuous_ones():
+    """An ordinal move (finite numbers) is local for the neighbour search: nudges move it to nearby
+    choices (a position maps to the nearest choice) instead of re-drawing it uniformly; the trust
+    region still boxes only the continuous moves, another gauge being another branch. A categorical
+    site has no positions."""
+    from surrogates.space import site_of
+
     game = GaugeLine()
     estimator = GPEstimator(game, seed=0)
     for state in ((5, 0.1), (80, 0.9), (28, 0.5), (60, 0.3), (45, 0.7), (10, 0.8), (95, 0.2)):
         estimator.observe(game, state, game.evaluate(state, EvalContext()))
     estimator.trust_region.length = 0.2
     box = estimator._branch_box(game.state_key(()), 0)
-    assert box is not None and box.anchor.state == (28, 0.5)
-    assert box.bounds == {0: pytest.approx((28 / 99 - 0.1, 28 / 99 + 0.1)), 1: pytest.approx((0.4, 0.6))}
+    assert box is not None and box.anchor.state == (28, 0.5) and box.bounds == {1: pytest.approx((0.4, 0.6))}
     site = estimator.space.decisions[box.anchor.steps[0].site]
     assert site.kind == "ordinal" and site.action(0.5) == 49 and site.action(0.506) == 50 and site.action(-1) == 0
-    pending = []
-    for i in range(3):
-        pending.append(estimator.complete(game, (), np.random.default_rng(i), pending))
-    assert all(18 <= k <= 38 and 0.4 <= x <= 0.6 for k, x in pending)
-    nudged = [estimator._nudge(game, box.anchor, [0, 1], 0.05).state[0] for _ in range(40)]
-    assert len(set(nudged)) > 3 and all(abs(k - 28) <= 25 for k in nudged)
-    from surrogates.space import site_of
-
+    nudged = [estimator._nudge(game, box.anchor, [0], 0.05).state for _ in range(40)]
+    assert len({k for k, _ in nudged}) > 3 and all(abs(k - 28) <= 25 and x == 0.5 for k, x in nudged)
+    neighbours = estimator._neighbours(game, (), game.state_key(()), 0, 200)
+    # within 10 steps of the incumbent's gauge, not on it: ~10 of 200 when gauges were only re-drawn uniformly
+    assert sum(abs(t.state[0] - 28) <= 10 and t.state[0] != 28 for t in neighbours) > 30
+    assert estimator._confined(game, estimator.space.trace_of(game, (40, 0.9)), box) is not None
+    assert estimator._confined(game, estimator.space.trace_of(game, (40, 0.9)), box).state == (40, 0.9)
+    assert estimator._confined(game, estimator.space.trace_of(game, (28, 0.9)), box).state == (28, 0.6)
     with pytest.raises(ValueError, match="categorical"):
         site_of(0, ["a", "b"]).action(0.5)
