@@ -300,8 +300,9 @@ def main() -> None:
                   f"median {t['median_seconds']:.3f} s, max {t['max_seconds']:.3f} s")
     path.write_text(json.dumps({"headline": headline, "decision_time": timing, "seeds": args.seeds, "runs": curves},
                                indent=1))
-    plot(curves, args.out / "sample_efficiency.png")
-    print(f"wrote {path} and {args.out / 'sample_efficiency.png'}")
+    if curves:  # none when only the decision time was asked for (--problems with no names)
+        plot(curves, args.out / "sample_efficiency.png")
+    print(f"wrote {path}" + (f" and {args.out / 'sample_efficiency.png'}" if curves else ""))
 
 
 def _pool(jobs: list, n: int) -> list[dict]:
