@@ -169,8 +169,9 @@ class ConstraintModel:
 
     Each reported g_i (satisfied when <= 0) gets its own GP on bilog(g_i) [SCBO], all m of them
     batched in one multi-output model (independent GPs with their own hyper-parameters, fitted and
-    queried in one call each: with four constraints, four separate models made up a third of a
-    pressure-vessel decision). With posterior mean m_i and standard deviation s_i,
+    queried in one call each: in a 30-evaluation pressure-vessel campaign, four separate models took
+    24.5 s of fits and 48 ms per log P(feasible) call, batched 19 s and 25 ms, the campaign 93 ->
+    80 s). With posterior mean m_i and standard deviation s_i,
     P(g_i <= 0) = Phi(-m_i / s_i), and the constraints are modelled as independent, so P(feasible)
     is the product. Rows that reported no constraints (a solver crash) teach nothing here; the
     :class:`FeasibilityModel` learns those. Games report a fixed number of constraints; rows of

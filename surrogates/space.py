@@ -67,8 +67,10 @@ class Site:
     def action(self, u: float) -> Action:
         """The move at u: inside a real site's interval, so always legal; an ordinal site's choice
         nearest u (the lower on a tie)."""
-        if self.kind == "ordinal":
-            return min(self.choices, key=lambda c: (abs(self.unit(c) - u), self.unit(c)))
+        if self.kind == "ordinal":  # unit() is increasing and affine in the choice: compare choices
+            low, high = min(self.choices), max(self.choices)
+            x = low + u * (high - low)
+            return min(self.choices, key=lambda c: (abs(c - x), c))
         if self.kind == "categorical":
             raise ValueError(f"site {self.key!r} is categorical: no move lies at a position")
         x = self.low + min(max(float(u), 0.0), 1.0) * (self.high - self.low)
