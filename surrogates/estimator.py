@@ -349,7 +349,7 @@ class GPEstimator:
         out: list[Trace] = []
         for n in range(count if anchors else 0):
             anchor = anchors[n % len(anchors)]
-            local = [i for i in range(depth, len(anchor.steps)) if self._is_local(anchor.steps[i])]
+            local = self._local_steps(anchor, depth)
             if local and self._rng.random() < 0.5:
                 trace = self._nudge(game, anchor, local, 0.1)
             else:  # re-draw one decision below the node and complete at random
@@ -378,6 +378,10 @@ class GPEstimator:
         site = self.space.decisions[step.site]
         return step.player is Player.SEARCHER and (site.kind == "ordinal" or self._is_real(step))
 
+    def _local_steps(self, trace: Trace, depth: int) -> list[int]:
+        """Indices of ``trace``'s local moves below the first ``depth`` (those a nudge may move)."""
+        return [i for i in range(depth, len(trace.steps)) if self._is_local(trace.steps[i])]
+
     def _nudge(self, game: Game, trace: Trace, local: list[int], sigma: float) -> Trace | None:
         """``trace`` with its local moves at step indices ``local`` moved by N(0, sigma^2) in u (an
         ordinal one to the nearest choice), each with probability min(1, 20 / len(local)) (TuRBO's
@@ -399,7 +403,7 @@ class GPEstimator:
             new: list[Trace] = []
             for n in range(s.refine_width):
                 anchor = pool[top[n % len(top)]]
-                local = [i for i in range(depth, len(anchor.steps)) if self._is_local(anchor.steps[i])]
+                local = self._local_steps(anchor, depth)
                 if not local:
                     continue
                 trace = self._nudge(game, anchor, local, sigma)

@@ -25,6 +25,7 @@ site is embedded so that "inactive" sits at the same distance from every active 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -52,13 +53,19 @@ class Site:
     log: bool = False
     interval: Interval | None = None  # the game's interval: acquisition maximisers are drawn inside it
 
+    @functools.cached_property
+    def ordinal_range(self) -> tuple[float, float]:
+        """The smallest and largest choice of an ordinal site (computed once: the embedding and
+        every nudge ask)."""
+        return min(self.choices), max(self.choices)
+
     def unit(self, action: Action) -> float:
         """A move as u in [0, 1] (real and ordinal sites) or a choice index (categorical)."""
         if self.kind == "categorical":
             return float(self.choices.index(action))
         x = math.log(action) if self.log else float(action)
         if self.kind == "ordinal":
-            low, high = min(self.choices), max(self.choices)
+            low, high = self.ordinal_range
             return 0.5 if high == low else (x - low) / (high - low)
         if x < self.low or x > self.high:  # a sampler without bounds: its range grows as values arrive
             self.low, self.high = min(self.low, x), max(self.high, x)
@@ -68,7 +75,7 @@ class Site:
         """The move at u: inside a real site's interval, so always legal; an ordinal site's choice
         nearest u (the lower on a tie)."""
         if self.kind == "ordinal":  # unit() is increasing and affine in the choice: compare choices
-            low, high = min(self.choices), max(self.choices)
+            low, high = self.ordinal_range
             x = low + u * (high - low)
             return min(self.choices, key=lambda c: (abs(c - x), c))
         if self.kind == "categorical":

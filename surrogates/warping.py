@@ -44,25 +44,25 @@ class OutputWarp:
     interquartile range over 1.349 (the standard deviation, should the quartiles coincide): robust,
     so that the far tail the warp is for does not set the scale it is measured in."""
 
-    def __init__(self, mean: float, scale: float, lmbda: float) -> None:
-        self.mean, self.scale, self.lmbda = mean, scale, lmbda
+    def __init__(self, center: float, scale: float, lmbda: float) -> None:
+        self.center, self.scale, self.lmbda = center, scale, lmbda
 
     @classmethod
     def fit(cls, y: torch.Tensor) -> OutputWarp:
         """Fit to ``n x 1`` (or ``n``) values; the identity up to scale when they are too few or all equal."""
         values = y.detach().reshape(-1).double().numpy()
-        low, mean, high = (float(v) for v in np.percentile(values, [25, 50, 75]))
+        low, center, high = (float(v) for v in np.percentile(values, [25, 50, 75]))
         scale = (high - low) / IQR_OF_NORMAL or float(values.std())
         if values.size < 3 or not scale > 0:
-            return cls(mean, scale if scale > 0 else 1.0, 1.0)
+            return cls(center, scale if scale > 0 else 1.0, 1.0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lmbda = float(stats.yeojohnson_normmax((values - mean) / scale))
+            lmbda = float(stats.yeojohnson_normmax((values - center) / scale))
         lmbda = min(max(lmbda, LAMBDA_RANGE[0]), LAMBDA_RANGE[1]) if math.isfinite(lmbda) else 1.0
-        return cls(mean, scale, lmbda)
+        return cls(center, scale, lmbda)
 
     def __call__(self, y: torch.Tensor | float) -> torch.Tensor:
-        z = (torch.as_tensor(y, dtype=torch.float64) - self.mean) / self.scale
+        z = (torch.as_tensor(y, dtype=torch.float64) - self.center) / self.scale
         lam, upper = self.lmbda, z >= 0
         pos = torch.log1p(z.clamp(min=0)) if lam == 0 else ((1 + z.clamp(min=0)) ** lam - 1) / lam
         neg = (-torch.log1p(-z.clamp(max=0)) if lam == 2
@@ -76,4 +76,4 @@ class OutputWarp:
         pos = torch.expm1(w.clamp(min=0)) if lam == 0 else (1 + lam * w.clamp(min=0)) ** (1 / lam) - 1
         neg = (-torch.expm1(-w.clamp(max=0)) if lam == 2
                else 1 - (1 - (2 - lam) * w.clamp(max=0)) ** (1 / (2 - lam)))
-        return torch.where(upper, pos, neg) * self.scale + self.mean
+        return torch.where(upper, pos, neg) * self.scale + self.center
