@@ -15,6 +15,19 @@ at its initial side around the new incumbent. The box's floor is 0.5^4 (TuRBO's 
 failures shrinking before a restart in 2-d, half a budget of 60; below 1/16 of a move's range the
 L-BFGS-B polish finds the basin's top anyway).
 
+TuRBO learns that a box is spent only by failing in it until it collapses: from the initial side 4
+halvings of max(4, d) failures, 16 evaluations in 2-d (Gramacy, seed 0: evaluations 13-29 refined a
+local optimum, 0.7522 to 0.7502, before the restart found the global basin at once). Giving the box up
+as soon as the models say it is spent was tried and is not done: with "the box's best chance of a
+counted success, P(y > best + 1e-3 |best|) P(feasible), times the evaluations it has left is below
+one" (3 seeds, budget 60, one campaign at a time), Gramacy seed 0 went from 0.7502 to 0.6024 after 30
+evaluations, Func2C seed 0 from -0.1953 to -0.2050 after 60, but the tension spring's seed 0 went
+from 0.0134 to 0.0151: its thin feasible set makes P(feasible) small in every box, and the global
+search after the restart found nothing better. Giving it up only when a global search sees a better
+chance still lost on the spring (median final 0.01331 against 0.0128; seed 2 stuck at 0.01303 from
+evaluation 28, the global proposals infeasible) while Gramacy gained (median final 0.59989 against
+0.6000): far from the data a GP's uncertainty inflates every chance.
+
 Here the box applies to one branch only: the completions below a node that make the same discrete
 choices as the best completion observed through that node (CASMOPOLITAN's idea of a local region for
 the continuous part of a mixed space, with the tree standing for its categorical trust region). Other
