@@ -17,6 +17,7 @@ from games.sphere_packing.three_point import Radii, ThreePointFormulation
 from games.sphere_packing.three_point_bound import three_point_bound
 from games.sphere_packing.three_point_recheck import recheck_on_grid
 from games.sphere_packing.three_point_verify import (
+    ThreePointCertificate,
     kernel_polynomial,
     positive_definite,
     verify_three_point,
@@ -124,11 +125,7 @@ def test_verifier_enclosures_hold_the_exact_values_and_the_cover_decides_signs()
     enclosures (value, gradient) hold it on boxes; the cached per-side Gaussian factors enclose exact
     values and derivatives; the adaptive cover accepts a function < 0 on the cube and reports a point
     where one is > 0."""
-    from games.sphere_packing.three_point_verify import (
-        ThreePointCertificate,
-        _cover,
-        _SideWeights,
-    )
+    from games.sphere_packing.three_point_verify import _cover, _SideWeights
 
     mpmath.mp.dps = 50
     rng = np.random.default_rng(3)
@@ -298,6 +295,19 @@ def test_legendre_gram_form_encloses_the_exact_kernel():
             assert jets[i].grad[0].lo[m] <= slope <= jets[i].grad[0].hi[m], i
     for dimension in (3, 4):
         _assert_gram_form_encloses(dimension, "legendre", (5, 5, 4, 4, 3, 3, 2, 2, 1), rng)
+
+
+def test_an_overflowing_certificate_is_not_verified():
+    """Entries near the largest double overflow the interval evaluation to inf, and 0 * inf = NaN;
+    a NaN enclosure must leave a box undecided. This certificate (n = 3, f2 = (4 - t) e^(-t/2) up to
+    the basis, a huge Q_1 that p(0, 0, 0) never sees) once "verified" a density of 0.2618, below the
+    face-centred cubic packing's 0.7405, because NaN > 0 is False."""
+    huge = Fraction(15 * 10**307)
+    blocks = (((Fraction(1, 10**6),),), ((huge, huge - 1), (huge - 1, huge)))
+    cert = ThreePointCertificate(3, Fraction(1, 2), Fraction(7, 8), (Fraction(5, 2), Fraction(1)), blocks, "power")
+    with np.errstate(all="ignore"):
+        result = verify_three_point(cert, max_boxes=2000)
+    assert not result.verified and "pair" in result.reason
 
 
 def test_bad_input_is_refused():

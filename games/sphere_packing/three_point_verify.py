@@ -413,8 +413,12 @@ def _upper(function, lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.
             taylor = up(taylor + up(np.maximum(entry.hi, 0.0) * up(half[i] * half[i]) / 2))
         else:  # H_ij h_i h_j, counted once for (i, j) and (j, i) together with the 1/2
             taylor = up(taylor + up(_magnitude(entry) * up(half[i] * half[j])))
-    spread = [_magnitude(over_box.grad[i]) * width[i] for i in range(axes)]
-    best = np.minimum(over_box.value.hi, np.minimum(mean_value, taylor))
+    spread = [np.nan_to_num(_magnitude(over_box.grad[i]) * width[i], nan=np.inf) for i in range(axes)]
+    # NaN (0 * inf or inf - inf after an overflow) bounds nothing: it counts as +inf, undecided, or a
+    # certificate with entries near 1e308 would pass every box (np.minimum propagates NaN, NaN > 0
+    # is False)
+    enclosures = [np.where(np.isnan(e), np.inf, e) for e in (over_box.value.hi, mean_value, taylor)]
+    best = np.minimum(enclosures[0], np.minimum(enclosures[1], enclosures[2]))
     return best, np.argmax(np.stack(spread), axis=0)
 
 
@@ -441,7 +445,7 @@ def _cover(evaluate, max_boxes: int, axes: int = 3):
         parts = [_upper(evaluate, lo[:, k: k + CHUNK], width[:, k: k + CHUNK]) for k in range(0, lo.shape[1], CHUNK)]
         upper = np.concatenate([p[0] for p in parts])
         axis = np.concatenate([p[1] for p in parts])
-        bad = upper > 0
+        bad = ~(upper <= 0)  # NaN is not a pass
         if not bad.any():
             return None, boxes
         centre = lo[:, bad] + width[:, bad] / 2
