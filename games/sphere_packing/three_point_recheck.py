@@ -67,6 +67,7 @@ def _recheck(cert: ThreePointCertificate, per_axis: int) -> GridRecheck:
                    * (2 * x) ** (k - 2 * m) for m in range(k // 2 + 1))
 
     at_one = [explicit(k, 1) for k in range(len(blocks))] if lam else None
+    size = max(len(block) for block in blocks)  # the radial basis of the largest block (any block's shape)
 
     def normalised_gegenbauer(k, t):
         """P_k(t) = C_k^lam(t) / C_k^lam(1); Chebyshev T_k for n = 2 (lam = 0)."""
@@ -75,8 +76,8 @@ def _recheck(cert: ThreePointCertificate, per_axis: int) -> GridRecheck:
     def f3(a, b, c):
         """p(a, b, c) exp(-pi (a + b)) (without the indicator), p = sum_k phi(a)^T Q_k phi(b) h_k."""
         total, s = 0, mpmath.sqrt(a * b)
-        phi_a = _radial(cert.radial_basis, a / big ** 2, len(blocks[0]))
-        phi_b = _radial(cert.radial_basis, b / big ** 2, len(blocks[0]))
+        phi_a = _radial(cert.radial_basis, a / big ** 2, size)
+        phi_b = _radial(cert.radial_basis, b / big ** 2, size)
         for k, block in enumerate(blocks):
             if s == 0:
                 zonal = 1 if k == 0 else 0
