@@ -157,7 +157,7 @@ class Outcome:
 def violated(constraints: Sequence[float]) -> bool:
     """Some g_i > 0: infeasible for a reason the game measured (a failure so explained is the
     constraint models' to learn, not an unexplained one)."""
-    return bool(constraints) and max(constraints) > 0
+    return any(not g <= 0 for g in constraints)  # a NaN g counts as violated, in any position
 
 
 def to_json(obj: Any) -> str:

@@ -113,3 +113,10 @@ def test_a_game_without_moves_says_so():
 
     with pytest.raises(GameError, match="has no moves"):
         Stuck().random_completion((), np.random.default_rng(0))
+
+
+def test_a_nan_constraint_value_counts_as_violated_wherever_it_stands():
+    from discover.types import violated
+
+    assert violated((math.nan, 1.0)) and violated((1.0, math.nan)) and violated((-1.0, math.nan))
+    assert violated((-1.0, 0.5)) and not violated((-1.0, 0.0)) and not violated(())

@@ -65,3 +65,21 @@ def test_printed_lower_bounds_round_down(x):
     from discover.decimals import decimal_down, decimal_up
 
     assert Decimal(decimal_down(x)) <= Decimal(x) <= Decimal(decimal_up(x))
+
+
+def test_an_overflowing_radius_is_a_number_and_nan_never_bounds_anything():
+    """margin / (sqrt 2 L) past the float range rounds down to inf - inf = NaN; the radius is then
+    the largest float (a true lower bound), never NaN, which the exhaustive game would read as
+    "skip every image"; a NaN norm is bounded by inf, not 0."""
+    from games.feature_guided.exhaustive import game_radius
+    from games.feature_guided.rules import Rules
+    from games.lipsdp.network import ACTIVATION_NAMES
+    from games.lipsdp.rigorous import sqrt_up
+
+    net = Network((np.eye(2), np.eye(2)), (np.zeros(2), np.array([1e300, -1e300])), (ACTIVATION_NAMES["relu"],))
+    result = certified_radius(net, np.array([0.3, 0.2]), 1e-10)
+    assert result.margin > 0 and result.radius == np.finfo(float).max
+    assert sqrt_up(float("nan")) == float("inf")
+    with pytest.raises(ValueError, match="certified radius"):
+        game_radius(None, np.full((1, 2, 2), 0.5), 0, [0], Rules("l2", tau=0.5), max_queries=10,
+                    certified=float("nan"))

@@ -96,6 +96,8 @@ def game_radius(blackbox, image: np.ndarray, label: int, pixels: list[int], rule
     until one is misclassified or ``max_queries`` are spent (see the module docstring). Images closer
     than a ``certified`` radius of the network (in the rules' norm) are known not to be adversarial
     and are skipped, not queried."""
+    if certified is not None and not certified >= 0:  # NaN would skip every image and claim none is adversarial
+        raise ValueError(f"a certified radius must be a number >= 0 (or None), got {certified!r}")
     if rules.magnitude != "discrete":
         return GameRadius(None, False, 0, 0, "continuous magnitudes: the game's images are not a finite set")
     c, h, w = image.shape

@@ -60,7 +60,10 @@ def mul_up(*factors: float) -> float:
 
 
 def sqrt_up(x: float) -> float:
-    """Upper bound of sqrt(x) for x >= 0 (math.sqrt is correctly rounded)."""
+    """Upper bound of sqrt(x) for x >= 0 (math.sqrt is correctly rounded); NaN or inf gives inf, a
+    bound that holds (0 for NaN would shrink every rounding radius built on it)."""
+    if not math.isfinite(x):
+        return math.inf
     return up(math.sqrt(x)) if x > 0 else 0.0
 
 

@@ -16,6 +16,7 @@ for the rest. The radius is rounded down.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import flint
@@ -97,4 +98,6 @@ def certified_radius(network: Network, x: np.ndarray, lipschitz: float) -> Robus
     if not margin > 0:
         return Robustness(label, margin, 0.0)
     radius = float(_down(np.array(margin / mul_up(sqrt_up(2.0), lipschitz))))
-    return Robustness(label, margin, max(radius, 0.0))
+    if not radius >= 0:  # NaN: the quotient overflowed (inf rounded down is inf - inf)
+        radius = math.inf if margin == math.inf else sys.float_info.max  # one class only, or past every float
+    return Robustness(label, margin, radius)

@@ -29,7 +29,7 @@ class GridRecheck:
 
     @property
     def holds(self) -> bool:
-        return max(self.pair, self.triangle, self.wedge) <= 0
+        return all(v <= 0 for v in (self.pair, self.triangle, self.wedge))  # NaN fails (max would depend on order)
 
 
 def recheck_on_grid(cert: ThreePointCertificate, per_axis: int = 7, digits: int = 40) -> GridRecheck:
