@@ -20,6 +20,16 @@ pressure vessel 7224 -> 7202, Gramacy 0.599893 -> 0.599860), but GP-MCTS with it
 loses on all three (0.012972 -> 0.013809, 7211 -> 8539, 0.599837 -> 0.600490; Gramacy on every seed).
 One default serves every problem, so the default stays the one that does not lose.
 
+The guess that the loss comes from lambda's clip at 2 stretching the best values (the top side of
+the transform is convex for lambda > 1) was tested and is wrong (GP-MCTS, same seeds and budget,
+final values minimised). Leaving the top unstretched (parameter min(lambda, 1) above the median)
+kept the Func2C gain (-0.2063, -0.2047, +0.0003 per seed against -0.1953, +0.0211, -0.1923
+unwarped), but Gramacy ended at 0.60013, 0.59989, 0.60013 against 0.6000, 0.5999, 0.6000. Warping
+the bad tail only (identity above the median, parameter max(lambda, 1) below) still lost on the
+spring (seeds 0 and 1: 0.01360 and 0.01396 against 0.0134 and 0.0128) and on Gramacy (0.60016,
+0.60002, 0.59992), and flat BO lost with it too (Gramacy median 0.60011, spring seed 0 0.0183). So
+the interaction with the trust region is not the stretched top; it is not yet understood.
+
 [HEBO] Cowen-Rivers et al., "HEBO: pushing the limits of sample-efficient hyper-parameter
        optimisation", JAIR 2022.
 [YJ]   Yeo & Johnson, "A new family of power transformations to improve normality or symmetry",
