@@ -84,7 +84,7 @@ class Interval:
 
     def reciprocal(self) -> Interval:
         """1 / x for x > 0 (decreasing, so [1/hi, 1/lo], each quotient correctly rounded then stepped out)."""
-        if np.any(self.lo <= 0):
+        if not np.all(self.lo > 0):  # NaN is refused too
             raise ValueError("reciprocal of an interval reaching zero or below")
         return Interval(down(1.0 / self.hi), up(1.0 / self.lo))
 
