@@ -345,3 +345,21 @@ def test_printed_bounds_round_the_safe_way():
     margin = float(text.split("margin ")[1].split(" ")[0])
     factor = float(text.split("factor ")[1].split(",")[0])
     assert cert.certified and margin <= cert.margin and factor >= cert.euler.factor
+
+
+def test_a_stored_equilibrium_outside_its_players_set_is_refused():
+    """||P(y) - z|| <= ||y - z|| holds only for z in the set: a forged artifact whose equilibrium is
+    the unconstrained root (2, -0.2), outside player 1's unit ball, once passed the recheck with a
+    residual of ~1e-18, though projected Euler moves it by (-1, 0). dist(z, set) now enters it."""
+    import copy
+
+    from games.small_gain_nash import Ball, Box, DifferentiableGame, Region, certify
+    from games.small_gain_nash.verify import recheck
+
+    game = DifferentiableGame([lambda b: ((b[0] - 2.0) ** 2).sum() / 2,
+                               lambda b: (b[1] ** 2).sum() / 2 + 0.1 * (b[0] * b[1]).sum()], [Ball(1, 1.0), Box(1)])
+    honest = certify(game, Region((2.0, 0.0), 1.5), constants="interval").to_dict()
+    assert recheck(game, honest) is None
+    forged = copy.deepcopy(honest)
+    forged["equilibrium"], forged["basin"] = [2.0, -0.2], 0.003
+    assert recheck(game, forged) is not None

@@ -36,6 +36,13 @@ S(w) as in :mod:`.weights`. If S(w) >= m diag(w) (m the margin) then z^T S(w) z 
   a point at distance r stay within (1 + eta a_3) r, so RK4 is certified on the ball of radius
   rho / (1 + eta a_3).
 
+What is claimed. z* is the unique solution in R of the variational inequality of the game (the
+unique stationary point of gradient play there), so a Nash equilibrium of the game restricted to R,
+since the margin makes each player's loss strongly convex in its own variables on R. It is not
+claimed to be a Nash equilibrium of the whole game: l1 = x^2/2 - x^4/100 + 0.1 x y, l2 = y^2/2 -
+0.1 x y on R^2 certifies around the origin with a basin of about 1, yet l1(10, 0) = -50 < l1(0, 0), and
+that game has no Nash equilibrium at all.
+
 Rigour. ``certified`` is True only on proven constants (:mod:`.constants`: exact or interval). The
 margin of the chosen weights, L_w, the step factors and the largest safe steps are then proven in
 exact rationals (:mod:`.rational`, :mod:`.steps`); the equilibrium is located to an a posteriori bound
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -54,13 +62,14 @@ import torch
 from scipy.optimize import root as scipy_root
 
 from discover.decimals import decimal_down, decimal_up
+from games.outward import up
 from games.small_gain_nash.bounds import field_enclosure
 from games.small_gain_nash.constants import Constants, Region, region_constants
 from games.small_gain_nash.enclosure import Interval, NotEnclosable
 from games.small_gain_nash.geometry import Chart, block_norms, coordinate_weights
 from games.small_gain_nash.model import DifferentiableGame
 from games.small_gain_nash.rational import fraction, margin_lower, weighted_norm_upper
-from games.small_gain_nash.sets import Ball, Box
+from games.small_gain_nash.sets import Ball, Box, Simplex
 from games.small_gain_nash.steps import StepRule, euler_rule, rk4_rule
 from games.small_gain_nash.weights import (WeightSearch, bo_weights, convex_weights, gain_radius, margin,
                                            timescale_band)
@@ -159,8 +168,10 @@ def _euler_residual(chart: Chart, z: torch.Tensor, step: float) -> Interval | No
     """Intervals containing T(z) - z for the Euler step T, or None where G or the projection cannot be enclosed.
 
     Logits (entropic players) are not projected. Boxes project by clamping, which is monotone; another
-    set is bounded by non-expansiveness,
-    ||P(y) - z|| <= ||y - z|| for z in the set, i.e. by eta ||G_i(z)|| (a box centred at 0 of that radius).
+    set is bounded by non-expansiveness, ||P(y) - z|| <= ||P(y) - P(z)|| + ||P(z) - z|| <= ||y - z|| +
+    dist(z, set), i.e. by eta ||G_i(z)|| + dist(z, set) (a box centred at 0 of that radius). The distance
+    term matters: without it a stored equilibrium outside its player's set (a forged artifact, or a
+    float projection a few ulps out) had its residual bounded as if it were inside.
     """
     try:
         G = field_enclosure(chart, z.numpy())
@@ -177,9 +188,34 @@ def _euler_residual(chart: Chart, z: torch.Tensor, step: float) -> Interval | No
             lo[a:b] = (Interval(np.clip(y.lo, s.lower, s.upper)) - Interval(zi)).lo
             hi[a:b] = (Interval(np.clip(y.hi, s.lower, s.upper)) - Interval(zi)).hi
         else:
-            radius = moved[a:b].power(2).sum(0).root().hi
+            radius = up(moved[a:b].power(2).sum(0).root().hi + distance_up(s, zi))
             lo[a:b], hi[a:b] = -radius, radius
     return Interval(lo, hi)
+
+
+def distance_up(s: Any, z: np.ndarray) -> float:
+    """An upper bound of dist(z, s) for a ball or a simplex, from exact rationals: the squared distance
+    to a member of ``s`` (the ball's radial projection; for the simplex z's positive part scaled to sum
+    1, or a vertex) is exact, and only its square root is rounded, upward."""
+    x = [Fraction(float(v)) for v in z]
+    if isinstance(s, Ball):
+        c = [Fraction(float(v)) for v in (s.center or (0.0,) * len(x))]
+        squared = sum((xi - ci) ** 2 for xi, ci in zip(x, c))
+        radius = Fraction(float(s.radius))
+        if squared <= radius ** 2:
+            return 0.0
+        return float(up(np.array(_sqrt_up(squared) - float(radius))))
+    if not isinstance(s, Simplex):
+        return math.inf  # a set this bound does not know: nothing is claimed
+    positive = [max(xi, Fraction(0)) for xi in x]
+    total = sum(positive)
+    member = [p / total for p in positive] if total > 0 else [Fraction(1)] + [Fraction(0)] * (len(x) - 1)
+    squared = sum((xi - mi) ** 2 for xi, mi in zip(x, member))
+    return 0.0 if squared == 0 else _sqrt_up(squared)
+
+
+def _sqrt_up(q: Fraction) -> float:
+    return float(up(np.array(math.sqrt(float(up(np.array(float(q))))))))
 
 
 def _float_error(chart: Chart, z: torch.Tensor, rule: StepRule, w: np.ndarray,
@@ -301,7 +337,8 @@ def certify(game: DifferentiableGame, region: Region | float | None = None, geom
             partition: str = "players", constants: str = "auto", samples: int = 256, safety: float = 0.1,
             weights: str = "convex", seed: int = 0, bo_budget: int = 30, tol: float = 0.01,
             max_boxes: int = 4096) -> Certificate:
-    """Certify contraction of the game's learning dynamics to its Nash equilibrium on a region.
+    """Certify contraction of the game's learning dynamics to its equilibrium in a region (a Nash
+    equilibrium of the game restricted to the region: see the module docstring for what is claimed).
 
     ``region``: a :class:`Region` in the geometry's coordinates, or a radius around the game's
     equilibrium (or its sets' centres), default 1. ``constants``: ``auto`` (exact when the Jacobian is
