@@ -1,4 +1,8 @@
-"""Small-Gain Nash certificates: certified contraction to Nash equilibria of non-monotone games.
+"""Small-Gain Nash certificates: certified contraction to the equilibrium of a non-monotone game in a region.
+
+What is proven is local: z*, the unique stationary point of the game in the region, is a Nash
+equilibrium of the game restricted to the region (each player's loss is strongly convex in its own
+variables there), not necessarily of the whole game, whose losses may be lower outside the region.
 
 ``certify(game, region)`` bounds each block's curvature and the cross-block couplings on a
 region (exactly, by interval branch and bound, or, labelled as an estimate, from samples), chooses block weights that make the pseudo-gradient strongly monotone in a weighted metric,

@@ -31,7 +31,8 @@ OBJECTIVES = ("margin", "region")
 
 
 class SmallGainNashGame(SlotGame):
-    """Certify contraction to a Nash equilibrium of a built-in example game; maximise margin or region."""
+    """Certify contraction to the equilibrium in a region of a built-in example game (a Nash
+    equilibrium of the game restricted to the region); maximise margin or region."""
 
     name = "small-gain-nash"
     expensive = True
