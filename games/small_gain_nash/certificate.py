@@ -62,7 +62,7 @@ import torch
 from scipy.optimize import root as scipy_root
 
 from discover.decimals import decimal_down, decimal_up
-from games.outward import up
+from games.outward import down, up
 from games.small_gain_nash.bounds import field_enclosure
 from games.small_gain_nash.constants import Constants, Region, region_constants
 from games.small_gain_nash.enclosure import Interval, NotEnclosable
@@ -287,7 +287,9 @@ def interior(chart: Chart, z: torch.Tensor, error: float, w: np.ndarray, blocks:
     error / sqrt(w_b) in block b. Mirrored (entropic) players are unconstrained; a simplex in the
     Euclidean geometry has no interior.
     """
-    reach = coordinate_weights(w, blocks) ** -0.5 * error
+    # rounded up (sqrt is correctly rounded, then stepped down; the quotient stepped up): a box test
+    # zi - r > lower in floats is then exact, since rounding to nearest is monotone
+    reach = up(error / down(np.sqrt(coordinate_weights(w, blocks))))
     for s, U, (a, b) in zip(chart.game.sets, chart.bases, zip(chart.offsets[:-1], chart.offsets[1:])):
         zi, r = z.numpy()[a:b], reach[a:b]
         if U is not None:
