@@ -54,11 +54,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import torch
+from flint import fmpq
 from scipy.optimize import root as scipy_root
 
 from discover.decimals import decimal_down, decimal_up
@@ -68,7 +68,7 @@ from games.small_gain_nash.constants import Constants, Region, region_constants
 from games.small_gain_nash.enclosure import Interval, NotEnclosable
 from games.small_gain_nash.geometry import Chart, block_norms, coordinate_weights
 from games.small_gain_nash.model import DifferentiableGame
-from games.small_gain_nash.rational import fraction, margin_lower, weighted_norm_upper
+from games.small_gain_nash.rational import fraction, margin_lower, sqrt_upper, weighted_norm_upper
 from games.small_gain_nash.sets import Ball, Box, Simplex
 from games.small_gain_nash.steps import StepRule, euler_rule, rk4_rule
 from games.small_gain_nash.weights import (WeightSearch, bo_weights, convex_weights, gain_radius, margin,
@@ -197,25 +197,21 @@ def distance_up(s: Any, z: np.ndarray) -> float:
     """An upper bound of dist(z, s) for a ball or a simplex, from exact rationals: the squared distance
     to a member of ``s`` (the ball's radial projection; for the simplex z's positive part scaled to sum
     1, or a vertex) is exact, and only its square root is rounded, upward."""
-    x = [Fraction(float(v)) for v in z]
+    x = [fraction(v) for v in z]
+    zero = fmpq(0)
     if isinstance(s, Ball):
-        c = [Fraction(float(v)) for v in (s.center or (0.0,) * len(x))]
-        squared = sum((xi - ci) ** 2 for xi, ci in zip(x, c))
-        radius = Fraction(float(s.radius))
+        c = [fraction(v) for v in (s.center or (0.0,) * len(x))]
+        squared = sum(((xi - ci) ** 2 for xi, ci in zip(x, c)), zero)
+        radius = fraction(s.radius)
         if squared <= radius ** 2:
             return 0.0
-        return float(up(np.array(_sqrt_up(squared) - float(radius))))
+        return float(up(np.array(sqrt_upper(squared) - float(radius))))
     if not isinstance(s, Simplex):
         return math.inf  # a set this bound does not know: nothing is claimed
-    positive = [max(xi, Fraction(0)) for xi in x]
-    total = sum(positive)
-    member = [p / total for p in positive] if total > 0 else [Fraction(1)] + [Fraction(0)] * (len(x) - 1)
-    squared = sum((xi - mi) ** 2 for xi, mi in zip(x, member))
-    return 0.0 if squared == 0 else _sqrt_up(squared)
-
-
-def _sqrt_up(q: Fraction) -> float:
-    return float(up(np.array(math.sqrt(float(up(np.array(float(q))))))))
+    positive = [xi if xi > 0 else zero for xi in x]
+    total = sum(positive, zero)
+    member = [p / total for p in positive] if total > 0 else [fmpq(1)] + [zero] * (len(x) - 1)
+    return sqrt_upper(sum(((xi - mi) ** 2 for xi, mi in zip(x, member)), zero))
 
 
 def _float_error(chart: Chart, z: torch.Tensor, rule: StepRule, w: np.ndarray,
