@@ -16,7 +16,6 @@ for the rest. The radius is rounded down.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 
 import flint
@@ -99,5 +98,5 @@ def certified_radius(network: Network, x: np.ndarray, lipschitz: float) -> Robus
         return Robustness(label, margin, 0.0)
     radius = float(_down(np.array(margin / mul_up(sqrt_up(2.0), lipschitz))))
     if not radius >= 0:  # NaN: the quotient overflowed (inf rounded down is inf - inf)
-        radius = math.inf if margin == math.inf else sys.float_info.max  # one class only, or past every float
+        radius = math.inf if margin == math.inf else float(np.finfo(float).max)  # one class only, or past every float
     return Robustness(label, margin, radius)

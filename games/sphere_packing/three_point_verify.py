@@ -414,11 +414,10 @@ def _upper(function, lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.
         else:  # H_ij h_i h_j, counted once for (i, j) and (j, i) together with the 1/2
             taylor = up(taylor + up(_magnitude(entry) * up(half[i] * half[j])))
     spread = [np.nan_to_num(_magnitude(over_box.grad[i]) * width[i], nan=np.inf) for i in range(axes)]
-    # NaN (0 * inf or inf - inf after an overflow) bounds nothing: it counts as +inf, undecided, or a
-    # certificate with entries near 1e308 would pass every box (np.minimum propagates NaN, NaN > 0
-    # is False)
-    enclosures = [np.where(np.isnan(e), np.inf, e) for e in (over_box.value.hi, mean_value, taylor)]
-    best = np.minimum(enclosures[0], np.minimum(enclosures[1], enclosures[2]))
+    # NaN (0 * inf or inf - inf after an overflow) bounds nothing: fmin takes the other enclosures,
+    # and a box with none left stays NaN, which _cover counts as undecided (np.minimum would have
+    # propagated one NaN, and NaN > 0 is False: entries near 1e308 passed every box)
+    best = np.fmin(over_box.value.hi, np.fmin(mean_value, taylor))
     return best, np.argmax(np.stack(spread), axis=0)
 
 
