@@ -16,6 +16,8 @@ from games.small_gain_nash import (Ball, Box, Chart, Region, Simplex, certify, c
 from games.small_gain_nash.examples import EXAMPLES
 from games.small_gain_nash.game import SmallGainNashGame
 from games.small_gain_nash.geometry import block_norms, coordinate_weights
+from games.small_gain_nash.steps import rk4_rule
+from games.small_gain_nash.verify import recheck
 
 # Two scalar players: unit curvatures, couplings 3 and 0.2. Product 0.6 < 1, but the symmetrised
 # Jacobian [[1, 1.6], [1.6, 1]] is indefinite: Euclidean monotonicity fails.
@@ -220,3 +222,17 @@ def test_equilibria_are_found_without_a_hint_interior_or_held_by_the_sets():
     tanh.equilibrium = None
     found = certify(tanh, 0.2, partition="coordinates")
     assert np.abs(found.equilibrium).max() < 1e-12
+
+
+def test_no_rk4_step_is_certified_without_a_basin():
+    # the unconstrained equilibrium (-10, 3) lies outside the region of radius 3 around 0: Euler's pairwise
+    # factor holds on the region, but RK4's stages from a point of the region need not stay in it
+    game = two_player()
+    cert = certify(game, Region((0.0, 0.0), 3.0))
+    assert cert.certified and cert.basin is None and cert.rk4 is None and cert.rk4_basin is None
+    assert any("RK4" in note for note in cert.notes)
+    claim = cert.to_dict()
+    assert recheck(game, claim) is None
+    rule = rk4_rule(cert.margin, cert.lipschitz)  # a step whose factor is right, were the stages in the region
+    forged = dict(claim, rk4={"step": rule.step, "factor": rule.factor, "max_step": rule.max_step})
+    assert "basin" in recheck(game, forged)

@@ -29,7 +29,7 @@ S(w) as in :mod:`.weights`. If S(w) >= m diag(w) (m the margin) then z^T S(w) z 
   With beta = (1, 2, 2, 1)/6, b = sum beta_j b_j and a = sum beta_j a_j the step contracts by
   q(eta) = sqrt(1 - 2 eta b + eta^2 a^2). Only m and L_w enter; the bound is conservative but exact
   to first order (q ~ 1 - eta m). Its fixed point is the equilibrium only when G vanishes there
-  (an interior equilibrium), so an RK4 step is certified only then.
+  (an interior equilibrium), so an RK4 step is certified only then, and only with a basin (below).
 * Where it holds. The bounds need both points, and for RK4 the stage points, in R. Comparing with the
   equilibrium z* itself: if the w-ball B of radius rho around z* lies in the box R, an Euler step from
   B stays in B, so every Euler trajectory from B converges to z* at factor q; the stages of RK4 from
@@ -386,11 +386,14 @@ def certify(game: DifferentiableGame, region: Region | float | None = None, geom
             notes.append("the equilibrium lies outside the region: the region is monotone, but no trajectory is "
                          "certified to reach the equilibrium")
             basin = None
-        if not math.isinf(error) and interior(chart, equilibrium, error, w, blocks):
+        if basin is None:  # RK4's factor needs its stage points in R, which only a basin around z* gives
+            notes.append("no RK4 step is certified: its factor holds only where the stages stay in the region, "
+                         "and without a basin around the equilibrium no such region is known")
+        elif interior(chart, equilibrium, error, w, blocks):
             rk4 = rk4_rule(m, lipschitz)
             if rk4 is None:
                 notes.append("no RK4 step contracts by the stage bound")
-            elif basin is not None:
+            else:
                 rk4_basin = rk4_basin_radius(basin, rk4, lipschitz)
         else:
             notes.append("the equilibrium is not shown to be interior to the players' sets, so the field need not "

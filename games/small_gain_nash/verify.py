@@ -99,6 +99,8 @@ def recheck(game: DifferentiableGame, claim: dict[str, Any]) -> str | None:
             return f"the claimed basin {claim['basin']!r} exceeds the proven {basin!r}"
         if claim["rk4"] is not None and not interior(chart, z, error, w, blocks):
             return "an RK4 step is claimed but the equilibrium is not proven interior (the field need not vanish)"
+        if claim["rk4"] is not None and not basin > 0:
+            return "an RK4 step is claimed without a basin (its stages need not stay in the region)"
         if claim["rk4_basin"] is not None:
             if claim["rk4"] is None:
                 return "an RK4 basin is claimed without an RK4 step"
