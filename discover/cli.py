@@ -365,6 +365,46 @@ def best(
 
 @app.command()
 @_guard
+def verify(
+    db: Path = typer.Argument(..., help="campaign database"),
+    top: int = typer.Option(5, "--top", "-k", min=1, help="how many of the best evaluations to re-check"),
+    every: bool = typer.Option(False, "--all", help="re-check every successful evaluation"),
+) -> None:
+    """Re-check the stored certificates of the best evaluations with the game code installed here (the
+    game's own verify, independent of the solver), without writing the database. A campaign is
+    verified when each evaluation finishes, by the code of that time: a database from another machine
+    or an older version is trusted only after this. Exits 1 when a certificate does not hold."""
+    from discover.game import Game, upgraded_history
+
+    with Store.open(db, readonly=True) as store:
+        info = store.campaign()
+        rows = store.evaluations(order="best", status="ok", limit=None if every else top, states=True)
+    game = load_game(info.game, **info.params)
+    if type(game).verify is Game.verify:
+        raise _fail(f"game {info.game!r} has no verify of its own (it trusts its evaluations): nothing to re-check", 1)
+    if not rows:
+        out.print("no successful evaluation to re-check", highlight=False)
+        return
+    objective = info.objective
+    refused = 0
+    for i, e in enumerate(upgraded_history(game, rows), 1):
+        started = time.monotonic()
+        try:
+            reason = game.verify(e.state, e.outcome())
+        except Exception as exc:  # a verifier that raises has not verified
+            reason = f"{type(exc).__name__}: {exc}"
+        refused += bool(reason)
+        verdict = f"DOES NOT HOLD: {reason}" if reason else "holds"
+        out.print(f"{i}. {objective.text(e.value)}  {e.label}  ({time.monotonic() - started:.1f} s): {verdict}",
+                  highlight=False, markup=False, soft_wrap=True)
+    if refused:
+        raise _fail(f"{refused} of {len(rows)} stored certificates do not hold under this code; "
+                    "their values are not proven", 1)
+    out.print(f"all {len(rows)} re-checked certificates hold", highlight=False)
+
+
+@app.command()
+@_guard
 def plot(
     dbs: list[Path] = typer.Argument(..., help="campaign databases to overlay"),
     output: Path = typer.Option(..., "--output", "-o", help="figure to write: .png or .svg"),

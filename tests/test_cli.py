@@ -1,6 +1,7 @@
 """The command line: a tour of the commands, and one clear line for every kind of bad input."""
 
 import hashlib
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -221,3 +222,20 @@ def test_ctrl_c_stops_cleanly_with_one_line(tmp_path):
     assert proc.returncode == 130
     assert err.strip() == f"error: interrupted; continue with `discover resume {db}`", err
     assert "Traceback" not in out + err
+
+
+def test_verify_rechecks_stored_certificates_without_writing(tmp_path):
+    db = tmp_path / "s.db"
+    assert invoke("run", "small-gain-nash", "-p", "bo_budget=4", "--budget", 2, "--backend", "inline", "--db", db).exit_code == 0
+    before = fingerprint(db)
+    checked = invoke("verify", db)
+    assert checked.exit_code == 0 and "holds" in checked.output and "re-checked certificates hold" in checked.output
+    with sqlite3.connect(db) as conn:  # a stored value above what its certificate proves
+        conn.execute("UPDATE evaluations SET value = value + 0.1 WHERE status = 'ok'")
+    forged = fingerprint(db)
+    refused = invoke("verify", db, "--all")
+    assert refused.exit_code == 1 and "DOES NOT HOLD" in refused.output and "exceeds the certificate" in refused.output
+    assert fingerprint(db) == forged != before  # read only
+    trusting = tmp_path / "t.db"
+    assert invoke("run", "toy-formulation", "--budget", 3, "--backend", "inline", "--db", trusting).exit_code == 0
+    assert invoke("verify", trusting).exit_code == 1  # no verify of its own: nothing is claimed re-checked
