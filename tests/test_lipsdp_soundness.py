@@ -242,7 +242,13 @@ def hooked() -> nn.Sequential:
 
 def patched_forward() -> nn.Sequential:
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
-    model[1].forward = lambda x: 5 * torch.relu(x)  # same class, no hook: only running it shows the difference
+    model[1].forward = lambda x: 5 * torch.relu(x)  # same class, no hook
+    return model
+
+
+def slightly_patched_forward() -> nn.Sequential:
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))  # float32: within the sampled check's tolerance
+    model[2].forward = lambda x: nn.functional.linear(x, 1.0005 * model[2].weight, model[2].bias)
     return model
 
 
@@ -250,7 +256,8 @@ def patched_forward() -> nn.Sequential:
     (lambda: nn.Sequential(nn.Linear(3, 4), FiveTimesReLU(), nn.Linear(4, 2)), "FiveTimesReLU is a subclass of ReLU"),
     (hooked, "layer 0 \\(Linear\\) has forward hooks"),
     (lambda: nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)), "Dropout in training mode"),
-    (patched_forward, "does not compute what its layers"),
+    (patched_forward, "layer 1 \\(ReLU\\) has its own forward set on the instance"),
+    (slightly_patched_forward, "layer 2 \\(Linear\\) has its own forward set on the instance"),
 ])
 def test_modules_that_compute_something_else_are_refused(build, match):
     with pytest.raises(ValueError, match=match) as error:
@@ -262,3 +269,47 @@ def test_dropout_in_eval_mode_is_read_as_the_identity():
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)).eval()
     assert load_network(model).widths == (3, 4, 2)
     assert naive_bound(load_network(model)) > 0
+
+
+def test_float32_weights_are_certified_in_float64():
+    # f(x) = w2 relu(w1 x) with positive weights: its Lipschitz constant is exactly sum w1_i w2_i. Proofs
+    # run on float32 arrays used float32 arithmetic under float64 error bounds and came out below it.
+    rng = np.random.default_rng(2)
+    w1, w2 = rng.uniform(0.1, 1, (40, 1)).astype(np.float32), rng.uniform(0.1, 1, (1, 40)).astype(np.float32)
+    exact = sum(fmpq(*float(a).as_integer_ratio()) * fmpq(*float(b).as_integer_ratio()) for a, b in zip(w1[:, 0], w2[0]))
+    net = Network((w1, w2), (np.zeros(40, np.float32), np.zeros(1, np.float32)), (ACTIVATION_NAMES["relu"],))
+    assert all(W.dtype == np.float64 for W in (*net.weights, *net.biases))
+    result = lipschitz_bound(net, lower=False, tolerance=1e-8)
+    assert result.method == "lipsdp" and q(result.bound) >= exact and q(naive_bound(net)) >= exact
+
+
+def test_activation_parameters_are_certified_as_the_kernel_uses_them():
+    # float32 LeakyReLU(1.1) multiplies by float32(1.1) = 1.10000002384..., above the Python float 1.1
+    model = nn.Sequential(nn.Linear(1, 1, bias=False), nn.LeakyReLU(1.1), nn.Linear(1, 1, bias=False))
+    with torch.no_grad():
+        model[0].weight.fill_(-1.0)
+        model[2].weight.fill_(1.0)
+        slope = abs(float(model(torch.tensor([[1.0]])) - model(torch.tensor([[0.0]]))))
+    assert slope > 1.1
+    result = lipschitz_bound(model, lower=False)
+    assert result.verified and result.bound >= slope and result.lipsdp >= slope
+
+
+@pytest.mark.parametrize("array,match", [
+    (np.array([[2 ** 60 + 1]], dtype=np.int64), "beyond 2\\^53"),
+    (np.array([[1 + np.longdouble(2) ** -60]], dtype=np.longdouble), "cannot hold exactly"),
+    (np.array([[1 + 1j]]), "not a real number type"),
+])
+def test_weights_float64_cannot_hold_exactly_are_refused(array, match):
+    if array.dtype == np.longdouble and np.finfo(np.longdouble).nmant <= 52:
+        pytest.skip("longdouble is float64 on this platform")
+    with pytest.raises(ValueError, match=match):
+        Network((array, np.ones((1, 1))), (np.zeros(1), np.zeros(1)), (ACTIVATION_NAMES["relu"],))
+
+
+def test_verify_refuses_missing_multipliers(game_and_outcome):
+    game, state, outcome = game_and_outcome
+    segment = dict(outcome.artifacts["segments"][0])
+    segment["multipliers"] = segment["multipliers"][:-1]
+    art = dict(outcome.artifacts, segments=[segment, *outcome.artifacts["segments"][1:]])
+    assert "do not fit" in game.verify(state, Outcome.ok(outcome.value, art))

@@ -1,7 +1,7 @@
 """LipSDP: verified l2 Lipschitz bounds of feed-forward networks, assembled formulation by formulation.
 
-``lipschitz_bound(model)`` solves one formulation and verifies it; ``lower_bound(model)`` finds
-slopes the network really has; ``certified_radius(network, x, bound)`` turns a bound into a proven
+``lipschitz_bound(model)`` solves one formulation and verifies it; ``lower_bound(model)`` samples the
+network's slopes (an estimate from below, not a proof); ``certified_radius(network, x, bound)`` turns a bound into a proven
 robustness radius at x; :class:`LipSDPGame` lets the engine search over formulations.
 """
 

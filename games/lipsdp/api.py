@@ -109,7 +109,8 @@ def best_bound(lipsdp: float | None, naive: float) -> tuple[float, str]:
 
 
 def lower_bound(model: nn.Module | Network | str, **options) -> float:
-    """The largest slope found by sampling Jacobians and gradient ascent on input pairs (a true lower bound)."""
+    """The largest slope found by sampling Jacobians and gradient ascent on input pairs (a sampled estimate, not a proof: the rounding of a saturated Tanh's or Sigmoid's derivative can lift
+    it above the true constant, never above the slope bounds; see :mod:`.bounds`)."""
     return sampled_lower_bound(load_network(model), **options)
 
 

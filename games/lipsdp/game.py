@@ -126,6 +126,8 @@ class LipSDPGame(SlotGame):
                 return f"a stored segment covers hidden layers {record.get('layers')}, the formulation's {list(segment.layers)}"
             mults = [multipliers(c, f["formulation"]) for c in segment.channels]
             try:
+                if len(record["multipliers"]) != len(mults):
+                    raise ValueError("one multiplier array per channel")
                 thetas = [np.asarray(t, dtype=float).reshape(m.size) for t, m in zip(record["multipliers"], mults)]
             except (KeyError, TypeError, ValueError):
                 return f"hidden layers {list(segment.layers)}: the stored multipliers do not fit the formulation"

@@ -5,6 +5,11 @@ and the MaxMin / GroupSort modules defined here), ending in a ``Linear``; ``Flat
 are skipped. From a live module, a ``torch.save`` file of one, or an ``.npz`` with arrays ``W0, b0,
 W1, b1, ...`` and a string array ``activations`` (e.g. ``["relu", "maxmin"]``, one per hidden layer).
 Anything else is refused with the layer and the reason.
+
+What is read is the network in exact arithmetic that every bound is proven for: weights and biases as
+float64 (converted exactly or refused: :func:`exact_float64`), activation parameters as the kernel on
+the module's dtype uses them (:func:`kernel_scalar`). The module's own floating-point forward pass
+rounds at every operation; that is not part of the certificate.
 """
 
 from __future__ import annotations
@@ -66,8 +71,18 @@ ACTIVATION_NAMES = {"relu": Activation("relu"), "tanh": Activation("tanh"), "sig
                     "elu": Activation("elu", parameter=1.0), "maxmin": Activation("maxmin", group_size=2)}
 
 
-def activation_of(module: nn.Module, where: str) -> Activation:
-    """The slope bounds of a supported activation module (its class exactly, never a subclass)."""
+def kernel_scalar(value: float, dtype: torch.dtype) -> float:
+    """A Python-float parameter (LeakyReLU's slope, ELU's alpha) as torch's kernels use it on ``dtype``
+    inputs: rounded to the operation's compute type, float64 for float64 and float32 otherwise
+    (float16 and bfloat16 compute in float32). LeakyReLU(1.1) on float32 multiplies by
+    1.10000002384..., not 1.1: the network certified must have that slope."""
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    return float(torch.tensor(float(value), dtype=torch.float64).to(compute).item())
+
+
+def activation_of(module: nn.Module, where: str, dtype: torch.dtype = torch.float64) -> Activation:
+    """The slope bounds of a supported activation module (its class exactly, never a subclass) whose
+    inputs are ``dtype`` (its parameters taken as the kernel uses them: :func:`kernel_scalar`)."""
     kind = type(module)
     if kind in (GroupSort, MaxMin):
         return Activation("maxmin" if module.group_size == 2 else f"groupsort{module.group_size}",
@@ -75,19 +90,40 @@ def activation_of(module: nn.Module, where: str) -> Activation:
     if kind is nn.ReLU:
         return ACTIVATION_NAMES["relu"]
     if kind is nn.LeakyReLU:
-        s = float(module.negative_slope)
+        s = kernel_scalar(module.negative_slope, dtype)
         return Activation("leaky_relu", min(s, 1.0), max(s, 1.0), parameter=s)
     if kind is nn.Tanh:
         return ACTIVATION_NAMES["tanh"]
     if kind is nn.Sigmoid:
         return ACTIVATION_NAMES["sigmoid"]
     if kind is nn.ELU:
-        a = float(module.alpha)
+        a = kernel_scalar(module.alpha, dtype)
         if a < 0:
             raise ValueError(f"{where}: ELU with negative alpha {a} is not monotone; not supported")
         return Activation("elu", 0.0, max(1.0, a), parameter=a)
     raise ValueError(f"{where}: {type(module).__name__} is not a supported activation (ReLU, LeakyReLU, Tanh, "
                      "Sigmoid, ELU, MaxMin, GroupSort)")
+
+
+def exact_float64(array: np.ndarray, where: str) -> np.ndarray:
+    """``array`` as float64 when that changes no entry, else a clear refusal. Every bound's rounding
+    analysis assumes float64 arithmetic on the exact weights: float32 arrays left as they are would run
+    the proofs in float32, and a silently rounded longdouble or huge integer is another network."""
+    a = np.asarray(array)
+    if a.dtype == np.float64:
+        return a
+    if a.dtype.kind == "f" and a.dtype.itemsize < 8:  # float16, float32: every value is a float64
+        return a.astype(np.float64)
+    if a.dtype.kind in "iub":
+        if a.dtype.kind == "b" or np.abs(a.astype(object)).max(initial=0) <= 2 ** 53:
+            return a.astype(np.float64)
+        raise ValueError(f"{where}: integers beyond 2^53 are not exact in float64; convert them yourself")
+    if a.dtype.kind == "f":  # longdouble: exact only if it rounds back to itself
+        out = a.astype(np.float64)
+        if np.array_equal(out.astype(a.dtype), a, equal_nan=True):
+            return out
+        raise ValueError(f"{where}: {a.dtype} values that float64 cannot hold exactly; round them to float64 yourself")
+    raise ValueError(f"{where}: dtype {a.dtype} is not a real number type")
 
 
 @dataclass(frozen=True)
@@ -101,6 +137,10 @@ class Network:
     def __post_init__(self) -> None:
         if len(self.weights) != len(self.activations) + 1 or len(self.biases) != len(self.weights):
             raise ValueError("a network needs one activation per hidden layer and one bias per linear layer")
+        object.__setattr__(self, "weights", tuple(exact_float64(W, f"linear layer {k}'s weight")
+                                                  for k, W in enumerate(self.weights)))
+        object.__setattr__(self, "biases", tuple(exact_float64(b, f"linear layer {k}'s bias")
+                                                 for k, b in enumerate(self.biases)))
         for k, (W, b) in enumerate(zip(self.weights, self.biases)):
             if W.ndim != 2:
                 raise ValueError(f"linear layer {k}: weight must be a matrix, got shape {W.shape}")
@@ -154,6 +194,10 @@ def check_plain(module: nn.Module, where: str) -> None:
         raise ValueError(f"{where}: {name} is a subclass of {base}, whose forward may differ; use {base} itself"
                          if base else f"{where}: {name} is not a supported layer (Linear, ReLU, LeakyReLU, Tanh, "
                                       "Sigmoid, ELU, MaxMin, GroupSort, Flatten, Identity, Dropout)")
+    patched = [name for name in ("forward", "_call_impl", "_wrapped_call_impl", "__call__") if name in vars(module)]
+    if patched or getattr(module, "_compiled_call_impl", None) is not None:
+        raise ValueError(f"{where} has its own {', '.join(patched) or 'compiled forward'} set on the instance, so it may "
+                         f"not compute what {type(module).__name__} does; rebuild it from the standard layer")
     if type(module) is nn.Dropout and module.training:
         raise ValueError(f"{where}: Dropout in training mode scales and zeroes activations at random; call model.eval()")
 
@@ -184,6 +228,7 @@ def from_module(model: nn.Module) -> Network:
         if isinstance(layer, nn.Linear):
             if not expect_linear:
                 raise ValueError(f"{where}: two Linear layers in a row; merge them (their product is one linear map)")
+            dtype = layer.weight.dtype
             W = layer.weight.detach().double().cpu().numpy()
             b = layer.bias.detach().double().cpu().numpy() if layer.bias is not None else np.zeros(W.shape[0])
             weights.append(W)
@@ -192,7 +237,7 @@ def from_module(model: nn.Module) -> Network:
         elif expect_linear:
             raise ValueError(f"{where}: an activation must follow a Linear layer")
         else:
-            activations.append(activation_of(layer, where))
+            activations.append(activation_of(layer, where, dtype))
             expect_linear = True
     if not weights:
         raise ValueError("the model has no Linear layer")
@@ -237,8 +282,7 @@ def from_npz(path: Path) -> Network:
     if unknown:
         raise ValueError(f"{path}: unknown activations {unknown}; known: {', '.join(ACTIVATION_NAMES)}, groupsortG")
     acts = tuple(ACTIVATION_NAMES[n] if n in ACTIVATION_NAMES else Activation(n, group_size=int(n[9:])) for n in names)
-    return Network(tuple(np.asarray(data[f"W{k}"], float) for k in range(count)),
-                   tuple(np.asarray(data[f"b{k}"], float) for k in range(count)), acts)
+    return Network(tuple(data[f"W{k}"] for k in range(count)), tuple(data[f"b{k}"] for k in range(count)), acts)
 
 
 def load_network(source: nn.Module | str | Path | Network) -> Network:
