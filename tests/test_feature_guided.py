@@ -14,7 +14,7 @@ from torch import nn
 
 from discover.check import check_game
 from discover.errors import ParameterError
-from discover.types import EvalContext, Player
+from discover.types import EvalContext, Outcome, Player
 from games.feature_guided import BlackBox, FeatureGuidedGame, Rules, certify, distance, extract, find_adversarial
 from games.feature_guided.blackbox import placed
 from games.feature_guided.certify import as_network, from_l2
@@ -188,6 +188,40 @@ def test_unrolled_cnn_computes_the_model_and_unsupported_models_say_why(test_dig
     assert certify(lambda x: x, images[0], 0, "l2").radius is None
 
 
+class Normalised(nn.Sequential):
+    def forward(self, x):  # preprocessing inside forward: the layers alone are another function
+        return super().forward((x - 0.5) / 0.01)
+
+
+def test_models_whose_call_is_not_their_layers_get_no_certificate(test_digits):
+    images, _ = test_digits
+    layers = [nn.Flatten(), nn.Linear(256, 8), nn.ReLU(), nn.Linear(8, 10)]
+    cert = certify(Normalised(*layers), images[0], 0, "l2")
+    assert cert.radius is None and "Normalised" in cert.reason
+    hooked = nn.Sequential(*layers)
+    handle = hooked.register_forward_pre_hook(lambda module, args: ((args[0] - 0.5) / 0.01,))
+    assert certify(hooked, images[0], 0, "l2").radius is None
+    handle.remove()
+    hooked[1].forward = lambda x: 100 * nn.functional.linear(x, hooked[1].weight, hooked[1].bias)
+    assert "forward set on the instance" in certify(hooked, images[0], 0, "l2").reason
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(256, 10))  # no hidden layer: the spectral norm is the bound
+    with torch.no_grad():
+        label = int(linear(torch.as_tensor(images[:1])).argmax())
+    assert certify(linear, images[0], label, "l2").method.startswith("naive (a linear map")
+
+
+def test_a_certified_radius_contradicted_by_a_found_example_is_withdrawn(test_digits, cnn):
+    images, labels = test_digits
+    i = correctly_classified(cnn, images, labels, 1)[0]
+    honest = find_adversarial(cnn, images[i], int(labels[i]), budget=100, extractor="grid", count=16)
+    assert honest.found and honest.certified_radius <= honest.distance
+    # a Lipschitz bound far too small (the caller's to give) makes the radius larger than a found example
+    wrong = find_adversarial(cnn, images[i], int(labels[i]), budget=100, extractor="grid", count=16,
+                             lipschitz=(1e-6, "a wrong bound"), exhaustive=64)
+    assert wrong.found and wrong.certified_radius is None and "inside the certified radius" in wrong.certificate
+    assert wrong.game_radius is None and not wrong.game_exact
+
+
 def test_certified_radius_never_exceeds_the_found_distance(test_digits, cnn):
     images, labels = test_digits
     box = BlackBox(cnn, device="cpu")
@@ -250,6 +284,15 @@ def test_game_protocol_players_and_verification(tmp_path, test_digits, cnn):
     assert art["found"] and art["distance"] == found.distance
     assert outcome.value == -art["distance"] and art["bracket"][0] <= art["bracket"][1]
     assert game.verify(terminal, outcome) is None
+    for forged in ({"label": (art["label"] + 1) % 10}, {"certified_radius": art["distance"] * 0.999},
+                   {"certificate": "lipsdp"}, {"bracket": [art["distance"] * 0.999, art["distance"]]}):
+        assert game.verify(terminal, Outcome.ok(outcome.value, dict(art, **forged))) is not None
+    assert "not minus the distance" in game.verify(terminal, Outcome.ok(-1e-6, art))
+    missed = next(s for s in (game.random_completion((), np.random.default_rng(k)) for k in range(100))
+                  if not game.evaluate(s, EvalContext()).artifacts["found"])
+    lost = game.evaluate(missed, EvalContext())
+    assert game.verify(missed, lost) is None
+    assert "above every failure" in game.verify(missed, Outcome.ok(-0.01, lost.artifacts))  # a forged near example
     assert cv2.imread(art["image_png"], cv2.IMREAD_UNCHANGED).shape == (16, 16)
     np.save(art["image_npy"], images[i])  # tampered: the original image is not adversarial
     assert "not the one the play produces" in game.verify(terminal, outcome)

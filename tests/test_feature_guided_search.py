@@ -36,7 +36,7 @@ def brute_force_radius(model, image, label, pixels, rules) -> float:
     """The closest misclassified image among every combination of the pixels' reachable values."""
     c, h, w = image.shape
     flat = image.reshape(c, h * w)
-    options = [[None, *reachable(flat[:, p], rules.tau)] for p in pixels]
+    options = [[None, *reachable(flat[:, p], rules.tau, rules.rounds)] for p in pixels]
     best = math.inf
     with torch.no_grad():
         for combo in itertools.product(*options):
@@ -71,6 +71,25 @@ def test_the_game_radius_is_the_closest_adversarial_game_image(norm):
     certified = 0.5 * truth
     skipping = game_radius(BlackBox(model, device="cpu"), image, label, pixels, rules, 10**6, certified=certified)
     assert skipping.exact and math.isclose(skipping.radius, truth, rel_tol=1e-9)
+
+
+def test_the_game_radius_sees_every_value_a_pixel_reaches_within_the_rounds():
+    # class 1 once pixel 5 exceeds 0.7: 71 moves of tau = 0.01 reach it, within 100 rounds (a search
+    # cut at 64 moves per pixel once called this game's images all safe, "exact")
+    def model(x):
+        p1 = (x[:, 0, 1, 1] > 0.7).double()
+        return torch.stack([1 - p1, p1], 1)
+
+    image = np.zeros((1, 4, 4), np.float32)
+    rules = Rules(norm="l2", tau=0.01, rounds=100)
+    found = game_radius(BlackBox(model, device="cpu"), image, 0, [5], rules, max_queries=10_000)
+    assert found.exact and 0.7 < found.radius < 0.72 and found.image[0, 1, 1] > 0.7
+    few = game_radius(BlackBox(model, device="cpu"), image, 0, [5], Rules(norm="l2", tau=0.01, rounds=60), 10_000)
+    assert few.exact and few.radius == math.inf  # 60 moves cannot pass 0.6: the game as played is safe
+    # three channels clipped at different times reach too many vectors to enumerate: no exact claim
+    many = game_radius(BlackBox(model, device="cpu"), np.full((3, 4, 4), 0.37, np.float32) * np.arange(1, 4)[:, None, None] / 2,
+                       0, [5], Rules(norm="l2", tau=1 / 255, rounds=400), 10_000, certified=0.01)
+    assert not many.exact and many.radius == 0.01 and "not enumerated" in many.reason
 
 
 def test_find_adversarial_brackets_the_game_with_the_exhaustive_search():

@@ -95,8 +95,15 @@ saliency_surrogate.planner = PLANNER  # what campaigns guided by it use (discove
 @dataclass(frozen=True)
 class AttackResult:
     """What one attack found. ``adversarial`` is shaped like the input image (the image itself when nothing
-    was found, then ``distance`` is None); ``certified_radius``: no adversarial example lies closer (in
-    ``norm``), None with ``certificate`` saying why; ``confirmed``: the returned image was re-queried."""
+    was found, then ``distance`` is None); ``confirmed``: the returned image, re-queried alone, is
+    misclassified (``found`` needs it: a black box whose answers depend on the batch can differ).
+
+    ``certified_radius`` (in ``norm``; None with ``certificate`` saying why): no adversarial example of
+    the network *in exact arithmetic* lies closer (:mod:`.certify`). The black box computes in floating
+    point, whose rounding can flip an image within ~1e-7 relative of a tie; such a flip inside the
+    radius is not excluded. When the search confirms an adversarial image inside the radius, the
+    radius is withdrawn (None) and ``certificate`` says so. ``game_radius``/``game_exact``: the same
+    scope, for the answers of the black box as queried (in batches, :mod:`.exhaustive`)."""
 
     adversarial: torch.Tensor
     label: int
@@ -117,19 +124,19 @@ class AttackResult:
 
     @property
     def found(self) -> bool:
-        return self.distance is not None
+        return self.distance is not None and self.confirmed
 
     @property
     def bracket(self) -> tuple[float | None, float | None]:
         """[certified radius, distance found]: the minimal adversarial distance lies in between."""
-        return self.certified_radius, self.distance
+        return self.certified_radius, self.distance if self.found else None
 
     @property
     def game_bracket(self) -> tuple[float | None, float | None]:
         """[lower bound, distance found] for the closest adversarial image the *game* can make (pixels of
         the features, steps of tau): the certified radius bounds it too, so the larger bound is given."""
         lows = [b for b in (self.certified_radius, self.game_radius) if b is not None]
-        return (max(lows) if lows else None), self.distance
+        return (max(lows) if lows else None), self.distance if self.found else None
 
 
 def find_adversarial(model: Callable | torch.nn.Module, image: torch.Tensor | np.ndarray, label: int | None = None,
@@ -143,7 +150,9 @@ def find_adversarial(model: Callable | torch.nn.Module, image: torch.Tensor | np
     classifier or a callable from (N, C, H, W) images to probabilities or logits), playing up to ``budget``
     plays (and at most about ``max_queries`` black-box queries). ``label``: the true class (default: the
     model's). ``lipschitz``: a certified l2 bound already computed for the model, and its method.
-    ``exhaustive``: queries for the game's own lower bound afterwards (:mod:`.exhaustive`; 0: none)."""
+    ``exhaustive``: queries for the game's own lower bound afterwards (:mod:`.exhaustive`; 0: none).
+    The image is taken as float32, what the black box sees: distances and the certificate are the
+    rounded image's."""
     start = time.perf_counter()
     rules = Rules(norm, player2, tau, eta, rounds, extractor, count, pixels, magnitude)
     if isinstance(exhaustive, bool) or not isinstance(exhaustive, int) or exhaustive < 0:
@@ -177,7 +186,7 @@ def find_adversarial(model: Callable | torch.nn.Module, image: torch.Tensor | np
                 best_value, best, best_play = outcome.value, result, proposal.state
     cert = target.certificate if target.model is not None else None
     radius = cert.radius if cert else None
-    reason = (cert.method or cert.reason) if cert else "no certificate: the model is a black box (or certify=False)"
+    reason = cert.text if cert else "no certificate: the model is a black box (or certify=False)"
     game = {}
     if exhaustive:
         pixels_of_game = [p for f in target.features.features for p in f.pixels]
@@ -190,5 +199,11 @@ def find_adversarial(model: Callable | torch.nn.Module, image: torch.Tensor | np
         return AttackResult(shaped(chw), label, None, None, norm, blackbox.queries, radius, reason,
                             time.perf_counter() - start, plays, False, **game)
     requery = int(np.argmax(blackbox(best["image"][None])[0]))
+    if requery != label and radius is not None and best["distance"] < radius:  # the certificate is contradicted
+        reason = (f"no certificate: an adversarial image at {best['distance']:.6g} lies inside the certified radius "
+                  f"{radius:.6g}; the model does not compute what its layers say, or its rounding flips a near tie")
+        radius = None
+        if game:
+            game.update(game_radius=None, game_exact=False, game_note="withdrawn: it relied on the certified radius")
     return AttackResult(shaped(best["image"]), label, requery, best["distance"], norm, blackbox.queries, radius,
                         reason, time.perf_counter() - start, plays, requery != label, best_play, **game)

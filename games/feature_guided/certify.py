@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from games.lipsdp import Network, certified_radius, lipschitz_bound, naive_bound
-from games.lipsdp.network import ACTIVATION_NAMES
+from games.lipsdp.network import ACTIVATION_NAMES, check_unmodified, global_hooks
 from games.outward import down
 
 LIPSDP_MAX_HIDDEN = 256  # hidden neurons beyond which the SDP is skipped and the naive bound used
@@ -45,16 +45,26 @@ class Certificate:
     method: str = ""
     reason: str = ""
 
+    @property
+    def text(self) -> str:
+        """One line for outputs: why there is no (or a zero) radius when there is a reason, else the method."""
+        return self.reason or self.method
+
 
 def as_network(model: nn.Module, shape: tuple[int, int, int]) -> Network:
     """The model as a dense feed-forward :class:`Network` on flattened (C, H, W) inputs, or ValueError."""
-    if not isinstance(model, nn.Sequential):
-        raise ValueError(f"only nn.Sequential models are certified, got {type(model).__name__}")
+    if type(model) is not nn.Sequential:  # a subclass's forward may preprocess its input
+        raise ValueError(f"only nn.Sequential models (the class itself) are certified, got {type(model).__name__}")
+    if global_hooks():
+        raise ValueError(f"torch has global module hooks set ({', '.join(global_hooks())}), which may change what "
+                         "the model computes")
+    check_unmodified(model, "the model")
     weights, biases, activations = [], [], []
     current = shape
     pending_linear = False
     with torch.no_grad():
         for k, layer in enumerate(model):
+            check_unmodified(layer, f"layer {k} ({type(layer).__name__})")
             kind = type(layer)
             if kind in (nn.Flatten, nn.Identity):
                 continue
@@ -102,7 +112,9 @@ def lipschitz(network: Network) -> tuple[float, str]:
         digest.update(repr((array.shape, array.dtype.str)).encode() + np.ascontiguousarray(array).tobytes())
     key = digest.hexdigest()
     if key not in _BOUNDS:
-        if sum(network.widths[1:-1]) <= LIPSDP_MAX_HIDDEN:
+        if not network.activations:  # a linear map: its proven spectral norm is the constant
+            _BOUNDS[key] = (naive_bound(network), "naive (a linear map: its spectral norm)")
+        elif sum(network.widths[1:-1]) <= LIPSDP_MAX_HIDDEN:
             result = lipschitz_bound(network, formulation="neuron", lower=False)
             _BOUNDS[key] = (result.bound, result.method)
         else:

@@ -24,8 +24,12 @@ constant enters it), so the bound it reports is not guaranteed. Here the bound i
   ball are examined but not queried, and cheap pixels make them very many), no game image closer
   than the cheapest unexamined set is adversarial: that is the bound.
 
-The bound ignores the game's limits on rounds and on the budget eta (it enumerates a superset of the
-images a play can reach), so it is a lower bound on the game's radius as played. It says nothing
+A play makes at most ``rounds`` manipulations, so a pixel moves at most ``rounds`` times: its
+reachable vectors are searched to that depth, all of them (clipping desynchronises the channels and
+float32 rounding jitters the tau grid, so a pixel may reach many vectors; beyond ``MAX_VALUES`` per
+pixel the images are too many and no exact answer is claimed, only the certified radius). The total
+of the rounds over pixels and the budget eta are ignored (a superset of the images a play can reach
+is enumerated), so the bound is a lower bound on the game's radius as played. It says nothing
 about images outside the game (other pixels, values off the tau grid): the network's certified
 radius (:mod:`.certify`) is the bound on those, and it is never above this one's exact answer.
 """
@@ -39,10 +43,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from games.feature_guided.rules import Rules, distance
+from games.outward import down
 
 BATCH = 512  # images per black-box query
 WORK_PER_QUERY = 16  # sets taken from the heap per query allowed (skipped and clashing ones included)
-MAX_STEPS = 64  # most +-tau moves explored per pixel when finding its reachable values
+MAX_VALUES = 4096  # reachable channel vectors per pixel beyond which the game's images are not enumerated
 # the unqueried costs are sums of floats in another order than the images' distances: the bound is
 # lowered by this much relative, far more than their rounding differences
 ROUNDING = 1e-9
@@ -51,8 +56,12 @@ ROUNDING = 1e-9
 @dataclass(frozen=True)
 class GameRadius:
     """No image the game can make lies closer than ``radius`` (in the rules' norm), or, when ``exact``,
-    the closest adversarial one lies exactly at ``radius`` (``image`` is it). ``images``: game images
-    queried; ``queries``: black-box queries spent."""
+    the closest adversarial one lies exactly at ``radius`` (``image`` is it; its distance as computed in
+    floating point). ``images``: game images queried; ``queries``: black-box queries spent.
+
+    "Adversarial" means: so classified by the black box as queried, in batches of ``BATCH`` (a float32
+    network's outputs move by ~1e-6 with the batch, enough to flip a near tie), and for images inside a
+    certified radius, by the network in exact arithmetic (they are skipped, not queried)."""
 
     radius: float | None
     exact: bool
@@ -62,12 +71,15 @@ class GameRadius:
     image: np.ndarray | None = None
 
 
-def reachable(column: np.ndarray, tau: float) -> list[np.ndarray]:
-    """Channel vectors other than ``column`` (shape (C,)) that +-tau moves clipped to [0, 1] reach."""
+def reachable(column: np.ndarray, tau: float, moves: int) -> list[np.ndarray] | None:
+    """Channel vectors other than ``column`` (shape (C,)) that up to ``moves`` +-tau moves clipped to
+    [0, 1] reach (every one of them), or None when there are more than ``MAX_VALUES``."""
     start = column.astype(np.float32)
     seen = {start.tobytes(): start}
     frontier = [start]
-    for _ in range(MAX_STEPS):
+    for _ in range(moves):
+        if len(seen) > MAX_VALUES:
+            return None
         nxt = []
         for x in frontier:
             for sign in (1, -1):
@@ -78,6 +90,8 @@ def reachable(column: np.ndarray, tau: float) -> list[np.ndarray]:
         if not nxt:
             break
         frontier = nxt
+    if len(seen) > MAX_VALUES:
+        return None
     return [v for k, v in seen.items() if k != start.tobytes()]
 
 
@@ -104,12 +118,16 @@ def game_radius(blackbox, image: np.ndarray, label: int, pixels: list[int], rule
     flat = image.reshape(c, h * w)
     atoms = []  # (cost, pixel, channel vector)
     for p in sorted(set(pixels)):
-        for value in reachable(flat[:, p], rules.tau):
+        values = reachable(flat[:, p], rules.tau, rules.rounds)
+        if values is None:  # the certified radius still bounds the game's images (they are images)
+            return GameRadius(certified, False, 0, 0, f"pixel {p} reaches more than {MAX_VALUES} values in "
+                              f"{rules.rounds} moves of tau = {rules.tau}: the game's images are not enumerated")
+        for value in values:
             atoms.append((_atom_cost(flat[:, p], value, rules.norm), p, value))
     atoms.sort(key=lambda a: (a[0], a[1]))
     combine = max if rules.norm == "linf" else (lambda a, b: a + b)
     # costs below this are inside the certified ball (squared for l2; strictly below: the ball is open)
-    skip = 0.0 if not certified else (certified**2 if rules.norm == "l2" else certified)
+    skip = 0.0 if not certified else (float(down(np.array(certified * certified))) if rules.norm == "l2" else certified)
     before = blackbox.queries
     heap: list[tuple[float, tuple[int, ...]]] = [(atoms[0][0], (0,))] if atoms else []
     images = popped = 0

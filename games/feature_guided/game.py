@@ -7,9 +7,10 @@ pixel moves by +-tau (``magnitude=discrete``) or by any amount up to tau chosen 
 (the searcher again: DeepGame's maximum-safe-radius game), adversarial (the engine's OPPONENT, who
 wants no adversarial example, or a far one: a feature-robustness game) or random (CHANCE, pixels drawn by the feature's saliency, as in [WHK18]).
 A play ends after ``rounds`` manipulations or when the distance budget ``eta`` is spent; its
-evaluation queries the black box on the image after every manipulation in one batch, and the play
-counts as ending at the first image that is misclassified within the budget ([WWRHK20]: the game
-ends on misclassification). Value: minus that image's distance, or, when none is misclassified,
+evaluation finds, by bisection over its images within the budget, an image that is misclassified
+right after one that is not, and the play counts as ending there ([WWRHK20]: the game ends on
+misclassification); it is the first misclassified image when the class flips once along the play,
+some flip otherwise (:meth:`Target.plays`). Value: minus that image's distance, or, when none is misclassified,
 -(eta + 1 + margin) with margin = P(true class) - max P(other) at the last image, so every adversarial
 example is worth more than every failure and failures closer to the boundary are worth more.
 
@@ -44,6 +45,7 @@ from games.feature_guided.rules import DEFAULT_PIXELS, MAGNITUDES, NORMS, PLAYER
 
 IMAGE_CACHE_BYTES = 64 * 2**20  # images kept for the tree's states (least recently used dropped first)
 SIGN_FLOOR = 0.1  # prior of a manipulation towards the nearer end of [0, 1], relative to the room it has
+MARGIN_SLACK = 1e-4  # how far a failed play's stored value may sit from its replay's (batched forward passes differ by ~1e-5)
 PLAYER2_KIND = {"cooperative": Player.SEARCHER, "adversarial": Player.OPPONENT, "random": Player.CHANCE}
 
 
@@ -335,7 +337,7 @@ class FeatureGuidedGame(Game):
                "adversarial_label": int(np.argmax(result["probabilities"])),
                "probabilities": [float(p) for p in result["probabilities"]], "norm": t.rules.norm,
                "manipulations": result["moves"], "queries": result["queries"],
-               "certified_radius": cert.radius, "certificate": cert.method or cert.reason}
+               "certified_radius": cert.radius, "certificate": cert.text}
         if result["found"]:
             art["distance"] = result["distance"]
             art["bracket"] = [cert.radius, result["distance"]]
@@ -350,31 +352,50 @@ class FeatureGuidedGame(Game):
         return art
 
     def verify(self, state: tuple, outcome: Outcome) -> str | None:
-        """Re-query the black box on the stored adversarial image: it must be the play's image, lie in
-        [0, 1], be misclassified as stored, and be at the stored distance."""
+        """Replay the play and re-derive every stored claim: found or not, the true label, the
+        certificate, the value, and for an adversarial example its image (the stored .npy where one is
+        kept), its class re-queried and its distance. A failed play's value carries the black box's
+        margin, which moves by ~1e-5 with the batch it was queried in (:meth:`evaluate_batch`): it
+        must lie below every adversarial example's value and within ``MARGIN_SLACK`` of the replay's."""
         art, t = outcome.artifacts, self.target
-        if not art.get("found"):
-            return None
-        path = art.get("image_npy")
-        if path is None:
-            return None if self.folder is None else "the outcome stores no adversarial image"
-        try:
-            image = as_chw(np.load(path))
-        except (OSError, ValueError, ParameterError) as exc:
-            return f"the stored adversarial image cannot be read: {exc}"
         replay = t.play(state)
-        if not replay["found"] or not np.array_equal(image, replay["image"]):
-            return "the stored image is not the one the play produces"
+        if bool(art.get("found")) != replay["found"]:
+            return (f"the stored play {'found' if art.get('found') else 'found no'} adversarial image; replayed, it "
+                    f"{'finds one' if replay['found'] else 'finds none'}")
+        cert = t.certificate
+        if art.get("label") != t.label:
+            return f"the stored true label {art.get('label')} is not the image's {t.label}"
+        if art.get("certified_radius") != cert.radius or art.get("certificate") != cert.text:
+            return (f"the stored certificate ({art.get('certified_radius')}, {art.get('certificate')!r}) is not the "
+                    f"model's ({cert.radius}, {cert.text!r})")
+        if not replay["found"]:
+            if not outcome.value <= -(t.rules.eta + 1.0):
+                return f"a play that found nothing claims value {outcome.value}, above every failure's -(eta + 1)"
+            if not abs(outcome.value - t.value(replay)) <= MARGIN_SLACK:
+                return f"the stored value {outcome.value} is not the replayed play's {t.value(replay)}"
+            return None
+        image = replay["image"]
+        path = art.get("image_npy")
+        if path is not None:
+            try:
+                stored = as_chw(np.load(path))
+            except (OSError, ValueError, ParameterError) as exc:
+                return f"the stored adversarial image cannot be read: {exc}"
+            if not np.array_equal(stored, image):
+                return "the stored image is not the one the play produces"
+        elif self.folder is not None:
+            return "the outcome stores no adversarial image"
         label = int(np.argmax(t.blackbox(image[None])[0]))
         if label == t.label or label != art.get("adversarial_label"):
-            return (f"re-queried, the stored image is classified {label} (true {t.label}, "
+            return (f"re-queried, the play's image is classified {label} (true {t.label}, "
                     f"stored {art.get('adversarial_label')})")
         d = distance(t.image, image, t.rules.norm)
         if not np.isclose(d, art.get("distance", np.nan), rtol=1e-12, atol=0):
-            return f"the stored image is at distance {d}, not the stored {art.get('distance')}"
-        radius = art.get("certified_radius")
-        if radius is not None and radius > d:
-            return f"the certified radius {radius} exceeds a found adversarial distance {d}: a bug"
+            return f"the play's image is at distance {d}, not the stored {art.get('distance')}"
+        if outcome.value != -art["distance"] or art.get("bracket") != [cert.radius, art["distance"]]:
+            return f"the stored value {outcome.value} or bracket {art.get('bracket')} is not minus the distance found"
+        if cert.radius is not None and cert.radius > d:
+            return f"the certified radius {cert.radius} exceeds a found adversarial distance {d}: a bug"
         return None
 
     def describe_state(self, state: tuple) -> str:

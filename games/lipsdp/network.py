@@ -182,22 +182,29 @@ SKIPPED = (nn.Flatten, nn.Identity, nn.Dropout)  # identities on (batch, feature
 SUPPORTED = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, GroupSort, MaxMin, *SKIPPED)
 
 
-def check_plain(module: nn.Module, where: str) -> None:
-    """Refuse what makes a module compute something other than its type says: hooks, subclasses, training Dropout."""
+def check_unmodified(module: nn.Module, where: str) -> None:
+    """Refuse a module whose call does not run its class's forward: forward hooks, or a forward (or the
+    call machinery) set on the instance, or a compiled forward."""
     hooks = [name for name in ("_forward_hooks", "_forward_pre_hooks") if getattr(module, name, None)]
     if hooks:
         raise ValueError(f"{where} has forward hooks ({', '.join(hooks)}), which may change what it computes; "
                          "remove them (handle.remove()) first")
+    patched = [name for name in ("forward", "_call_impl", "_wrapped_call_impl", "__call__") if name in vars(module)]
+    if patched or getattr(module, "_compiled_call_impl", None) is not None:
+        raise ValueError(f"{where} has its own {', '.join(patched) or 'compiled forward'} set on the instance, so it may "
+                         f"not compute what {type(module).__name__} does; rebuild it from the standard layer")
+
+
+def check_plain(module: nn.Module, where: str) -> None:
+    """Refuse what makes a module compute something other than its type says: hooks, instance
+    overrides (:func:`check_unmodified`), subclasses, training Dropout."""
+    check_unmodified(module, where)
     if type(module) not in (nn.Sequential, *SUPPORTED):
         name = type(module).__name__
         base = next((b.__name__ for b in type(module).__mro__[1:] if b in (nn.Sequential, *SUPPORTED)), None)
         raise ValueError(f"{where}: {name} is a subclass of {base}, whose forward may differ; use {base} itself"
                          if base else f"{where}: {name} is not a supported layer (Linear, ReLU, LeakyReLU, Tanh, "
                                       "Sigmoid, ELU, MaxMin, GroupSort, Flatten, Identity, Dropout)")
-    patched = [name for name in ("forward", "_call_impl", "_wrapped_call_impl", "__call__") if name in vars(module)]
-    if patched or getattr(module, "_compiled_call_impl", None) is not None:
-        raise ValueError(f"{where} has its own {', '.join(patched) or 'compiled forward'} set on the instance, so it may "
-                         f"not compute what {type(module).__name__} does; rebuild it from the standard layer")
     if type(module) is nn.Dropout and module.training:
         raise ValueError(f"{where}: Dropout in training mode scales and zeroes activations at random; call model.eval()")
 
