@@ -78,8 +78,6 @@ def reachable(column: np.ndarray, tau: float, moves: int) -> list[np.ndarray] | 
     seen = {start.tobytes(): start}
     frontier = [start]
     for _ in range(moves):
-        if len(seen) > MAX_VALUES:
-            return None
         nxt = []
         for x in frontier:
             for sign in (1, -1):
@@ -89,9 +87,9 @@ def reachable(column: np.ndarray, tau: float, moves: int) -> list[np.ndarray] | 
                     nxt.append(y)
         if not nxt:
             break
+        if len(seen) > MAX_VALUES:
+            return None
         frontier = nxt
-    if len(seen) > MAX_VALUES:
-        return None
     return [v for k, v in seen.items() if k != start.tobytes()]
 
 
