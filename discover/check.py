@@ -19,7 +19,7 @@ import numpy as np
 from discover.dispatch import ProcessBackend, run_batch
 from discover.errors import GameError
 from discover.game import Game, sample_action, sample_chance
-from discover.types import Job, Outcome, Player, Sampler, State, Status
+from discover.types import Job, Outcome, Player, State, Status, is_sampler
 
 
 def _require(ok: bool, game: Game, message: str) -> None:
@@ -57,7 +57,7 @@ def _playout(game: Game, rng: np.random.Generator, max_moves: int) -> State:
             action = sample_chance(outcomes, rng)
         else:
             moves = game.actions(state)
-            _require(isinstance(moves, Sampler) or len(moves) > 0, game, f"no moves at non-terminal state {state!r}")
+            _require(is_sampler(moves) or len(moves) > 0, game, f"no moves at non-terminal state {state!r}")
             action = sample_action(moves, rng)
         try:
             hash(action)

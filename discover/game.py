@@ -23,7 +23,7 @@ import numpy as np
 from discover.errors import GameError, ParameterError, PluginError, UnknownGameError
 from discover.plugins import load_plugin, plugins
 from discover.types import (Action, EvalContext, EvaluationRecord, Objective, Outcome, Player, Resources, Sampler,
-                            State)
+                            State, is_sampler)
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class Game(abc.ABC):
                 action = sample_chance(self.chance_outcomes(state), rng)
             else:
                 moves = self.actions(state)
-                if not isinstance(moves, Sampler) and len(moves) == 0:
+                if not is_sampler(moves) and len(moves) == 0:
                     raise GameError(f"game {self.name!r}: non-terminal state {state!r} has no moves")
                 action = sample_action(moves, rng)
             state = self.apply(state, action)
@@ -271,7 +271,7 @@ def sample_chance(outcomes: Sequence[tuple[Action, float]], rng: np.random.Gener
 
 def sample_action(actions: Sequence[Action] | Sampler, rng: np.random.Generator) -> Action:
     """One move drawn uniformly from a finite set, or from a sampler."""
-    if isinstance(actions, Sampler):
+    if is_sampler(actions):
         return actions.sample(rng)
     if len(actions) == 0:
         raise GameError("a non-terminal state has no legal moves")

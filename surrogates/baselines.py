@@ -31,7 +31,7 @@ import numpy as np
 from discover.errors import SettingsError
 from discover.game import Game, sample_action, sample_chance
 from discover.planner import Estimator, Proposal
-from discover.types import EvaluationRecord, Interval, Outcome, Player, Sampler, State, Status
+from discover.types import EvaluationRecord, Interval, Outcome, Player, State, Status, is_sampler
 from surrogates.estimator import GPEstimator, GPSettings
 from surrogates.space import Space, Trace, Walker
 
@@ -176,7 +176,7 @@ class TPESearch(FlatProposer):
                 moves = self.game.actions(state)
                 if isinstance(moves, Interval):
                     action = trial.suggest_float(self._name(depth, moves), moves.low, moves.high, log=moves.log)
-                elif isinstance(moves, Sampler):
+                elif is_sampler(moves):
                     action = moves.sample(self.rng)
                 else:
                     moves = list(moves)

@@ -36,7 +36,7 @@ import torch
 
 from discover.errors import GameError
 from discover.game import Feature, Game, pick_index
-from discover.types import Action, Interval, Player, Sampler, State
+from discover.types import Action, Interval, Player, Sampler, State, is_sampler
 
 DTYPE = torch.double
 
@@ -98,7 +98,7 @@ def site_of(depth: int, moves: Sequence[Action] | Sampler) -> Site:
         low, high = (math.log(moves.low), math.log(moves.high)) if moves.log else (moves.low, moves.high)
         return Site((depth, "interval", moves.low, moves.high, moves.log), "real", low=low, high=high,
                     log=moves.log, interval=moves)
-    if isinstance(moves, Sampler):
+    if is_sampler(moves):
         return Site((depth, "sampler", type(moves).__name__), "real", low=math.inf, high=-math.inf)
     moves = tuple(moves)
     digest = hashlib.sha1(repr(moves).encode()).hexdigest()[:12]
@@ -179,7 +179,7 @@ class Space:
                 site = self.site(depth, [a for a, _ in moves])
             else:
                 moves = game.actions(state)
-                if not isinstance(moves, Sampler) and len(moves) == 0:
+                if not is_sampler(moves) and len(moves) == 0:
                     raise GameError(f"game {game.name!r}: non-terminal state {state!r} has no moves")
                 site = self.site(depth, moves)
             action = choose(moves, depth, player is Player.CHANCE)
@@ -311,7 +311,7 @@ class Walker:
             if moves.log:
                 return float(math.exp(math.log(moves.low) + u * (math.log(moves.high) - math.log(moves.low))))
             return float(moves.low + u * (moves.high - moves.low))
-        if isinstance(moves, Sampler):
+        if is_sampler(moves):
             return moves.sample(self.rng)
         return moves[min(int(u * len(moves)), len(moves) - 1)]
 

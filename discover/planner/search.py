@@ -31,7 +31,8 @@ from discover.planner.estimator import Estimator, Priors, RolloutEstimator
 from discover.planner.selection import RULES
 from discover.planner.tree import Node
 from discover.types import (
-    Action, EdgeRecord, EvaluationRecord, NodeRecord, Outcome, Player, PlannerConfig, Sampler, State, Status,
+    Action, EdgeRecord, EvaluationRecord, NodeRecord, Outcome, Player, PlannerConfig, State, Status,
+    is_sampler,
 )
 
 
@@ -238,7 +239,7 @@ class Planner:
             node.chance = {a: p for a, p in outcomes if p > 0}
         else:
             moves = self.game.actions(state)
-            if isinstance(moves, Sampler):
+            if is_sampler(moves):
                 node.sampler = moves
             else:
                 moves = list(moves)
