@@ -9,6 +9,11 @@ acquisition favour?* (the path so far fixed):
 * ``priors``: each move is worth the best acquisition value found below it (random completions
   and neighbours per move, the best of them refined and polished as when choosing one); a softmax
   of those (mixed with a uniform share, so a young model rules nothing out) is the node's prior.
+  Priors are the costliest question (at 200 observations five nodes' priors took ~75% of a
+  decision), and one more observation among hundreds barely moves them: ``version``, which tells
+  the planner to recompute them, changes once the observations grew by ``prior_refresh_share``
+  (2%: after every observation below 100, every 4th at 200, every 20th at 1000), while the models
+  themselves (``model_version``), and so every completion chosen, use every observation.
 
 Trust region (:mod:`surrogates.trust_region`, TuRBO's rule): the completions chosen below a node that
 make the same discrete choices as the best one observed through it keep their continuous moves in a
@@ -108,6 +113,7 @@ class GPSettings:
     prior_uniform_share: float = 0.25  # of the prior spread uniformly over the moves
     refit_every: int = 5  # observations between full hyper-parameter fits
     max_points: int = 500  # training rows of the exact GP (subsampled beyond)
+    prior_refresh_share: float = 0.02  # priors are recomputed once the observations grew by this share (see version)
     trust_region: bool = True  # TuRBO's box for the incumbent branch's continuous moves (surrogates.trust_region)
     output_warping: bool = False  # the value GP learns Yeo-Johnson-warped values (surrogates.warping; off: see there)
 
@@ -116,6 +122,8 @@ class GPSettings:
             raise ValueError(f"unknown acquisition {self.acquisition!r}; choose one of {', '.join(KINDS)}")
         if self.initial_design < 1:
             raise ValueError("initial_design must be at least 1")
+        if not 0 <= self.prior_refresh_share < 1:
+            raise ValueError(f"prior_refresh_share must be in [0, 1), got {self.prior_refresh_share!r}")
 
 
 class GPEstimator:
@@ -125,7 +133,9 @@ class GPEstimator:
         self.space = Space.of(game)
         self.settings = settings or GPSettings()
         self.seed = seed
-        self.version = 0
+        self.version = 0  # the priors' version: the planner recomputes a node's priors when it changes
+        self.model_version = 0  # the models': every refit with new observations
+        self._priors_rows = 0  # observations when ``version`` last changed
         self._rng = np.random.default_rng([seed, 1])
         self._design = unit_sobol(max(self.settings.initial_design, 2), SOBOL_DEPTH, seed)
         self._designed = 0
@@ -251,14 +261,14 @@ class GPEstimator:
         trace = self._handed_down(game, state, busy) or self._choose(game, state, history, pending, busy)
         action = trace.steps[len(history)].action
         child = game.state_key(game.apply(state, action))
-        self._chosen[(child, self.version)] = trace  # its completion is what the child evaluates first
+        self._chosen[(child, self.model_version)] = trace  # its completion is what the child evaluates first
         return action
 
     def _handed_down(self, game: Game, state: State, busy: set[str]) -> Trace | None:
         """The completion a parent widened in this descent chose through ``state`` (None when there
         is none for this model, or it is taken): it already maximised the acquisition with the path
         so far fixed, so the nodes below follow it rather than optimise again per level."""
-        trace = self._chosen.pop((game.state_key(state), self.version), None)
+        trace = self._chosen.pop((game.state_key(state), self.model_version), None)
         return trace if trace is not None and trace.key not in busy else None
 
     # -- choosing a completion ---------------------------------------------------------------
@@ -552,7 +562,9 @@ class GPEstimator:
         self._plain = None
         self._chosen.clear()
         self._fitted_rows = len(self._raws)
-        self.version += 1
+        self.model_version += 1
+        if self._fitted_rows - self._priors_rows >= max(1, int(self.settings.prior_refresh_share * self._priors_rows)):
+            self.version, self._priors_rows = self.version + 1, self._fitted_rows
 
     def _acquisition(self, X_pending: torch.Tensor | None) -> GuidedAcquisition:
         if not self._value_fitted:  # no two feasible formulations yet: find the feasible region
@@ -564,7 +576,7 @@ class GPEstimator:
             self.settings.acquisition, self.value_model.model, X_baseline=self._X_ok, X_pending=X_pending,
             cost=self.cost_model.model if self._cost_fitted else None,
             feasibility=self._log_feasible if constrained else None,
-            seed=self.seed + self.version,
+            seed=self.seed + self.model_version,
         )
 
 

@@ -215,7 +215,7 @@ def test_a_descent_through_continuous_moves_optimises_the_acquisition_once(monke
     first = estimator.widen(game, (), Interval(0.0, 1.0), rng, [])
     second = estimator.widen(game, (first,), Interval(0.0, 1.0), rng, [], (first,))
     assert len(calls) == 1
-    assert estimator._chosen[(game.state_key((first, second)), estimator.version)].state == (first, second)
+    assert estimator._chosen[(game.state_key((first, second)), estimator.model_version)].state == (first, second)
     # a second visit of the child, with nothing handed down, optimises below it
     estimator.widen(game, (first,), Interval(0.0, 1.0), rng, [(first, second)], (first,))
     assert len(calls) == 2
@@ -231,6 +231,26 @@ def test_ax_baseline_runs_in_the_campaign_loop(run_campaign):
 def test_gp_settings_are_validated():
     with pytest.raises(ValueError, match="acquisition"):
         GPSettings(acquisition="pi")
+    with pytest.raises(ValueError, match="prior_refresh_share"):
+        GPSettings(prior_refresh_share=1.5)
+
+
+def test_priors_are_refreshed_after_every_observation_below_100_and_every_2_percent_beyond():
+    game = LineGame()
+    estimator = GPEstimator(game, seed=0)
+    rng = np.random.default_rng(0)
+    changes = []
+    for n in range(1, 131):
+        state = (float(rng.random()),)
+        estimator.observe(game, state, game.evaluate(state, EvalContext()))
+        if n < 95:
+            continue
+        before = (estimator.version, estimator.model_version)
+        estimator._refresh()  # what every question to the estimator does first
+        assert estimator.model_version == before[1] + 1  # the models always learn the new point
+        changes.append(estimator.version - before[0])
+    assert changes[:5] == [1] * 5  # observations 95-99
+    assert changes[5:] == [1, 0] * 15 + [1]  # observations 100-130: every second one
 
 
 def test_resuming_a_campaign_run_with_a_surrogate_object_asks_for_it(tmp_path):
