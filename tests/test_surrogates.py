@@ -237,7 +237,7 @@ def test_gp_settings_are_validated():
 
 def test_priors_are_refreshed_after_every_observation_below_100_and_every_2_percent_beyond():
     game = LineGame()
-    estimator = GPEstimator(game, seed=0)
+    estimator = GPEstimator(game, GPSettings(refit_every=1000), seed=0)  # warm refits only: fast
     rng = np.random.default_rng(0)
     changes = []
     for n in range(1, 131):
