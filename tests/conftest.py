@@ -1,3 +1,4 @@
+import os
 import sqlite3
 import time
 
@@ -5,6 +6,14 @@ import pytest
 
 import discover
 from discover.campaign import Campaign
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one of two test processes sharing the cores: one thread each
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 def stored_count(db, at_least, timeout=120.0):
@@ -41,6 +50,6 @@ GP_CAMPAIGN = dict(game="toy-formulation", budget=14, backend="inline", surrogat
 @pytest.fixture(scope="session")
 def gp_campaign(tmp_path_factory):
     """One GP-guided toy campaign (``GP_CAMPAIGN``) that several tests read and none writes: each
-    costs ~10 s on two cores, so the suite runs it once."""
+    costs ~10 s on two cores, so the suite runs it once (once per test process)."""
     settings = dict(GP_CAMPAIGN)
     return Campaign(settings.pop("game"), db=tmp_path_factory.mktemp("gp") / "gp.db", **settings).run()
