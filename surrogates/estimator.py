@@ -9,11 +9,12 @@ acquisition favour?* (the path so far fixed):
 * ``priors``: each move is worth the best acquisition value found below it (random completions
   and neighbours per move, the best of them refined and polished as when choosing one); a softmax
   of those (mixed with a uniform share, so a young model rules nothing out) is the node's prior.
-  Priors are the costliest question (at 200 observations five nodes' priors took ~75% of a
-  decision), and one more observation among hundreds barely moves them: ``version``, which tells
-  the planner to recompute them, changes once the observations grew by ``prior_refresh_share``
-  (2%: after every observation below 100, every 4th at 200, every 20th at 1000), while the models
-  themselves (``model_version``), and so every completion chosen, use every observation.
+  Priors are the costliest question (at 200 observations the priors of the five nodes on a
+  path took ~80% of a decision's time outside the refits), and one more observation among
+  hundreds barely moves them: ``version``, which tells the planner to recompute them, changes
+  once the observations grew by ``prior_refresh_share`` (2%: after every observation below 100,
+  every 4th at 200, every 20th at 1000), while the models themselves (``model_version``), and so
+  every completion chosen, use every observation.
 
 Trust region (:mod:`surrogates.trust_region`, TuRBO's rule): the completions chosen below a node that
 make the same discrete choices as the best one observed through it keep their continuous moves in a
