@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 FIXED_COLUMNS = ("id", "label", "value", "status", "message", "cost_seconds", "started", "finished", "elapsed",
                  "worker", "device", "state_key")
 PLOT_SUFFIXES = (".png", ".svg")
-FAILURES = {"failed": ("tab:red", "x"), "infeasible": ("tab:orange", "v"), "timeout": ("tab:purple", "s")}
+FAILURES = {"failed": "x", "infeasible": "v", "timeout": "s"}  # marker per status; the colour is the campaign's
 _PAIR = re.compile(r"([A-Za-z_][\w.\-]*)=(.*)")
 _INT = re.compile(r"[-+]?\d+")
 
@@ -161,6 +161,7 @@ def plot_campaigns(dbs: Sequence[str | Path], out: str | Path, *, labels: Sequen
     mpl.use("Agg")
     from matplotlib import pyplot as plt
     from matplotlib.transforms import blended_transform_factory
+    from matplotlib.lines import Line2D
 
     names = list(labels) if labels is not None else [
         f"{Path(db).stem} ({frame.attrs['method']})" for db, frame in zip(dbs, frames)]
@@ -187,12 +188,11 @@ def plot_campaigns(dbs: Sequence[str | Path], out: str | Path, *, labels: Sequen
         ok = frame["status"] == "ok"
         each.scatter(frame.index[ok] + 1, shown[ok], s=12, color=colour, alpha=0.7, gid=f"values-{i}")
         edge = blended_transform_factory(each.transData, each.transAxes)
-        for status, (marker_colour, marker) in FAILURES.items():
+        for status, marker in FAILURES.items():
             where = frame["status"] == status
-            if where.any():
+            if where.any():  # in the campaign's colour: a colour per status clashed with the campaigns' own
                 each.scatter(frame.index[where] + 1, [edge_y[direction]] * int(where.sum()), transform=edge,
-                             marker=marker, color=marker_colour, s=24, clip_on=False, gid=f"{status}-{i}",
-                             label=None if status in drawn else f"{status} (no value)")
+                             marker=marker, color=colour, s=24, clip_on=False, gid=f"{status}-{i}")
                 drawn.add(status)
     axis = objectives[0] if len(objectives) == 1 else "value in each game's words"
     for ax, xlabel, what in ((by_count, "evaluation", "best so far"),
@@ -204,8 +204,10 @@ def plot_campaigns(dbs: Sequence[str | Path], out: str | Path, *, labels: Sequen
         ax.grid(alpha=0.3)
     each.margins(y=0.1)  # room at the worse edge for the evaluations that have no value
     by_count.legend(fontsize="small")
-    if drawn:
-        each.legend(fontsize="small")
+    if drawn:  # the legend names the statuses by marker, in a neutral grey
+        each.legend(handles=[Line2D([], [], marker=FAILURES[status], color="0.35", linestyle="",
+                                    label=f"{status} (no value)") for status in FAILURES if status in drawn],
+                    fontsize="small")
     fig.savefig(out, format=out.suffix.lower().lstrip("."))
     plt.close(fig)
     return out

@@ -69,11 +69,14 @@ def _playout(game: Game, rng: np.random.Generator, max_moves: int) -> State:
     raise GameError(f"game {game.name!r}: random play did not reach a terminal state in {max_moves} moves")
 
 
+CHECKED_EVALUATIONS = 3  # terminals that check_game evaluates (evaluations may be expensive)
+
+
 def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: int = 0,
                max_moves: int = 10_000, timeout: float | None = None) -> list[State]:
     """Play ``playouts`` random games through the public API checking the protocol; the terminals.
 
-    With ``evaluate``, three of them are evaluated too: in a worker process killed after ``timeout``
+    With ``evaluate``, ``CHECKED_EVALUATIONS`` of them are evaluated too: in a worker process killed after ``timeout``
     seconds when one is given, else here.
     """
     rng = np.random.default_rng(seed)
@@ -92,7 +95,7 @@ def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: i
                      f"encode() gives {len(code)} slots, features() declares {len(features)}")
             _require(all(math.isfinite(float(x)) for x in code), game, f"encode({state!r}) is not finite")
     if evaluate:
-        for state, outcome in zip(terminals, _evaluate(game, terminals[:3], timeout)):
+        for state, outcome in zip(terminals, _evaluate(game, terminals[:CHECKED_EVALUATIONS], timeout)):
             _require(outcome.status is not Status.FAILED, game,
                      f"evaluating {game.describe_state(state)} failed: {outcome.message}")
             if outcome.status is Status.TIMEOUT:

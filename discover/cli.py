@@ -24,7 +24,7 @@ from rich.table import Table
 
 from discover import __version__
 from discover.campaign import Campaign, CampaignResult
-from discover.check import check_game
+from discover.check import CHECKED_EVALUATIONS, check_game
 from discover.errors import DiscoverError, SettingsError
 from discover.game import available_games, load_game
 from discover.inspect import FORMATS, export_tree, principal_line, render_tree, tree_graph
@@ -238,10 +238,10 @@ def check(
     started = time.monotonic()
     limit = timeout or instance.default_timeout or CHECK_TIMEOUT_SECONDS
     terminals = check_game(instance, playouts=playouts, evaluate=evaluate, timeout=limit)
-    what = "played and evaluated" if evaluate else "played"
-    out.print(f"ok: game {instance.name!r} {what} {len(terminals)} random games to the end "
-              f"({len({instance.state_key(t) for t in terminals})} distinct) in {time.monotonic() - started:.1f} s",
-              highlight=False)
+    evaluated = f", evaluated {min(CHECKED_EVALUATIONS, len(terminals))} of them" if evaluate else ""
+    out.print(f"ok: game {instance.name!r} played {len(terminals)} random games to the end "
+              f"({len({instance.state_key(t) for t in terminals})} distinct){evaluated} "
+              f"in {time.monotonic() - started:.1f} s", highlight=False)
 
 
 @app.command()
