@@ -228,6 +228,20 @@ def test_ax_baseline_runs_in_the_campaign_loop(run_campaign):
     assert len(keys) == 5 == len(set(keys)) and result.best_value is not None
 
 
+def test_full_refits_come_every_refit_every_fits_and_2_percent_more_observations(monkeypatch):
+    import surrogates.models as models
+
+    full = []
+    monkeypatch.setattr(models, "fit_gpytorch_mll", lambda mll, **kwargs: full.append(1))
+    for rows, fits, expected in ((40, 20, 4), (1000, 40, 2)):  # 1000 rows: 2% is 20 fits
+        full.clear()
+        gp = WarmGP(refit_every=5, max_points=50)  # subsampled to 50 rows: cheap
+        X, y = line_data(np.linspace(0.0, 1.0, rows))
+        for _ in range(fits):
+            gp.fit(X, y, [])
+        assert len(full) == expected
+
+
 def test_gp_settings_are_validated():
     with pytest.raises(ValueError, match="acquisition"):
         GPSettings(acquisition="pi")
