@@ -7,8 +7,9 @@
 * Constraints: one GP per constraint value a game reports (``Outcome.constraints``, batched in one model), giving
   P(all g_i <= 0) (see :class:`ConstraintModel`).
 
-Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` observations, and only
-once the observations grew by ``refit_share`` (2%) since the last time, so a 1000-evaluation
+Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` observations (counted
+in refits: one per batch of new observations), and only once the observations grew by
+``refit_share`` (2%) since the last time, so a 1000-evaluation
 campaign refits every 20 (a rule that changes nothing below 100 observations; 8 decisions at 1000
 observations beside a busy worker took 3.2 s on average instead of 5.4 s, one of them a full refit
 of 18.7 s) (at most

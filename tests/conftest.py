@@ -1,19 +1,19 @@
 import os
-import sqlite3
-import time
-
-import pytest
-
-import discover
-from discover.campaign import Campaign
-
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # one of two test processes sharing the cores: one thread each
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"  # before numpy, scipy and torch load their thread pools
     import torch
-    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(1)
-    threadpool_limits(1)
+    torch.set_num_threads(1)  # a campaign inside a test still caps its planner at the spare cores
+
+import sqlite3  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+import discover  # noqa: E402
+from discover.campaign import Campaign  # noqa: E402
 
 
 def stored_count(db, at_least, timeout=120.0):

@@ -12,11 +12,15 @@ def test_spare_cores_leave_at_least_one():
 
 
 def test_thread_cap_bounds_torch_and_blas_and_restores_them():
-    before = torch.get_num_threads()
-    with thread_cap(1):
-        assert torch.get_num_threads() == 1
-        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
-    assert torch.get_num_threads() == before
+    outside = torch.get_num_threads()
+    torch.set_num_threads(2)  # so that the cap changes something, however many threads this process has
+    try:
+        with thread_cap(1):
+            assert torch.get_num_threads() == 1
+            assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(outside)
 
 
 def test_a_campaign_gives_the_planner_the_cores_its_workers_leave(monkeypatch, run_campaign):

@@ -253,10 +253,10 @@ class Planner:
     def _order_moves(self, node: Node, history: tuple[Action, ...]) -> None:
         """Ask the estimator for the priors of a node's moves (finite ones, or the continuous
         children made so far) and order its untried finite moves, most promising last."""
-        node.priors_version = self.estimator.version
         moves = list(node.children) if node.sampler is not None else [*node.children, *node.untried]
         if node.sampler is not None and len(moves) < 2:
-            return
+            return  # not stamped: asked again once widening made a second child
+        node.priors_version = self.estimator.version
         given = self.estimator.priors(self.game, node.state, moves, history)
         if isinstance(given, Priors):
             for name, values in (("acquisition", given.acquisition), ("feasibility", given.feasibility)):

@@ -31,7 +31,7 @@ class Node:
         self.sampler: Sampler | None = None  # continuous moves (progressive widening)
         self.chance: dict[Action, float] = {}  # chance moves and their probabilities
         self.priors: dict[Action, float] = {}
-        self.priors_version = -1  # the estimator's model version the priors came from
+        self.priors_version = -1  # the estimator's version (of its priors) they came from
         self.visits = 0
         self.value_sum = 0.0
         self.value: float | None = None  # backed-up (minimax / expectimax) estimate
