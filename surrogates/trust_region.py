@@ -39,6 +39,11 @@ globally. Boxing them too (TuRBO's treatment of integers) was measured worse on 
 whose thicknesses come in 99 steps: GP-MCTS ended at a median cost of 6420 after 60 evaluations
 (6420, 6802, 6103 per seed) against 6120 (6086, 6120, 6126) with the box on the radius and length
 only (optimum 6059.7).
+Boxing the continuous moves of *every* branch around the incumbent's (CASMOPOLITAN's continuous
+trust region with the discrete choices left free) was measured worse too: a fifth of the vessel's
+evaluations after the design are infeasible with R or L on a box bound, most of them in other
+branches (other plate thicknesses), but with that box the median cost was 7258 after 30 evaluations and 6428 after 60 (seeds 0-2: 7258,
+6495, 7296 and 6428, 6430, 6128) against 6799 and 6120 without.
 
 [TuRBO] Eriksson, Pearce, Gardner, Turner, Poloczek, "Scalable global optimization via local
         Bayesian optimization", NeurIPS 2019 (side 0.8 at first, at most 1.6; doubled after 3
