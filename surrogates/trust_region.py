@@ -42,9 +42,9 @@ only (optimum 6059.7).
 Boxing the continuous moves of *every* branch around the incumbent's (CASMOPOLITAN's continuous
 trust region with the discrete choices left free) was measured worse too: a fifth of the vessel's
 evaluations after the design are infeasible with R or L on a box bound, most of them in other
-branches (other plate thicknesses), but with that box the median cost was 7258 after 30 evaluations and 6428 after 60 (seeds 0-2: 7258,
-6495, 7296 and 6428, 6430, 6128) against 6799 and 6120 without. SCBO's Thompson sampling
-[SCBO] inside the box (when the acquisition's best candidate lies in the incumbent's branch, one
+branches (other plate thicknesses), but with that box the median cost was 7258 after 30
+evaluations and 6428 after 60 (seeds 0-2: 7258, 6495, 7296 and 6428, 6430, 6128) against 6799 and
+6120 without. SCBO's Thompson sampling [SCBO] inside the box (when the acquisition's best candidate lies in the incumbent's branch, one
 joint posterior sample of the value and of every constraint over the branch's candidates; the best
 sampled value among the sample-feasible ones) was not better either (seeds 0-2, 60 evaluations;
 evaluations to flat BO's final median / median best after 30 and 60): pressure vessel 43 / 6799 /
