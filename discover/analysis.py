@@ -160,8 +160,8 @@ def plot_campaigns(dbs: Sequence[str | Path], out: str | Path, *, labels: Sequen
     mpl = _need("matplotlib", "plot_campaigns")
     mpl.use("Agg")
     from matplotlib import pyplot as plt
-    from matplotlib.transforms import blended_transform_factory
     from matplotlib.lines import Line2D
+    from matplotlib.transforms import blended_transform_factory
 
     names = list(labels) if labels is not None else [
         f"{Path(db).stem} ({frame.attrs['method']})" for db, frame in zip(dbs, frames)]

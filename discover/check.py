@@ -76,8 +76,8 @@ def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: i
                max_moves: int = 10_000, timeout: float | None = None) -> list[State]:
     """Play ``playouts`` random games through the public API checking the protocol; the terminals.
 
-    With ``evaluate``, ``CHECKED_EVALUATIONS`` of them are evaluated too: in a worker process killed after ``timeout``
-    seconds when one is given, else here.
+    With ``evaluate``, ``CHECKED_EVALUATIONS`` of them are evaluated too: in a worker process killed
+    after ``timeout`` seconds when one is given, else here.
     """
     rng = np.random.default_rng(seed)
     _require(bool(game.name), game, "a game needs a name")

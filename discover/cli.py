@@ -228,7 +228,8 @@ def check(
     game: str = typer.Argument(..., help="registered game name"),
     param: list[str] = typer.Option([], "--param", "-p", help="game parameter NAME=VALUE (repeatable)"),
     playouts: int = typer.Option(20, "--playouts", min=1, help="random games played to the end"),
-    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help=f"also evaluate {CHECKED_EVALUATIONS} terminal states"),
+    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
+                                  help=f"also evaluate {CHECKED_EVALUATIONS} terminal states"),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.001,
                                             help="seconds per evaluation (default: the game's, or 60)"),
 ) -> None:

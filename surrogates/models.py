@@ -9,10 +9,9 @@
 
 Refits are bounded: hyper-parameters are re-optimised every ``refit_every`` observations (counted
 in refits: one per batch of new observations), and only once the observations grew by
-``refit_share`` (2%) since the last time, so a 1000-evaluation
-campaign refits every 20 (a rule that changes nothing below 100 observations; 8 decisions at 1000
-observations beside a busy worker took 3.2 s on average instead of 5.4 s, one of them a full refit
-of 18.7 s) (at most
+``refit_share`` (2%) since the last time, so a 1000-evaluation campaign refits every 20 (a rule
+that changes nothing below 100 observations; 8 decisions at 1000 observations beside a busy worker
+took 3.2 s on average instead of 5.4 s, one of them a full refit of 18.7 s) (at most
 ``fit_iterations`` L-BFGS steps, starting from the previous values; a wall-clock bound ``fit_seconds``
 is available but off by default, because it makes fits, and so campaigns, depend on machine load) and reused (warm) in between, where
 conditioning on new data costs one Cholesky factorisation. Past

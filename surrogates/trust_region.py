@@ -44,9 +44,10 @@ trust region with the discrete choices left free) was measured worse too: a fift
 evaluations after the design are infeasible with R or L on a box bound, most of them in other
 branches (other plate thicknesses), but with that box the median cost was 7258 after 30
 evaluations and 6428 after 60 (seeds 0-2: 7258, 6495, 7296 and 6428, 6430, 6128) against 6799 and
-6120 without. SCBO's Thompson sampling [SCBO] inside the box (when the acquisition's best candidate lies in the incumbent's branch, one
-joint posterior sample of the value and of every constraint over the branch's candidates; the best
-sampled value among the sample-feasible ones) was not better either (seeds 0-2, 60 evaluations;
+6120 without. SCBO's Thompson sampling [SCBO] inside the box (when the acquisition's best
+candidate lies in the incumbent's branch, one joint posterior sample of the value and of every
+constraint over the branch's candidates; the best sampled value among the sample-feasible ones)
+was not better either (seeds 0-2, 60 evaluations;
 evaluations to flat BO's final median / median best after 30 and 60): pressure vessel 43 / 6799 /
 6101 against 42 / 6799 / 6120, tension spring 39 / 0.01587 / 0.01306 against 44 / 0.0166 / 0.0128,
 and on Gramacy every seed stayed in the worse basin (0.7501) through evaluation 30, against 0.6008.

@@ -4,8 +4,9 @@ The planner asks an :class:`Estimator` for every move it does not take from the 
 prior probabilities of the moves at a node (for PUCT), the value of a new continuous move
 (progressive widening), and which complete formulation to evaluate below a leaf; and it tells the
 estimator every finished evaluation. Each question comes with ``history``, the moves from the
-initial state to the node, so an estimator can model the decisions along the path. An estimator's ``version`` changes when the planner should
-recompute the priors of the nodes it passes through (the GP's: every 2% more observations). An estimator may say it is ``designing``
+initial state to the node, so an estimator can model the decisions along the path. An
+estimator's ``version`` changes when the planner should recompute the priors of the nodes it passes
+through (the GP's: every 2% more observations). An estimator may say it is ``designing``
 (a true attribute while it places its initial design): under guided selection
 the planner then lets it pick every move, finite ones too. The default, :class:`RolloutEstimator`, is
 classic MCTS: uniform priors and a uniformly random completion. The BoTorch surrogate plugs in here
