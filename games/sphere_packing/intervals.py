@@ -33,7 +33,7 @@ class Interval:
         return Interval(down(near), up(near))
 
     def __add__(self, other) -> Interval:
-        if isinstance(other, Jet):
+        if not isinstance(other, _NUMBERS):  # a Jet or a Taylor model does the arithmetic
             return NotImplemented
         other = _lift(other)
         return Interval(down(self.lo + other.lo), up(self.hi + other.hi))
@@ -44,7 +44,7 @@ class Interval:
         return Interval(-self.hi, -self.lo)
 
     def __sub__(self, other) -> Interval:
-        if isinstance(other, Jet):
+        if not isinstance(other, _NUMBERS):
             return NotImplemented
         return self + (-_lift(other))
 
@@ -52,7 +52,7 @@ class Interval:
         return _lift(other) + (-self)
 
     def __mul__(self, other) -> Interval:
-        if isinstance(other, Jet):
+        if not isinstance(other, _NUMBERS):
             return NotImplemented
         other = _lift(other)
         if other.lo is other.hi or self.lo is self.hi:  # a point factor (exact constants): two products
@@ -68,7 +68,10 @@ class Interval:
     def __truediv__(self, other) -> Interval:
         if other != 2:
             raise ValueError("intervals are only halved here")
-        return Interval(self.lo / 2, self.hi / 2)  # exact in binary (no underflow at these scales)
+        # exact in binary, except where the half is subnormal: there it is stepped outwards
+        lo, hi = self.lo / 2, self.hi / 2
+        tiny = 2.0 ** -1021
+        return Interval(np.where(np.abs(self.lo) < tiny, down(lo), lo), np.where(np.abs(self.hi) < tiny, up(hi), hi))
 
     def __pow__(self, power: int) -> Interval:
         if power != 2:
@@ -89,6 +92,7 @@ class Interval:
         return Interval(down(1.0 / self.hi), up(1.0 / self.lo))
 
 
+_NUMBERS = (Interval, int, float, Fraction)  # what an Interval combines with itself
 PI = Interval(down(np.pi), up(np.pi))  # the float np.pi is within one step of pi
 
 
