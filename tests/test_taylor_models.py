@@ -110,3 +110,9 @@ def test_halving_a_subnormal_end_point_rounds_outwards():
     tiny = Interval(np.array([-5e-324, 5e-324]), np.array([5e-324, 5e-324]))
     half = tiny / 2
     assert np.all(half.hi > 0) and half.lo[0] < 0
+
+
+def test_an_integer_beyond_float_precision_is_enclosed_not_rounded():
+    space = TaylorSpace([np.array([0.125])], 2)
+    whole = (space.constant(Interval(np.array([-2.0 ** 53]))) + (2 ** 53 + 1)).range()
+    assert whole.lo[0] <= 1 <= whole.hi[0]

@@ -40,7 +40,7 @@ _EPSILON, _TINY = 2.0 ** -52, 2.0 ** -1074
 
 
 def power_up(x: np.ndarray, n: int) -> np.ndarray:
-    """An upper bound of x^n for x >= 0 by n - 1 products, each rounded up (no libm pow)."""
+    """An upper bound of x^n for x >= 0 by repeated products, each rounded up (no libm pow)."""
     out = np.ones_like(x)
     for _ in range(n):
         out = up(out * x)
@@ -111,7 +111,7 @@ class TaylorSpace:
         return Interval(low, high)
 
     def constant(self, value: Interval | float) -> Taylor:
-        value = value if isinstance(value, Interval) else Interval(np.full_like(self.half[0], float(value)))
+        value = _scalar(value)
         lo = np.zeros((len(self.monomials), self.half[0].size))
         hi = np.zeros_like(lo)
         lo[0], hi[0] = np.broadcast_to(value.lo, lo[0].shape), np.broadcast_to(value.hi, hi[0].shape)
@@ -163,6 +163,13 @@ def _is_scalar(value) -> bool:
     return isinstance(value, (Interval, int, float))
 
 
+def _scalar(value: Interval | int | float) -> Interval:
+    """An Interval holding ``value``: a float is exact, an int beyond 2^53 is stepped out."""
+    if isinstance(value, Interval):
+        return value
+    return Interval(value) if isinstance(value, float) else Interval.exact(value)
+
+
 class Taylor:
     """A Taylor model: ``coefficients`` (an Interval of shape M x N, monomials in the space's order) and
     ``remainder`` (an Interval of shape N), over the boxes of ``space``."""
@@ -191,7 +198,7 @@ class Taylor:
             return Taylor(self.space, self.coefficients + other.coefficients, self.remainder + other.remainder)
         if not _is_scalar(other):
             return NotImplemented
-        other = other if isinstance(other, Interval) else Interval(np.full_like(self.space.half[0], float(other)))
+        other = _scalar(other)
         lo, hi = self.coefficients.lo.copy(), self.coefficients.hi.copy()
         lo[0], hi[0] = down(lo[0] + other.lo), up(hi[0] + other.hi)
         return Taylor(self.space, Interval(lo, hi), self.remainder)
@@ -216,7 +223,7 @@ class Taylor:
         if not isinstance(other, Taylor):
             if not _is_scalar(other):
                 return NotImplemented
-            scalar = other if isinstance(other, Interval) else Interval(float(other))
+            scalar = _scalar(other)
             return Taylor(self.space, self.coefficients * scalar, self.remainder * scalar)
         space = self.space
         a, b = self.coefficients, other.coefficients
