@@ -520,9 +520,9 @@ def _stored_rectangular() -> tuple[ThreePointCertificate, float]:
     """The rectangular n = 4 certificate of the README's table (tests/data), and its verified density."""
     data = json.loads((Path(__file__).parent / "data" / "three_point_rect4.json").read_text())
     c = data["certificate"]
-    cert = ThreePointCertificate(c["dimension"], Fraction(c["r"]), Fraction(c["R"]), tuple(Fraction(v) for v in c["f2"]),
-                                 tuple(tuple(tuple(Fraction(v) for v in row) for row in q) for q in c["blocks"]),
-                                 c["radial_basis"])
+    blocks = tuple(tuple(tuple(Fraction(v) for v in row) for row in q) for q in c["blocks"])
+    cert = ThreePointCertificate(c["dimension"], Fraction(c["r"]), Fraction(c["R"]),
+                                 tuple(Fraction(v) for v in c["f2"]), blocks, c["radial_basis"])
     return cert, data["density"]
 
 

@@ -186,7 +186,8 @@ class Taylor:
         space = self.space
         one = np.array([0])
         size = np.array([len(space.monomials)])
-        return Interval(_group_sum(terms.lo, one, size, upward=False)[0], _group_sum(terms.hi, one, size, upward=True)[0])
+        return Interval(_group_sum(terms.lo, one, size, upward=False)[0],
+                        _group_sum(terms.hi, one, size, upward=True)[0])
 
     def range(self) -> Interval:
         """An enclosure of the function over the box."""
