@@ -174,14 +174,22 @@ class Taylor:
     """A Taylor model: ``coefficients`` (an Interval of shape M x N, monomials in the space's order) and
     ``remainder`` (an Interval of shape N), over the boxes of ``space``."""
 
-    __slots__ = ("coefficients", "remainder", "space")
+    __slots__ = ("_polynomial_range", "coefficients", "remainder", "space")
 
     def __init__(self, space: TaylorSpace, coefficients: Interval, remainder: Interval) -> None:
         self.space, self.coefficients, self.remainder = space, coefficients, remainder
+        self._polynomial_range: Interval | None = None
 
     # -- enclosures --------------------------------------------------------------------------
     def polynomial_range(self) -> Interval:
-        """An enclosure of the polynomial part over the box: sum c_alpha range(h^alpha)."""
+        """An enclosure of the polynomial part over the box: sum c_alpha range(h^alpha). Kept once
+        computed (a kernel's radial and Gegenbauer values enter many products): the coefficients are
+        only written by the constructors of :class:`TaylorSpace`, before any range is asked."""
+        if self._polynomial_range is None:
+            self._polynomial_range = self._sum_over_box()
+        return self._polynomial_range
+
+    def _sum_over_box(self) -> Interval:
         terms = self.coefficients * self.space.ranges
         space = self.space
         one = np.array([0])
