@@ -71,7 +71,8 @@ class Interval:
         # exact in binary, except where the half is subnormal: there it is stepped outwards
         lo, hi = self.lo / 2, self.hi / 2
         tiny = 2.0 ** -1021
-        return Interval(np.where(np.abs(self.lo) < tiny, down(lo), lo), np.where(np.abs(self.hi) < tiny, up(hi), hi))
+        return Interval(np.where(np.abs(self.lo) < tiny, down(lo), lo),
+                        np.where(np.abs(self.hi) < tiny, up(hi), hi))
 
     def __pow__(self, power: int) -> Interval:
         if power != 2:

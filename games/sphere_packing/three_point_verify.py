@@ -49,7 +49,7 @@ from games.sphere_packing.verify import _odd_real_roots
 
 WORKING_BITS = 256
 START_BOXES = 8  # per axis of the unit cube
-MAX_BOXES = 4_000_000  # per 3-d condition, in all (~0.2 ms a box on one core; ~1 ms more with a Taylor model)
+MAX_BOXES = 4_000_000  # per 3-d condition, in all (~0.2 ms a box on one core, ~1 ms more with a Taylor model)
 MAX_DEPTH = 14  # halvings of an axis below the starting width 1/8
 MAX_PIECES = 200_000  # pieces of [r, R] for the univariate condition (ii)
 CHUNK = 20_000  # boxes evaluated at once (memory)
