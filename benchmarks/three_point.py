@@ -47,8 +47,8 @@ CDLS = {3: 0.770270440, 4: 0.636107333, 5: 0.512645131, 6: 0.410303282, 7: 0.321
 # 0.636389 (1.015), 0.636377 (1.03), 0.636406 (1.05); at s 1.03, R/r 1.45-1.7 gives 0.637156, 0.636580,
 # 0.636377, 0.636329 (1.6), 0.636462, 0.636518; D = 14 at s 1.03, R/r 1.55 gains 5e-6 (0.636371).
 # Rectangular blocks (radial degree 6 at every Gegenbauer degree 0..12) at s 1.03, R/r 1.6: 0.634983,
-# against 0.636329 triangular (876 s solve, beside another job, against ~200 s); with --margin3 1e-3
-# (4:15:12:1.6:1e-6:1.03:rectangular) verified 0.635545334, below CdLS (README).
+# against 0.636329 triangular (876 s solve, beside another job, against ~200 s); verified 0.634990371
+# (4:15:12:1.6:1e-6:1.03:rectangular), 0.635545334 with --margin3 1e-3, below CdLS (README).
 DEFAULT_ROWS = ["3:15:12:1.6", "4:15:12:1.6:1e-6:1.03", "5:15:12:1.55", "6:15:12:1.45", "7:15:12:1.45"]
 
 
