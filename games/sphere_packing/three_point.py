@@ -145,11 +145,10 @@ class ThreePointFormulation:
         2 i + k <= D ("triangular": p has degree <= D in each vector), or i <= D // 2 for every k
         ("rectangular": h_k of high degree gets as many radial functions as h_0). Any sizes give a
         positive semidefinite f3 (module docstring); rectangular is the larger space: in n = 4 at f2
-        degree 15, D = 12, r = 1.03 r_LP, R = 1.6 r it moves the numerical bound from 0.636329 to 0.634983,
-        below CdLS's 0.636107, at about 4x the solve time (at margins 1e-6 and 1e-5 alike the
-        verifier's old monomial form of the pair condition could not decide it; with the Gram form,
-        see :mod:`.three_point_verify`, the pair condition is decided and the triangle condition is
-        not, within 4 million boxes at 3-d margins 1e-4 and 1e-3 alike)."""
+        degree 15, D = 12, r = 1.03 r_LP, R = 1.6 r it moves the verified bound from 0.636329080 to
+        0.634990371, below CdLS's 0.636107333, at several times the solve and verification time
+        (the verifier needs Taylor models there: its conditions are within ~1e-4 of 0 over whole
+        regions, see :mod:`.three_point_verify`)."""
         if self.blocks == "rectangular":
             return (self.kernel_degree // 2 + 1,) * (self.kernel_degree + 1)
         return tuple((self.kernel_degree - k) // 2 + 1 for k in range(self.kernel_degree + 1))
