@@ -517,7 +517,7 @@ def test_rectangular_blocks_give_every_gegenbauer_degree_the_full_radial_degree(
 
 
 def _stored_rectangular() -> tuple[ThreePointCertificate, float]:
-    """The rectangular n = 4 certificate of the README's table (tests/data), and its verified density."""
+    """The rectangular n = 4 certificate at 3-d margin 1e-3 (README; tests/data), and its verified density."""
     data = json.loads((Path(__file__).parent / "data" / "three_point_rect4.json").read_text())
     c = data["certificate"]
     blocks = tuple(tuple(tuple(Fraction(v) for v in row) for row in q) for q in c["blocks"])
@@ -552,8 +552,9 @@ def test_taylor_models_decide_the_near_tight_triangle_boxes_of_a_rectangular_cer
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_the_stored_rectangular_certificate_verifies_below_cdls_and_above_d4():
-    """~7-10 minutes on one core (past the suite's 300 s per test): the whole check of a bound below Cohn, de Laat and Salmon's Table 6.1
-    value in n = 4 (0.636107333), which must stay above the D4 lattice's density."""
+    """~7-10 minutes on one core (past the suite's 300 s per test): the whole check of a bound below
+    Cohn, de Laat and Salmon's Table 6.1 value in n = 4 (0.636107333), which must stay above the D4
+    lattice's density."""
     cert, density = _stored_rectangular()
     result = verify_three_point(cert)
     assert result.verified, result.reason
