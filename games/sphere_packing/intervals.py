@@ -35,7 +35,7 @@ class Interval:
     def __add__(self, other) -> Interval:
         if not isinstance(other, _NUMBERS):  # a Jet or a Taylor model does the arithmetic
             return NotImplemented
-        other = _lift(other)
+        other = lift(other)
         return Interval(down(self.lo + other.lo), up(self.hi + other.hi))
 
     __radd__ = __add__
@@ -46,15 +46,15 @@ class Interval:
     def __sub__(self, other) -> Interval:
         if not isinstance(other, _NUMBERS):
             return NotImplemented
-        return self + (-_lift(other))
+        return self + (-lift(other))
 
     def __rsub__(self, other) -> Interval:
-        return _lift(other) + (-self)
+        return lift(other) + (-self)
 
     def __mul__(self, other) -> Interval:
         if not isinstance(other, _NUMBERS):
             return NotImplemented
-        other = _lift(other)
+        other = lift(other)
         if other.lo is other.hi or self.lo is self.hi:  # a point factor (exact constants): two products
             point, box = (other, self) if other.lo is other.hi else (self, other)
             low, high = box.lo * point.lo, box.hi * point.lo
@@ -177,7 +177,7 @@ class Jet:
         return self.chain(inverse, -square, square * inverse * 2.0)
 
 
-def _lift(value) -> Interval:
+def lift(value) -> Interval:
     if isinstance(value, Interval):
         return value
     if isinstance(value, (int, Fraction)):

@@ -34,7 +34,7 @@ from functools import cached_property
 import numpy as np
 
 from games.outward import down, up
-from games.sphere_packing.intervals import Interval
+from games.sphere_packing.intervals import Interval, lift
 
 _EPSILON, _TINY = 2.0 ** -52, 2.0 ** -1074
 
@@ -111,7 +111,7 @@ class TaylorSpace:
         return Interval(low, high)
 
     def constant(self, value: Interval | float) -> Taylor:
-        value = _scalar(value)
+        value = lift(value)
         lo = np.zeros((len(self.monomials), self.half[0].size))
         hi = np.zeros_like(lo)
         lo[0], hi[0] = np.broadcast_to(value.lo, lo[0].shape), np.broadcast_to(value.hi, hi[0].shape)
@@ -163,12 +163,6 @@ def _is_scalar(value) -> bool:
     return isinstance(value, (Interval, int, float))
 
 
-def _scalar(value: Interval | int | float) -> Interval:
-    """An Interval holding ``value``: a float is exact, an int beyond 2^53 is stepped out."""
-    if isinstance(value, Interval):
-        return value
-    return Interval(value) if isinstance(value, float) else Interval.exact(value)
-
 
 class Taylor:
     """A Taylor model: ``coefficients`` (an Interval of shape M x N, monomials in the space's order) and
@@ -207,7 +201,7 @@ class Taylor:
             return Taylor(self.space, self.coefficients + other.coefficients, self.remainder + other.remainder)
         if not _is_scalar(other):
             return NotImplemented
-        other = _scalar(other)
+        other = lift(other)
         lo, hi = self.coefficients.lo.copy(), self.coefficients.hi.copy()
         lo[0], hi[0] = down(lo[0] + other.lo), up(hi[0] + other.hi)
         return Taylor(self.space, Interval(lo, hi), self.remainder)
@@ -232,7 +226,7 @@ class Taylor:
         if not isinstance(other, Taylor):
             if not _is_scalar(other):
                 return NotImplemented
-            scalar = _scalar(other)
+            scalar = lift(other)
             return Taylor(self.space, self.coefficients * scalar, self.remainder * scalar)
         space = self.space
         a, b = self.coefficients, other.coefficients
