@@ -27,7 +27,7 @@ from discover import __version__
 from discover.check import check_game
 from discover.dispatch import BACKENDS, Backend, make_backend
 from discover.errors import DiscoverError, SettingsError
-from discover.game import Game, load_game, upgraded_history
+from discover.game import Game, load_game, starting_states, upgraded_history
 from discover.limits import KindLimits
 from discover.methods import (
     TreeProposer, check_names, default_surrogate, make_estimator, make_proposer, surrogate_names, surrogate_planner,
@@ -103,6 +103,7 @@ class Campaign:
         if not isinstance(self.game, Game):
             raise SettingsError(f"game must be a discover.Game or a registered name, got {game!r}")
         check_names(self._estimator_object or self.settings.surrogate, self.settings.method)
+        starting_states(self.game)  # a bad starting state is reported before any store exists
         # the defaults a campaign starts with are written down, so that a resumed run continues with the
         # same surrogate and planner even where other plugins are installed
         if self.settings.surrogate is None:
@@ -311,6 +312,12 @@ class _Run:
                 self.tree.replay(history)
             self.tree.restore_tree(*store.tree(states=True))
         self.best = max((r.value for r in history if r.value is not None), default=None)  # None: nothing ok yet
+        done = {r.state_key for r in history}
+        # the game's starting formulations not evaluated yet: submitted before the proposer is asked,
+        # under ids of their own (negative), and learnt by it as evaluations it did not propose
+        self.starts = [Proposal(-1 - i, state, self.game.state_key(state), (), ())
+                       for i, state in enumerate(starting_states(self.game))
+                       if self.game.state_key(state) not in done]
         self.inflight: dict[Future[JobResult], Proposal] = {}
         self.cpus: dict[Future[JobResult], float] = {}  # cores each job in flight runs on
         self.started = time.monotonic()
@@ -378,7 +385,8 @@ class _Run:
         finally:
             c.backend.close()  # cancels what is in flight
             for proposal in self.inflight.values():
-                self.proposer.forget(proposal)
+                if proposal.id >= 0:  # a starting formulation is the campaign's, not the proposer's
+                    self.proposer.forget(proposal)
             self.inflight.clear()
             self.cpus.clear()
             try:
@@ -409,8 +417,16 @@ class _Run:
             slots = min(slots, remaining)
         if slots <= 0:
             return
-        with thread_cap(self.planner_threads()):
-            proposals = self.proposer.ask(min(slots, batch))
+        proposals, self.starts = self.starts[:min(slots, batch)], self.starts[min(slots, batch):]
+        if len(proposals) < min(slots, batch):
+            with thread_cap(self.planner_threads()):
+                asked = self.proposer.ask(min(slots, batch) - len(proposals))
+            running = {p.key for p in (*self.inflight.values(), *proposals)}
+            for p in asked:  # the proposer does not know the starting formulations in flight
+                if p.key in running:
+                    self.proposer.forget(p)
+                else:
+                    proposals.append(p)
         events = []
         # an inline evaluation cannot be stopped, but is still told the game's own time budget
         limit = c.timeout if c.timeout is not None else self.game.default_timeout
@@ -444,7 +460,8 @@ class _Run:
         try:
             result = future.result()
         except CancelledError:
-            self.proposer.forget(proposal)
+            if proposal.id >= 0:
+                self.proposer.forget(proposal)
             return
         outcome = result.outcome
         if shortened and outcome.status is Status.TIMEOUT:
@@ -456,10 +473,12 @@ class _Run:
         except (TypeError, ValueError) as exc:
             outcome = Outcome.failure(Status.FAILED, f"artifacts are not JSON-serialisable: {exc}", outcome.cost_seconds)
             artifacts = {}
-        with thread_cap(self.planner_threads()):
-            self.proposer.tell(proposal, outcome)
+        start = proposal.id < 0  # one of the game's starting formulations
+        if not start:
+            with thread_cap(self.planner_threads()):
+                self.proposer.tell(proposal, outcome)
         path = proposal.path
-        if not self.keeps_tree and (moves := self.game.moves_of(proposal.state)) is not None:
+        if (start or not self.keeps_tree) and (moves := self.game.moves_of(proposal.state)) is not None:
             path = self.tree.record_path(moves, outcome)  # type: ignore[attr-defined]
         self.done += 1
         label = self.game.describe_state(proposal.state)
@@ -480,6 +499,9 @@ class _Run:
             encoding=self.game.checked_encoding(proposal.state),
             path=list(path), state=proposal.state, constraints=list(outcome.constraints),
         )
+        if start:  # the proposer learns it as it learns an earlier run's evaluations (its tree has it already)
+            with thread_cap(self.planner_threads()):
+                self.proposer.replay([record])
         self.commit(events, evaluation=record)
         self.reason = self.streak.add(outcome) or self.reason
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from discover.errors import GameError, ParameterError, PluginError, UnknownGameError
 from discover.plugins import load_plugin, plugins
-from discover.types import (Action, EvalContext, EvaluationRecord, Objective, Outcome, Player, Resources, Sampler,
+from discover.types import (Action, EvalContext, EvaluationRecord, Interval, Objective, Outcome, Player, Resources, Sampler,
                             State, is_sampler)
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,14 @@ class Game(abc.ABC):
         kinds that work. The default: no kinds."""
         return None
 
+    def starting_states(self) -> Sequence[State]:
+        """Complete formulations a campaign evaluates before any method proposes one: what a
+        researcher would try first (the library's own default, say), so that a search never ends
+        worse than that one call unless it fails; the method learns them as its own evaluations, as
+        SMAC puts the default configuration in its initial design. Each must be a terminal state
+        whose moves :meth:`moves_of` can tell. The default: none."""
+        return ()
+
     def verify(self, state: State, outcome: Outcome) -> str | None:
         """Re-check an OK outcome's certificate independently of the solver.
 
@@ -252,6 +260,45 @@ def upgraded_history(game: Game, records: Sequence[EvaluationRecord]) -> list[Ev
             record = replace(record, state=state, state_key=game.state_key(state))
         out.append(record)
     return out
+
+
+def starting_states(game: Game) -> list[State]:
+    """The game's :meth:`~Game.starting_states`, checked (complete, moves known) and without repeats;
+    a bad one is a :class:`GameError` naming it, raised before a campaign creates its store."""
+    out, keys = [], set()
+    for state in game.starting_states():
+        try:
+            complete = game.to_move(state) is Player.TERMINAL
+        except Exception as exc:
+            raise GameError(f"game {game.name!r}: starting state {state!r} is not a state of the game ({exc})") from None
+        if not complete:
+            raise GameError(f"game {game.name!r}: starting state {state!r} is not a complete formulation")
+        if (moves := game.moves_of(state)) is None:
+            raise GameError(f"game {game.name!r}: starting state {state!r} has no moves that moves_of() can tell")
+        if (why := _illegal_move(game, moves)) is not None:
+            raise GameError(f"game {game.name!r}: starting state {state!r} makes an illegal move: {why}")
+        if (key := game.state_key(state)) not in keys:
+            keys.add(key)
+            out.append(state)
+    return out
+
+
+def _illegal_move(game: Game, moves: Sequence[Action]) -> str | None:
+    """The first of ``moves`` (from the initial state) that the game does not offer where it is
+    made, described; None when every one is legal (a sampler other than an Interval admits any)."""
+    state = game.initial_state()
+    for action in moves:
+        if game.to_move(state) is Player.CHANCE:
+            offered: Any = [a for a, _ in game.chance_outcomes(state)]
+        else:
+            offered = game.actions(state)
+        if isinstance(offered, Interval):
+            if not (isinstance(action, (int, float)) and offered.low <= action <= offered.high):
+                return f"{action!r} is outside [{offered.low}, {offered.high}]"
+        elif not is_sampler(offered) and action not in offered:
+            return f"{action!r} is not one of {list(offered)!r}"
+        state = game.apply(state, action)
+    return None
 
 
 def pick_index(weights: Sequence[float] | np.ndarray, u: float) -> int:

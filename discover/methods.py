@@ -42,7 +42,8 @@ class Proposer(Protocol):
     def root_value(self) -> float | None: ...
 
     def replay(self, history: Sequence[EvaluationRecord]) -> None:
-        """Learn the finished evaluations of an earlier run (on resume), states loaded."""
+        """Learn finished evaluations it did not propose, states loaded: an earlier run's (on resume)
+        and the game's starting formulations (:meth:`~discover.game.Game.starting_states`)."""
 
 
 @runtime_checkable

@@ -170,7 +170,8 @@ class Planner:
                           feasibility=node.feasibility.get(action))
 
     def replay(self, history: Sequence[EvaluationRecord]) -> None:
-        """Learn the evaluations of an earlier run (their states loaded), before ``restore_tree``."""
+        """Learn evaluations it did not propose (states loaded): an earlier run's, before
+        ``restore_tree``, or a starting formulation's, after ``record_path`` placed it in the tree."""
         for record in history:
             outcome = record.outcome()
             self.estimator.observe(self.game, record.state, outcome)

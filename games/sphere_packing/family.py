@@ -22,13 +22,15 @@ class Family:
     parameters); ``evaluate(game, components, context)`` and ``verify(game, components, outcome)``
     take the components only (the state without its family); ``timeout``: seconds one evaluation
     needs by default (the game's default is the largest of its families'); ``upgrade``: stored
-    components of an earlier version of the family in today's form (:meth:`Game.upgrade_state`)."""
+    components of an earlier version of the family in today's form (:meth:`Game.upgrade_state`);
+    ``start(game)``: the components a campaign evaluates first (:meth:`Game.starting_states`)."""
 
     slots: Callable[[Any], tuple[Slot, ...]]
     evaluate: Callable[[Any, tuple, EvalContext], Outcome]
     verify: Callable[[Any, tuple, Outcome], str | None]
     timeout: float
     upgrade: Callable[[tuple], tuple] = tuple
+    start: Callable[[Any], tuple[tuple, ...]] = lambda game: ()
 
 
 def bound_outcome(dimension: int, result: Any, cost: float, artifacts: dict) -> Outcome:

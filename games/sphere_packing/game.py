@@ -5,7 +5,9 @@ The first move picks the family; the family's own components follow (the game's 
 
 * ``cohn-elkies``: the degree, the basis the (sampled, exchange) LP sees, the LP solver, and the
   margin by which the sign conditions are imposed. The radius search gets two thirds of the
-  evaluation's time limit (45 s by default) and the exact check the rest;
+  evaluation's time limit (45 s by default) and the exact check the rest. A campaign starts with
+  the formulation of ``cohn_elkies_bound(n, d)`` at the largest degree d allowed (its starting
+  state), so it never ends above that one library call unless the call fails or times out;
 * ``three-point`` (:mod:`.three_point_family`): the truncated three-point bound of Cohn, de Laat and
   Salmon, its f2 degree, kernel degree, truncation R / r, SDP solver and margin (600 s by default).
 
@@ -33,7 +35,7 @@ from games.slots import Slot, SlotGame
 from games.sphere_packing.bases import BASES
 from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation
 from games.sphere_packing.family import Family, bound_outcome
-from games.sphere_packing.solve import LP_SOLVERS
+from games.sphere_packing.solve import DEFAULT_MARGIN, LP_SOLVERS
 from games.sphere_packing.three_point_family import KERNEL_DEGREES, THREE_POINT
 from games.sphere_packing.verify import verify_certificate
 
@@ -65,6 +67,12 @@ def lp_formulation(dimension: int, components: tuple) -> Formulation:
 def _lp_slots(game: Any) -> tuple[Slot, ...]:
     return (Slot("degree", tuple(d for d in DEGREES if d <= game.max_degree)), Slot("basis", BASES),
             Slot("solver", SOLVERS), Slot("margin", MARGINS, log=True))
+
+
+def _lp_start(game: Any) -> tuple[tuple, ...]:
+    """The formulation of the library call ``cohn_elkies_bound(n, d)`` at the largest degree d the
+    game allows (its basis, solver and margin), so that a campaign never ends above that one call."""
+    return ((_lp_slots(game)[0].choices[-1], "laguerre", "highs", DEFAULT_MARGIN),)
 
 
 def _lp_evaluate(game: Any, components: tuple, context: EvalContext) -> Outcome:
@@ -110,7 +118,7 @@ def _lp_verify(game: Any, components: tuple, outcome: Outcome) -> str | None:
 
 
 FAMILIES: dict[str, Family] = {
-    "cohn-elkies": Family(_lp_slots, _lp_evaluate, _lp_verify, timeout=45.0),
+    "cohn-elkies": Family(_lp_slots, _lp_evaluate, _lp_verify, timeout=45.0, start=_lp_start),
     "three-point": THREE_POINT,
 }
 
@@ -153,6 +161,9 @@ class SpherePackingGame(SlotGame):
 
     def evaluate(self, state: tuple, context: EvalContext) -> Outcome:
         return FAMILIES[state[0]].evaluate(self, state[1:], context)
+
+    def starting_states(self) -> Sequence[tuple]:
+        return [(f, *components) for f in self.families.split(",") for components in FAMILIES[f].start(self)]
 
     def upgrade_state(self, state: tuple) -> tuple:
         family = FAMILIES.get(state[0]) if state else None

@@ -1,0 +1,87 @@
+"""A game's starting formulations: evaluated first, once, and learnt by every method."""
+
+import inspect
+import time
+
+import pytest
+
+import discover
+from discover.errors import GameError
+from discover.types import Outcome
+from games.sphere_packing import cohn_elkies_bound
+from games.sphere_packing.bound import Formulation
+from games.sphere_packing.game import SpherePackingGame, lp_formulation
+from games.slots import Slot, SlotGame
+from games.toy.formulation import FormulationGame
+
+START = ("lp", "monomial", 2, "double", "scs", 0.75)  # a poor formulation no method would pick first
+
+
+class Started(FormulationGame):
+    """The toy formulation game with a starting formulation, as a plugin declares one."""
+
+    name = "toy-formulation-started"
+
+    def __init__(self, starts=(START,)) -> None:
+        super().__init__()
+        self.starts = starts
+
+    def starting_states(self):
+        return self.starts
+
+
+@pytest.mark.parametrize("method", ["mcts", "random", "flat-bo"])
+def test_the_starting_formulation_is_evaluated_first_once_and_learnt(run_campaign, method):
+    game = Started((START, START))
+    result = run_campaign(game, budget=8, backend="inline", method=method, seed=1)
+    keys = [e.state_key for e in result.history]
+    assert keys[0] == game.state_key(START) and len(keys) == 8 == len(set(keys))
+    with discover.open(result.db) as store:
+        root = next(n for n in store.tree()[0] if n.depth == 0)
+    assert root.visits == 8  # the tree counts it as it counts the method's own evaluations
+
+
+def test_a_starting_formulation_is_not_evaluated_again_on_resume(tmp_path):
+    db = tmp_path / "started.db"
+    first = discover.Campaign(Started(), budget=1, db=db, backend="inline", seed=0).run()
+    assert [e.state_key for e in first.history] == [Started().state_key(START)]
+    more = discover.Campaign.resume(db, budget=5, game=Started()).run()
+    keys = [e.state_key for e in more.history]
+    assert len(keys) == 5 == len(set(keys))
+
+
+class OneFormulation(SlotGame):
+    """A single formulation, which is also the starting one: whatever a method proposes while the
+    start is in flight is the start again."""
+
+    name = "toy-one-formulation"
+    slots = (Slot("x", (1,)),)
+
+    def evaluate(self, state, context):
+        time.sleep(0.5)
+        return Outcome.ok(1.0)
+
+    def starting_states(self):
+        return [(1,)]
+
+
+@pytest.mark.parametrize("method", ["mcts", "random"])
+def test_two_workers_never_evaluate_a_starting_formulation_twice(run_campaign, method):
+    result = run_campaign(OneFormulation(), budget=2, workers=2, method=method, seed=0)
+    assert [e.state_key for e in result.history] == [OneFormulation().state_key((1,))]
+
+
+@pytest.mark.parametrize("start", [("sdp", "laguerre"), ("sdp", "laguerre", 99, "mpfr", "sdpa", 1.3)])
+def test_a_bad_starting_formulation_gets_one_line_before_any_store(tmp_path, start):
+    db = tmp_path / "never.db"
+    with pytest.raises(GameError, match="starting state"):
+        discover.Campaign(Started((start,)), budget=2, db=db, backend="inline")
+    assert not db.exists()
+
+
+def test_sphere_packing_starts_from_the_library_call_at_its_largest_degree():
+    game = SpherePackingGame(dimension=4, max_degree=50)
+    ((family, *components),) = game.starting_states()
+    defaults = {name: p.default for name, p in inspect.signature(cohn_elkies_bound).parameters.items()}
+    library = Formulation(4, 47, defaults["basis"], defaults["solver"], defaults["margin"], defaults["tolerance"])
+    assert family == "cohn-elkies" and lp_formulation(4, tuple(components)) == library
