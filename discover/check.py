@@ -2,7 +2,7 @@
 
 Random play to terminal states, and on the way: states hashable, unchanged by ``apply`` and
 picklable; state keys stable; moves present at every non-terminal state; chance probabilities
-valid; ``encode`` matching ``features``; and, when asked, ``evaluate`` returning an
+valid; starting states complete and legal; ``encode`` matching ``features``; and, when asked, ``evaluate`` returning an
 :class:`~discover.types.Outcome` that is not a failure. The first problem found is raised as one
 :class:`~discover.errors.GameError` line; ``discover check GAME`` runs the full check and
 ``discover run`` a light one (a few playouts, no evaluation).
@@ -18,7 +18,7 @@ import numpy as np
 
 from discover.dispatch import ProcessBackend, run_batch
 from discover.errors import GameError
-from discover.game import Game, sample_action, sample_chance
+from discover.game import Game, sample_action, sample_chance, starting_states
 from discover.types import Job, Outcome, Player, State, Status, is_sampler
 
 
@@ -87,6 +87,8 @@ def check_game(game: Game, *, playouts: int = 20, evaluate: bool = True, seed: i
     _require(isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1, game,
              f"batch_limit must be a positive int, got {limit!r}")
     terminals = [_playout(game, rng, max_moves) for _ in range(playouts)]
+    for state in starting_states(game):  # complete, legal, moves known (a GameError line otherwise)
+        _check_state(game, state)
     features = game.features()
     if features:
         for state in terminals:

@@ -167,32 +167,70 @@ class TPESearch(FlatProposer):
 
     def draw(self) -> State:
         trial = self.study.ask()
+        state = self._walk(trial)
+        self._trials[self.game.state_key(state)] = trial
+        return state
+
+    def _walk(self, trial: Any, known: Sequence[Any] | None = None) -> State:
+        """Suggest the moves from the initial state to a terminal one through ``trial``; ``known``:
+        the moves of an evaluation TPE did not propose, whose chance and sampled moves are replayed
+        (the trial was enqueued with its other moves, so the suggestions return those)."""
         state = self.game.initial_state()
         depth = 0
         while (player := self.game.to_move(state)) is not Player.TERMINAL:
             if player is Player.CHANCE:
-                action = sample_chance(self.game.chance_outcomes(state), self.rng)
+                action = known[depth] if known is not None else sample_chance(self.game.chance_outcomes(state), self.rng)
             else:
                 moves = self.game.actions(state)
                 if isinstance(moves, Interval):
                     action = trial.suggest_float(self._name(depth, moves), moves.low, moves.high, log=moves.log)
                 elif is_sampler(moves):
-                    action = moves.sample(self.rng)
+                    action = known[depth] if known is not None else moves.sample(self.rng)
                 else:
                     moves = list(moves)
                     index = trial.suggest_categorical(self._name(depth, moves), list(range(len(moves))))
                     action = moves[index]
             state = self.game.apply(state, action)
             depth += 1
-        self._trials[self.game.state_key(state)] = trial
         return state
+
+    def _enqueued(self, state: State) -> Any | None:
+        """A trial holding ``state``'s moves, for an evaluation TPE did not propose (an earlier run's,
+        or a starting formulation), so that TPE learns it as its own; None when its moves are unknown."""
+        moves = self.game.moves_of(state)
+        if moves is None:
+            return None
+        params, current = {}, self.game.initial_state()
+        for depth, action in enumerate(moves):
+            if self.game.to_move(current) is not Player.CHANCE:
+                offered = self.game.actions(current)
+                if isinstance(offered, Interval):
+                    params[self._name(depth, offered)] = float(action)
+                elif not is_sampler(offered):
+                    offered = list(offered)
+                    params[self._name(depth, offered)] = offered.index(action)
+            current = self.game.apply(current, action)
+        self.study.enqueue_trial(params)
+        trial = self.study.ask()
+        if self.game.state_key(self._walk(trial, moves)) != self.game.state_key(state):  # not the state after all
+            self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
+            return None
+        return trial
+
+    def replay(self, history: Sequence[EvaluationRecord]) -> None:
+        for record in history:
+            if record.state is not None and record.state_key not in self._trials:
+                trial = self._enqueued(record.state)
+                if trial is not None:
+                    self._trials[record.state_key] = trial
+        super().replay(history)
 
     def _trial(self, state: State) -> Any:
         return self._trials.pop(self.game.state_key(state), None)
 
     def observe(self, state: State, outcome: Outcome) -> None:
         trial = self._trial(state)
-        if trial is None:  # evaluated before a resume: TPE restarts its model, the store still dedupes
+        if trial is None:  # a state whose moves cannot be told (see replay)
             return
         self._outcomes[self.game.state_key(state)] = replace(outcome, artifacts={})  # what TPE learns, not the certificate
         self._tell(trial, outcome)

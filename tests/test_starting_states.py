@@ -7,12 +7,13 @@ import pytest
 
 import discover
 from discover.errors import GameError
-from discover.types import Outcome
+from discover.types import EvalContext, EvaluationRecord, Outcome
 from games.sphere_packing import cohn_elkies_bound
 from games.sphere_packing.bound import Formulation
 from games.sphere_packing.game import SpherePackingGame, lp_formulation
 from games.slots import Slot, SlotGame
 from games.toy.formulation import FormulationGame
+from surrogates.baselines import TPESearch
 
 START = ("lp", "monomial", 2, "double", "scs", 0.75)  # a poor formulation no method would pick first
 
@@ -30,7 +31,7 @@ class Started(FormulationGame):
         return self.starts
 
 
-@pytest.mark.parametrize("method", ["mcts", "random", "flat-bo"])
+@pytest.mark.parametrize("method", ["mcts", "random", "flat-bo", "tpe"])
 def test_the_starting_formulation_is_evaluated_first_once_and_learnt(run_campaign, method):
     game = Started((START, START))
     result = run_campaign(game, budget=8, backend="inline", method=method, seed=1)
@@ -77,6 +78,9 @@ def test_a_bad_starting_formulation_gets_one_line_before_any_store(tmp_path, sta
     with pytest.raises(GameError, match="starting state"):
         discover.Campaign(Started((start,)), budget=2, db=db, backend="inline")
     assert not db.exists()
+    with pytest.raises(GameError, match="starting state"):
+        discover.check_game(Started((start,)), evaluate=False)
+    discover.check_game(Started(), evaluate=False)
 
 
 def test_sphere_packing_starts_from_the_library_call_at_its_largest_degree():
@@ -85,3 +89,15 @@ def test_sphere_packing_starts_from_the_library_call_at_its_largest_degree():
     defaults = {name: p.default for name, p in inspect.signature(cohn_elkies_bound).parameters.items()}
     library = Formulation(4, 47, defaults["basis"], defaults["solver"], defaults["margin"], defaults["tolerance"])
     assert family == "cohn-elkies" and lp_formulation(4, tuple(components)) == library
+
+
+def test_tpe_learns_an_evaluation_it_did_not_propose_as_its_own_trial():
+    game = Started()
+    outcome = game.evaluate(START, EvalContext())
+    record = EvaluationRecord(game.state_key(START), "", outcome.value, outcome.status.value, "", 0.0, {}, "", "",
+                              0.0, 0.0, None, [], state=START)
+    tpe = TPESearch(game, seed=0)
+    tpe.replay([record])
+    (trial,) = tpe.study.trials
+    assert trial.value == outcome.value
+    assert tpe._walk(trial, START) == START  # the trial's parameters are the start's moves
