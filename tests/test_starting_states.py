@@ -66,9 +66,8 @@ class OneFormulation(SlotGame):
         return [(1,)]
 
 
-@pytest.mark.parametrize("method", ["mcts", "random"])
-def test_two_workers_never_evaluate_a_starting_formulation_twice(run_campaign, method):
-    result = run_campaign(OneFormulation(), budget=2, workers=2, method=method, seed=0)
+def test_two_workers_never_evaluate_a_starting_formulation_twice(run_campaign):
+    result = run_campaign(OneFormulation(), budget=2, workers=2, seed=0)
     assert [e.state_key for e in result.history] == [OneFormulation().state_key((1,))]
 
 
