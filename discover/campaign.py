@@ -318,6 +318,9 @@ class _Run:
         self.starts = [Proposal(-1 - i, state, self.game.state_key(state), (), ())
                        for i, state in enumerate(starting_states(self.game))
                        if self.game.state_key(state) not in done]
+        # a proposal of the method's that repeats a starting formulation in flight, by key: it stays
+        # pending for the method (which then proposes elsewhere) and is told the start's outcome
+        self.adopted: dict[str, Proposal] = {}
         self.inflight: dict[Future[JobResult], Proposal] = {}
         self.cpus: dict[Future[JobResult], float] = {}  # cores each job in flight runs on
         self.started = time.monotonic()
@@ -384,9 +387,10 @@ class _Run:
             raise
         finally:
             c.backend.close()  # cancels what is in flight
-            for proposal in self.inflight.values():
+            for proposal in [*self.inflight.values(), *self.adopted.values()]:
                 if proposal.id >= 0:  # a starting formulation is the campaign's, not the proposer's
                     self.proposer.forget(proposal)
+            self.adopted.clear()
             self.inflight.clear()
             self.cpus.clear()
             try:
@@ -417,13 +421,18 @@ class _Run:
             slots = min(slots, remaining)
         if slots <= 0:
             return
-        proposals, self.starts = self.starts[:min(slots, batch)], self.starts[min(slots, batch):]
-        if len(proposals) < min(slots, batch):
+        wanted = min(slots, batch)
+        proposals, self.starts = self.starts[:wanted], self.starts[wanted:]
+        for _ in range(2):  # asked again once for the places of repeated starting formulations
+            if len(proposals) >= wanted:
+                break
             with thread_cap(self.planner_threads()):
-                asked = self.proposer.ask(min(slots, batch) - len(proposals))
-            running = {p.key for p in (*self.inflight.values(), *proposals)}
-            for p in asked:  # the proposer does not know the starting formulations in flight
-                if p.key in running:
+                asked = self.proposer.ask(wanted - len(proposals))
+            starts = {p.key for p in (*self.inflight.values(), *proposals) if p.id < 0}
+            for p in asked:  # the method does not know the starting formulations in flight
+                if p.key in starts and p.key not in self.adopted:
+                    self.adopted[p.key] = p
+                elif p.key in starts:
                     self.proposer.forget(p)
                 else:
                     proposals.append(p)
@@ -460,8 +469,9 @@ class _Run:
         try:
             result = future.result()
         except CancelledError:
-            if proposal.id >= 0:
-                self.proposer.forget(proposal)
+            adopted = self.adopted.pop(proposal.key, None) if proposal.id < 0 else proposal
+            if adopted is not None:
+                self.proposer.forget(adopted)
             return
         outcome = result.outcome
         if shortened and outcome.status is Status.TIMEOUT:
@@ -473,13 +483,16 @@ class _Run:
         except (TypeError, ValueError) as exc:
             outcome = Outcome.failure(Status.FAILED, f"artifacts are not JSON-serialisable: {exc}", outcome.cost_seconds)
             artifacts = {}
-        start = proposal.id < 0  # one of the game's starting formulations
-        if not start:
+        # a starting formulation is told to the method's own repeat of it if it made one; else the
+        # method learns it below, by replay, as it learns an earlier run's evaluations
+        told = self.adopted.pop(proposal.key, None) if proposal.id < 0 else proposal
+        if told is not None:
             with thread_cap(self.planner_threads()):
-                self.proposer.tell(proposal, outcome)
-        path = proposal.path
-        if (start or not self.keeps_tree) and (moves := self.game.moves_of(proposal.state)) is not None:
-            path = self.tree.record_path(moves, outcome)  # type: ignore[attr-defined]
+                self.proposer.tell(told, outcome)
+        path = told.path if told is not None else ()
+        tree = self.tree if told is None or not self.keeps_tree else None
+        if tree is not None and hasattr(tree, "record_path") and (moves := self.game.moves_of(proposal.state)) is not None:
+            path = tree.record_path(moves, outcome)
         self.done += 1
         label = self.game.describe_state(proposal.state)
         data = dict(id=proposal.id, state=label, key=proposal.key, value=outcome.value,
@@ -499,7 +512,7 @@ class _Run:
             encoding=self.game.checked_encoding(proposal.state),
             path=list(path), state=proposal.state, constraints=list(outcome.constraints),
         )
-        if start:  # the proposer learns it as it learns an earlier run's evaluations (its tree has it already)
+        if told is None:  # its tree has it already (record_path)
             with thread_cap(self.planner_threads()):
                 self.proposer.replay([record])
         self.commit(events, evaluation=record)

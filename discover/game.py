@@ -16,6 +16,7 @@ import inspect
 import logging
 import math
 from dataclasses import dataclass, replace
+from numbers import Real
 from typing import Any, ClassVar, Hashable, Literal, Sequence, TypeVar
 
 import numpy as np
@@ -157,11 +158,12 @@ class Game(abc.ABC):
         return None
 
     def starting_states(self) -> Sequence[State]:
-        """Complete formulations a campaign evaluates before any method proposes one: what a
+        """Complete formulations a campaign submits before its method proposes any: what a
         researcher would try first (the library's own default, say), so that a search never ends
-        worse than that one call unless it fails; the method learns them as its own evaluations, as
-        SMAC puts the default configuration in its initial design. Each must be a terminal state
-        whose moves :meth:`moves_of` can tell. The default: none."""
+        worse than that one call unless it fails, as SMAC puts the default configuration in its
+        initial design. The methods that can learn an evaluation they did not propose (MCTS, flat
+        BO, random search, TPE) learn them as their own. Each must be a terminal state whose moves
+        :meth:`moves_of` can tell, written as the game offers them. The default: none."""
         return ()
 
     def verify(self, state: State, outcome: Outcome) -> str | None:
@@ -263,10 +265,15 @@ def upgraded_history(game: Game, records: Sequence[EvaluationRecord]) -> list[Ev
 
 
 def starting_states(game: Game) -> list[State]:
-    """The game's :meth:`~Game.starting_states`, checked (complete, moves known) and without repeats;
-    a bad one is a :class:`GameError` naming it, raised before a campaign creates its store."""
+    """The game's :meth:`~Game.starting_states`, checked (complete, every move legal and written as
+    the game offers it, ``moves_of`` leading to the state itself) and without repeats; a bad one is
+    a :class:`GameError` naming it, raised before a campaign creates its store."""
+    try:
+        given = list(game.starting_states())
+    except TypeError:
+        raise GameError(f"game {game.name!r}: starting_states() must return a sequence of states") from None
     out, keys = [], set()
-    for state in game.starting_states():
+    for state in given:
         try:
             complete = game.to_move(state) is Player.TERMINAL
         except Exception as exc:
@@ -275,29 +282,39 @@ def starting_states(game: Game) -> list[State]:
             raise GameError(f"game {game.name!r}: starting state {state!r} is not a complete formulation")
         if (moves := game.moves_of(state)) is None:
             raise GameError(f"game {game.name!r}: starting state {state!r} has no moves that moves_of() can tell")
-        if (why := _illegal_move(game, moves)) is not None:
-            raise GameError(f"game {game.name!r}: starting state {state!r} makes an illegal move: {why}")
+        if (why := illegal_moves(game, state, moves)) is not None:
+            raise GameError(f"game {game.name!r}: starting state {state!r}: {why}")
         if (key := game.state_key(state)) not in keys:
             keys.add(key)
             out.append(state)
     return out
 
 
-def _illegal_move(game: Game, moves: Sequence[Action]) -> str | None:
-    """The first of ``moves`` (from the initial state) that the game does not offer where it is
-    made, described; None when every one is legal (a sampler other than an Interval admits any)."""
-    state = game.initial_state()
+def illegal_moves(game: Game, state: State, moves: Sequence[Action]) -> str | None:
+    """Why ``moves`` (from the initial state) are not the moves of ``state`` as the game offers
+    them, or None: each must be offered where it is made (a number within an Interval; a sampler
+    other than an Interval admits any), and played as the game's own objects (``2``, not ``2.0``:
+    keys hash the written form) they must lead to ``state`` itself."""
+    current, played = game.initial_state(), []
     for action in moves:
-        if game.to_move(state) is Player.CHANCE:
-            offered: Any = [a for a, _ in game.chance_outcomes(state)]
+        if game.to_move(current) is Player.CHANCE:
+            offered: Any = [a for a, _ in game.chance_outcomes(current)]
         else:
-            offered = game.actions(state)
+            offered = game.actions(current)
         if isinstance(offered, Interval):
-            if not (isinstance(action, (int, float)) and offered.low <= action <= offered.high):
-                return f"{action!r} is outside [{offered.low}, {offered.high}]"
-        elif not is_sampler(offered) and action not in offered:
-            return f"{action!r} is not one of {list(offered)!r}"
-        state = game.apply(state, action)
+            if isinstance(action, bool) or not isinstance(action, Real) or not offered.low <= action <= offered.high:
+                return f"move {action!r} is not a number in [{offered.low}, {offered.high}]"
+            action = float(action)
+        elif not is_sampler(offered):
+            offered = list(offered)
+            if action not in offered:
+                return f"move {action!r} is not one of {offered!r}"
+            action = offered[offered.index(action)]
+        played.append(action)
+        current = game.apply(current, action)
+    if game.to_move(current) is not Player.TERMINAL or game.state_key(current) != game.state_key(state):
+        return (f"its moves {tuple(played)!r} lead to {game.describe_state(current)}, not to it "
+                "(write each move as the game offers it)")
     return None
 
 

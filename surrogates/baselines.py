@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from discover.errors import SettingsError
-from discover.game import Game, sample_action, sample_chance
+from discover.game import Game, illegal_moves, sample_action, sample_chance
 from discover.planner import Estimator, Proposal
 from discover.types import EvaluationRecord, Interval, Outcome, Player, State, Status, is_sampler
 from surrogates.estimator import GPEstimator, GPSettings
@@ -198,7 +198,7 @@ class TPESearch(FlatProposer):
         """A trial holding ``state``'s moves, for an evaluation TPE did not propose (an earlier run's,
         or a starting formulation), so that TPE learns it as its own; None when its moves are unknown."""
         moves = self.game.moves_of(state)
-        if moves is None:
+        if moves is None or illegal_moves(self.game, state, moves) is not None:  # e.g. a move since dropped
             return None
         params, current = {}, self.game.initial_state()
         for depth, action in enumerate(moves):
@@ -212,7 +212,11 @@ class TPESearch(FlatProposer):
             current = self.game.apply(current, action)
         self.study.enqueue_trial(params)
         trial = self.study.ask()
-        if self.game.state_key(self._walk(trial, moves)) != self.game.state_key(state):  # not the state after all
+        try:
+            same = self.game.state_key(self._walk(trial, moves)) == self.game.state_key(state)
+        except Exception:  # a game that cannot replay it: TPE learns nothing, and keeps no trial running
+            same = False
+        if not same:
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
             return None
         return trial

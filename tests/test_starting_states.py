@@ -51,27 +51,36 @@ def test_a_starting_formulation_is_not_evaluated_again_on_resume(tmp_path):
     assert len(keys) == 5 == len(set(keys))
 
 
-class OneFormulation(SlotGame):
-    """A single formulation, which is also the starting one: whatever a method proposes while the
-    start is in flight is the start again."""
+class SlowStart(SlotGame):
+    """Three formulations; the starting one is slow, the others quick."""
 
-    name = "toy-one-formulation"
-    slots = (Slot("x", (1,)),)
+    name = "toy-slow-start"
+    slots = (Slot("x", (1, 2, 3)),)
 
     def evaluate(self, state, context):
-        time.sleep(0.5)
-        return Outcome.ok(1.0)
+        time.sleep(3.0 if state == (3,) else 0.2)
+        return Outcome.ok(float(state[0]))
 
     def starting_states(self):
-        return [(1,)]
+        return [(3,)]
 
 
-def test_two_workers_never_evaluate_a_starting_formulation_twice(run_campaign):
-    result = run_campaign(OneFormulation(), budget=2, workers=2, seed=0)
-    assert [e.state_key for e in result.history] == [OneFormulation().state_key((1,))]
+def test_two_workers_never_evaluate_a_starting_formulation_twice_nor_wait_for_it(run_campaign):
+    # UCT tries the move of the start in flight too: that proposal must wait for the start's outcome
+    # without holding the free worker
+    result = run_campaign(SlowStart(), budget=3, workers=2, seed=0)
+    keys = [e.state_key for e in result.history]
+    assert len(keys) == 3 == len(set(keys))
+    start = next(e for e in result.history if e.label == "x=3")
+    assert all(e.finished < start.finished for e in result.history if e is not start)
+    with discover.open(result.db) as store:
+        root = next(n for n in store.tree()[0] if n.depth == 0)
+    assert root.visits == 3
 
 
-@pytest.mark.parametrize("start", [("sdp", "laguerre"), ("sdp", "laguerre", 99, "mpfr", "sdpa", 1.3)])
+@pytest.mark.parametrize("start", [("sdp", "laguerre"), ("sdp", "laguerre", 99, "mpfr", "sdpa", 1.3),
+                                   ("sdp", "laguerre", 12.0, "mpfr", "sdpa", 1.3),  # 12.0 is not the move 12
+                                   ("sdp", "laguerre", 12, "mpfr", "sdpa", 1)])  # nor 1 a point of an Interval
 def test_a_bad_starting_formulation_gets_one_line_before_any_store(tmp_path, start):
     db = tmp_path / "never.db"
     with pytest.raises(GameError, match="starting state"):
@@ -100,3 +109,12 @@ def test_tpe_learns_an_evaluation_it_did_not_propose_as_its_own_trial():
     (trial,) = tpe.study.trials
     assert trial.value == outcome.value
     assert tpe._walk(trial, START) == START  # the trial's parameters are the start's moves
+
+
+def test_tpe_resumes_past_a_stored_move_the_game_no_longer_offers():
+    gone = ("sdp", "laguerre", 99, "mpfr", "sdpa", 1.3)
+    record = EvaluationRecord(Started().state_key(gone), "", 0.5, "ok", "", 0.0, {}, "", "", 0.0, 0.0, None, [],
+                              state=gone)
+    tpe = TPESearch(Started(), seed=0)
+    tpe.replay([record])
+    assert tpe.study.trials == [] and tpe.evaluated == {record.state_key: 0.5}
