@@ -1,6 +1,7 @@
 """Campaigns: the loop that spends an evaluation budget on a game, and resumes where it stopped.
 
-``run()`` is only a loop over the proposer's ask/tell: ask for formulations while workers are free,
+``run()`` is only a loop over the proposer's ask/tell: ask for formulations while workers are free
+(after the game's starting formulations, :meth:`~discover.game.Game.starting_states`, not yet stored),
 submit them, and as each evaluation finishes tell the proposer and commit the evaluation, the tree
 statistics it changed and its events in one transaction, before subscribers hear of it and before
 the next evaluation is looked at. A campaign killed at any instant therefore resumes from its store
