@@ -492,8 +492,9 @@ class _Run:
                 self.proposer.tell(told, outcome)
         path = told.path if told is not None else ()
         tree = self.tree if told is None or not self.keeps_tree else None
-        if tree is not None and hasattr(tree, "record_path") and (moves := self.game.moves_of(proposal.state)) is not None:
-            path = tree.record_path(moves, outcome)
+        moves = self.game.moves_of(proposal.state) if tree is not None and hasattr(tree, "record_path") else None
+        if moves is not None:
+            path = tree.record_path(moves, outcome)  # type: ignore[union-attr]
         self.done += 1
         label = self.game.describe_state(proposal.state)
         data = dict(id=proposal.id, state=label, key=proposal.key, value=outcome.value,

@@ -2,10 +2,10 @@
 
 Random play to terminal states, and on the way: states hashable, unchanged by ``apply`` and
 picklable; state keys stable; moves present at every non-terminal state; chance probabilities
-valid; starting states complete and legal; ``encode`` matching ``features``; and, when asked, ``evaluate`` returning an
-:class:`~discover.types.Outcome` that is not a failure. The first problem found is raised as one
-:class:`~discover.errors.GameError` line; ``discover check GAME`` runs the full check and
-``discover run`` a light one (a few playouts, no evaluation).
+valid; starting states complete and legal; ``encode`` matching ``features``; and, when asked,
+``evaluate`` returning an :class:`~discover.types.Outcome` that is not a failure. The first problem
+found is raised as one :class:`~discover.errors.GameError` line; ``discover check GAME`` runs the
+full check and ``discover run`` a light one (a few playouts, no evaluation).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ import numpy as np
 
 from discover.errors import GameError, ParameterError, PluginError, UnknownGameError
 from discover.plugins import load_plugin, plugins
-from discover.types import (Action, EvalContext, EvaluationRecord, Interval, Objective, Outcome, Player, Resources, Sampler,
-                            State, is_sampler)
+from discover.types import (Action, EvalContext, EvaluationRecord, Interval, Objective, Outcome, Player, Resources,
+                            Sampler, State, is_sampler)
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def starting_states(game: Game) -> list[State]:
         try:
             complete = game.to_move(state) is Player.TERMINAL
         except Exception as exc:
-            raise GameError(f"game {game.name!r}: starting state {state!r} is not a state of the game ({exc})") from None
+            raise GameError(f"game {game.name!r}: starting state {state!r} is not a state of it ({exc})") from None
         if not complete:
             raise GameError(f"game {game.name!r}: starting state {state!r} is not a complete formulation")
         if (moves := game.moves_of(state)) is None:

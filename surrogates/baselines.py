@@ -179,7 +179,8 @@ class TPESearch(FlatProposer):
         depth = 0
         while (player := self.game.to_move(state)) is not Player.TERMINAL:
             if player is Player.CHANCE:
-                action = known[depth] if known is not None else sample_chance(self.game.chance_outcomes(state), self.rng)
+                outcomes = self.game.chance_outcomes(state)
+                action = known[depth] if known is not None else sample_chance(outcomes, self.rng)
             else:
                 moves = self.game.actions(state)
                 if isinstance(moves, Interval):
