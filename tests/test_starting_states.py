@@ -1,4 +1,4 @@
-"""A game's starting formulations: evaluated first, once, and learnt by every method."""
+"""A game's starting formulations: submitted first, evaluated once, learnt by the methods that can."""
 
 import inspect
 import time
