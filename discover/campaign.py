@@ -104,7 +104,7 @@ class Campaign:
         if not isinstance(self.game, Game):
             raise SettingsError(f"game must be a discover.Game or a registered name, got {game!r}")
         check_names(self._estimator_object or self.settings.surrogate, self.settings.method)
-        starting_states(self.game)  # a bad starting state is reported before any store exists
+        self.starting_states = starting_states(self.game)  # checked: a bad one is reported before any store exists
         # the defaults a campaign starts with are written down, so that a resumed run continues with the
         # same surrogate and planner even where other plugins are installed
         if self.settings.surrogate is None:
@@ -316,9 +316,9 @@ class _Run:
         done = {r.state_key for r in history}
         # the game's starting formulations not evaluated yet: submitted before the proposer is asked,
         # under ids of their own (negative), and learnt by it as evaluations it did not propose
-        self.starts = [Proposal(-1 - i, state, self.game.state_key(state), (), ())
-                       for i, state in enumerate(starting_states(self.game))
-                       if self.game.state_key(state) not in done]
+        keys = [self.game.state_key(state) for state in campaign.starting_states]
+        self.starts = [Proposal(-1 - i, state, key, (), ())
+                       for i, (state, key) in enumerate(zip(campaign.starting_states, keys)) if key not in done]
         # a proposal of the method's that repeats a starting formulation in flight, by key: it stays
         # pending for the method (which then proposes elsewhere) and is told the start's outcome
         self.adopted: dict[str, Proposal] = {}

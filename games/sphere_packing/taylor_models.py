@@ -163,7 +163,6 @@ def _is_scalar(value) -> bool:
     return isinstance(value, (Interval, int, float))
 
 
-
 class Taylor:
     """A Taylor model: ``coefficients`` (an Interval of shape M x N, monomials in the space's order) and
     ``remainder`` (an Interval of shape N), over the boxes of ``space``."""
