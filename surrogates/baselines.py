@@ -50,6 +50,7 @@ class FlatProposer:
         self.rng = np.random.default_rng(seed)
         self.evaluated: dict[str, float | None] = {}
         self.pending: dict[str, Proposal] = {}
+        self._trials: dict[str, Any] = {}  # by state key: the method's own trial, until told (Optuna, Ax, SMAC)
         self._next_id = 0
         self._exhausted = False
 
@@ -63,6 +64,12 @@ class FlatProposer:
 
     def discard(self, state: State) -> None:
         """A drawn formulation that will not be evaluated (a collision)."""
+        return None
+
+    def attach(self, state: State) -> Any | None:
+        """A trial of the method's own for an evaluation it did not propose (an earlier run's after
+        a resume, or a starting formulation), which ``observe`` then tells it, so that it learns
+        the evaluation as if it had proposed it; None where it cannot (its moves are unknown)."""
         return None
 
     # Proposer protocol -----------------------------------------------------------------------
@@ -112,6 +119,9 @@ class FlatProposer:
 
     def replay(self, history: Sequence[EvaluationRecord]) -> None:
         for record in history:
+            if record.state is not None and record.state_key not in self._trials:
+                if (trial := self.attach(record.state)) is not None:
+                    self._trials[record.state_key] = trial
             outcome = record.outcome()
             self.evaluated[record.state_key] = outcome.value if outcome.status is Status.OK else None
             self.observe(record.state, outcome)
@@ -159,7 +169,6 @@ class TPESearch(FlatProposer):
             warnings.simplefilter("ignore")
             sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
         self.study = optuna.create_study(direction="maximize", sampler=sampler)
-        self._trials: dict[str, Any] = {}
         self._outcomes: dict[str, Outcome] = {}  # by state key, for repeats
 
     def _name(self, depth: int, moves: Any) -> str:
@@ -195,9 +204,8 @@ class TPESearch(FlatProposer):
             depth += 1
         return state
 
-    def _enqueued(self, state: State) -> Any | None:
-        """A trial holding ``state``'s moves, for an evaluation TPE did not propose (an earlier run's,
-        or a starting formulation), so that TPE learns it as its own; None when its moves are unknown."""
+    def attach(self, state: State) -> Any | None:
+        """An enqueued trial holding ``state``'s moves (the trial's suggestions return them)."""
         moves = self.game.moves_of(state)
         if moves is None or illegal_moves(self.game, state, moves) is not None:  # e.g. a move since dropped
             return None
@@ -221,14 +229,6 @@ class TPESearch(FlatProposer):
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
             return None
         return trial
-
-    def replay(self, history: Sequence[EvaluationRecord]) -> None:
-        for record in history:
-            if record.state is not None and record.state_key not in self._trials:
-                trial = self._enqueued(record.state)
-                if trial is not None:
-                    self._trials[record.state_key] = trial
-        super().replay(history)
 
     def _trial(self, state: State) -> Any:
         return self._trials.pop(self.game.state_key(state), None)
@@ -343,6 +343,26 @@ class SiteParameters:
 
         return self.space.walk(game, game.initial_state(), choose)
 
+    def params_of(self, game: Game, state: State) -> dict[str, Any] | None:
+        """The parameters of the sites ``state``'s moves pass (the inverse of :meth:`walk`; a
+        sampler's site, whose move ``walk`` draws, at 0.5), for an evaluation the method did not
+        propose; None when the game cannot tell its moves, or they pass a site the parameters lack."""
+        moves = game.moves_of(state)
+        if moves is None or illegal_moves(game, state, moves) is not None:
+            return None
+        params: dict[str, Any] = {}
+        for step in self.space.prefix(game, moves)[1]:
+            if step.player is Player.CHANCE:
+                continue
+            if (name := self.names.get(step.site)) is None:
+                return None
+            site = self.space.decisions[step.site]
+            if site.kind != "real":
+                params[name] = site.choices.index(step.action)
+            else:
+                params[name] = 0.5 if site.interval is None else site.unit(step.action)
+        return params
+
 
 class AxSearch(FlatProposer):
     """Ax's default generation strategy (Sobol, then BoTorch's modular BO) over the game's decision
@@ -378,7 +398,7 @@ class AxSearch(FlatProposer):
         self.client = Client(random_seed=seed)
         self.client.configure_experiment(parameters=parameters, name=f"discover-{game.name}")
         self.client.configure_optimization(objective="value", outcome_constraints=["violation <= 0"])
-        self._trials: dict[str, int] = {}
+        self._hierarchical = bool(tree)
         self._violations: dict[str, float] = {}  # by state key, for repeats
 
     def draw(self) -> State:
@@ -388,6 +408,20 @@ class AxSearch(FlatProposer):
         trace = self.sites.walk(self.game, dict(params), self.rng)
         self._trials[trace.key] = index
         return trace.state
+
+    def attach(self, state: State) -> int | None:
+        """A trial attached with ``state``'s parameters: in a hierarchical space exactly those of
+        the sites it passed; in a flat one every parameter, those it left inactive at their middle
+        (as ignored as the inactive ones of Ax's own proposals)."""
+        params = self.sites.params_of(self.game, state)
+        if params is None:
+            return None
+        if not self._hierarchical:
+            params = {name: params.get(name, 0.5 if site.kind == "real" else len(site.choices) // 2)
+                      for name, site in self.sites.sites.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.client.attach_trial(params)
 
     def observe(self, state: State, outcome: Outcome) -> None:
         key = self.game.state_key(state)
@@ -449,12 +483,14 @@ class SMACSearch(FlatProposer):
                 UniformFloatHyperparameter,
             )
             from smac import HyperparameterOptimizationFacade, Scenario
-            from smac.runhistory.dataclasses import TrialValue
+            from ConfigSpace.util import deactivate_inactive_hyperparameters
+            from smac.runhistory.dataclasses import TrialInfo, TrialValue
             from smac.main.exceptions import ConfigurationSpaceExhaustedException
             from smac.runhistory.enumerations import StatusType
         except ImportError:
             raise SettingsError("method 'smac' needs SMAC3: pip install smac") from None
         self._value, self._status, self._space_exhausted = TrialValue, StatusType, ConfigurationSpaceExhaustedException
+        self._info, self._deactivate = TrialInfo, deactivate_inactive_hyperparameters
         self.sites = SiteParameters(game, self.rng)
         hyper: dict[str, Any] = {}
         for name, site in self.sites.sites.items():
@@ -480,7 +516,6 @@ class SMACSearch(FlatProposer):
         self.smac = facade(scenario, _never_called, overwrite=True, logging_level=logging.ERROR,
                            initial_design=facade.get_initial_design(scenario, n_configs=min(10 * len(hyper), 15)),
                            config_selector=facade.get_config_selector(scenario, retrain_after=1))
-        self._trials: dict[str, Any] = {}
         self._costs: dict[str, tuple[float, bool]] = {}  # by state key, for repeats: (cost, crashed)
 
     def draw(self) -> State:
@@ -493,6 +528,27 @@ class SMACSearch(FlatProposer):
         trace = self.sites.walk(self.game, dict(info.config), self.rng)
         self._trials[trace.key] = info
         return trace.state
+
+    def attach(self, state: State) -> Any | None:
+        """A trial holding ``state``'s parameters, at the instance and seed SMAC's own trials use;
+        sites the conditions make active but the state did not pass at their defaults (as ignored
+        as SMAC's proposals' values are where the walk goes elsewhere); None where the conditions
+        reject the parameters."""
+        params = self.sites.params_of(self.game, state)
+        if params is None:
+            return None
+        space = self.smac.scenario.configspace
+        defaults = {name: hyper.default_value for name, hyper in space.items()}
+        try:
+            config = self._deactivate({**defaults, **params}, space)
+        except (ValueError, TypeError):  # ConfigSpace's errors for a forbidden or inactive value
+            return None
+        if not params.keys() <= dict(config).keys():
+            return None  # the conditions switch off a site the state passed
+        intensifier = self.smac.intensifier
+        intensifier.__post_init__()  # what its first ask runs: it learns the seeds and instances in use
+        (where, *_) = intensifier.get_instance_seed_keys_of_interest()
+        return self._info(config, instance=where.instance, seed=where.seed)
 
     def observe(self, state: State, outcome: Outcome) -> None:
         key = self.game.state_key(state)

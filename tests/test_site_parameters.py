@@ -85,3 +85,58 @@ class TwoOfThree(Game):
 def test_sites_that_form_no_tree_leave_ax_a_flat_space():
     assert SiteParameters(TwoOfThree(), np.random.default_rng(0)).tree() is None
     assert not AxSearch(TwoOfThree(), seed=0).client._experiment.search_space.is_hierarchical
+
+
+def _record(game, state):
+    from discover.types import EvalContext, EvaluationRecord
+
+    outcome = game.evaluate(state, EvalContext())
+    return EvaluationRecord(game.state_key(state), "", outcome.value, outcome.status.value, "", 0.0, {}, "", "",
+                            0.0, 0.0, None, [], state=state)
+
+
+def test_site_parameters_of_a_state_walk_back_to_it():
+    game = BranchGame()
+    sites = SiteParameters(game, np.random.default_rng(0))
+    for state in (("a", 0.25), ("b", 2, 0.75)):
+        params = sites.params_of(game, state)
+        assert len(params) == len(state)  # only the sites it passed
+        assert sites.walk(game, params, np.random.default_rng(1)).state == state
+    assert sites.params_of(game, ("b", 4, 0.5)) is None  # 4 is no legal move
+
+
+def test_ax_learns_evaluations_it_did_not_propose_as_attached_trials():
+    game = BranchGame()
+    ax = AxSearch(game, seed=0)
+    history = [_record(game, ("a", 0.25)), _record(game, ("b", 3, 0.5))]  # ok, then failed
+    ax.replay(history)
+    trials = ax.client._experiment.trials
+    assert len(trials) == 2 and all(t.status.is_completed for t in trials.values())
+    data = ax.client._experiment.lookup_data().df.set_index(["trial_index", "metric_name"])["mean"]
+    assert data[(0, "value")] == history[0].value and data[(1, "violation")] == 1.0  # the failure is infeasible
+    assert dict(trials[1].arm.parameters) == ax.sites.params_of(game, ("b", 3, 0.5))
+
+
+class FlatBranchGame(BranchGame):
+    """'a' and 'b' both lead to x, 'c' to nothing: x hangs under two of three choices, no tree."""
+
+    name = "flat-branch-test"
+
+    def to_move(self, state):
+        return Player.TERMINAL if state[:1] == ("c",) or len(state) == 2 else Player.SEARCHER
+
+    def actions(self, state):
+        return ("a", "b", "c") if not state else Interval(0.0, 1.0)
+
+    def evaluate(self, state, context):
+        return Outcome.ok(0.0 if state[0] == "c" else state[1])
+
+
+def test_ax_attaches_a_flat_spaces_inactive_parameters_at_their_middle():
+    game = FlatBranchGame()
+    ax = AxSearch(game, seed=0)
+    assert ax.sites.tree() is None and not ax.client._experiment.search_space.is_hierarchical
+    ax.replay([_record(game, ("c",)), _record(game, ("b", 0.8))])
+    parameters = [dict(t.arm.parameters) for t in ax.client._experiment.trials.values()]
+    x = next(ax.sites.names[key] for key in ax.sites.names if key[1] == "interval")
+    assert [p[x] for p in parameters] == [0.5, 0.8]

@@ -48,3 +48,21 @@ def test_a_finite_space_smac_has_exhausted_ends_the_campaign(tmp_path):
 
     result = discover.Campaign(Six(), budget=20, backend="inline", method="smac", db=tmp_path / "six.db").run()
     assert result.stopped == "exhausted" and len({e.state_key for e in result.history}) == len(result.history) <= 6
+
+
+def test_smac_learns_evaluations_it_did_not_propose_as_its_own_trials():
+    from smac.runhistory.enumerations import StatusType
+    from test_site_parameters import _record
+
+    game = BranchGame()
+    smac = SMACSearch(game, seed=0)
+    history = [_record(game, ("a", 0.1234567890123456)), _record(game, ("b", 3, 0.5))]  # ok, then failed
+    smac.replay(history)  # (ConfigSpace rounds a float's 16th digit away: still the state's parameters)
+    runs = list(smac.smac.runhistory.items())
+    assert [value.status for _, value in runs] == [StatusType.SUCCESS, StatusType.CRASHED]
+    assert runs[0][1].cost == -history[0].value
+    for (key, _), record in zip(runs, history):
+        config = dict(smac.smac.runhistory.get_config(key.config_id))
+        assert config == pytest.approx(smac.sites.params_of(game, record.state))  # only the sites it passed
+    (proposal,) = smac.ask(1)  # and SMAC's own trials go on beside them
+    assert proposal.key not in smac.evaluated

@@ -31,7 +31,7 @@ class Started(FormulationGame):
         return self.starts
 
 
-@pytest.mark.parametrize("method", ["mcts", "random", "flat-bo", "tpe"])
+@pytest.mark.parametrize("method", ["mcts", "random", "flat-bo", "tpe", "smac"])
 def test_the_starting_formulation_is_evaluated_first_once_and_learnt(run_campaign, method):
     game = Started((START, START))
     result = run_campaign(game, budget=8, backend="inline", method=method, seed=1)

@@ -148,7 +148,7 @@ def test_identical_seeds_give_identical_proposals(run_campaign, gp_campaign):
     assert trace(again) == trace(gp_campaign)
 
 
-@pytest.mark.parametrize("method", ["random", "flat-bo", "tpe", pytest.param("ax", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("method", ["random", "flat-bo", "tpe", "smac", pytest.param("ax", marks=pytest.mark.slow)])
 def test_baselines_run_in_the_campaign_loop_and_resume(tmp_path, method):
     db = tmp_path / f"{method}.db"
     first = discover.Campaign("toy-formulation", budget=10, seed=0, db=db, backend="inline", method=method).run()
