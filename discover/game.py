@@ -161,9 +161,10 @@ class Game(abc.ABC):
         """Complete formulations a campaign submits before its method proposes any: what a
         researcher would try first (the library's own default, say), so that a search never ends
         worse than that one call unless it fails, as SMAC puts the default configuration in its
-        initial design. The methods that can learn an evaluation they did not propose (MCTS, flat
-        BO, random search, TPE) learn them as their own. Each must be a terminal state whose moves
-        :meth:`moves_of` can tell, written as the game offers them. The default: none."""
+        initial design. Every method learns them as its own evaluations (MCTS, flat BO and random
+        search directly; TPE, Ax and SMAC as trials attached with their moves, where the game can
+        tell them). Each must be a terminal state whose moves :meth:`moves_of` can tell, written
+        as the game offers them. The default: none."""
         return ()
 
     def verify(self, state: State, outcome: Outcome) -> str | None:

@@ -1,4 +1,4 @@
-"""A game's starting formulations: submitted first, evaluated once, learnt by the methods that can."""
+"""A game's starting formulations: submitted first, evaluated once, learnt by every method."""
 
 import inspect
 import time
@@ -7,6 +7,7 @@ import pytest
 
 import discover
 from discover.errors import GameError
+from discover.game import starting_states as checked_starts
 from discover.types import EvalContext, EvaluationRecord, Outcome
 from games.sphere_packing import cohn_elkies_bound
 from games.sphere_packing.bound import Formulation
@@ -118,3 +119,20 @@ def test_tpe_resumes_past_a_stored_move_the_game_no_longer_offers():
     tpe = TPESearch(Started(), seed=0)
     tpe.replay([record])
     assert tpe.study.trials == [] and tpe.evaluated == {record.state_key: 0.5}
+
+
+def test_the_three_point_start_is_the_library_calls_formulation():
+    from games.sphere_packing.three_point import ThreePointFormulation
+    from games.sphere_packing.three_point_bound import three_point_bound
+    from games.sphere_packing.three_point_family import formulation
+
+    game = SpherePackingGame(dimension=4, families="three-point")
+    ((family, *components),) = game.starting_states()
+    defaults = {name: p.default for name, p in inspect.signature(three_point_bound).parameters.items()}
+    library = ThreePointFormulation(4, *(defaults[k] for k in ("degree", "kernel_degree", "solver", "margin")),
+                                    defaults["margin3"] or defaults["margin"], defaults["radial_basis"],
+                                    defaults["blocks"])
+    assert family == "three-point" and formulation(4, tuple(components)) == library
+    assert components[2] == defaults["truncation"] and defaults["radius"] is None and components[5] == 1.0  # r_LP
+    assert SpherePackingGame(dimension=4, families="three-point", max_kernel_degree=4).starting_states() == []
+    assert checked_starts(game) == game.starting_states()  # legal, complete, written as the game offers it

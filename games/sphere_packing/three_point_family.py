@@ -38,7 +38,7 @@ from games.sphere_packing.three_point import (
     SDP_SOLVERS,
     ThreePointFormulation,
 )
-from games.sphere_packing.three_point_bound import three_point_bound
+from games.sphere_packing.three_point_bound import DEFAULT_TRUNCATION, three_point_bound
 from games.sphere_packing.three_point_verify import (
     ThreePointCertificate,
     verify_three_point,
@@ -121,6 +121,14 @@ def _verify(game: Any, components: tuple, outcome: Outcome) -> str | None:
     return None
 
 
+def _start(game: Any) -> tuple[tuple, ...]:
+    """The formulation of the library call ``three_point_bound(n)`` (its defaults, r = r_LP: scale 1),
+    so that a campaign never ends above that one call; none where the game's kernel degrees stop
+    below the call's."""
+    components = (7, 6, DEFAULT_TRUNCATION, "clarabel", MARGIN3, 1.0, "triangular")
+    return (components,) if components[1] <= game.max_kernel_degree else ()
+
+
 def _upgrade(components: tuple) -> tuple:
     """Components stored before the radius scale existed were solved at r = r_LP (s = 1), and before
     the block shape existed with triangular blocks."""
@@ -131,4 +139,4 @@ def _upgrade(components: tuple) -> tuple:
     return components
 
 
-THREE_POINT = Family(_slots, _evaluate, _verify, timeout=600.0, upgrade=_upgrade)
+THREE_POINT = Family(_slots, _evaluate, _verify, timeout=600.0, upgrade=_upgrade, start=_start)
