@@ -44,8 +44,7 @@ class Tabulated(Game):
     """A real game whose outcomes are computed once per formulation and cached in a JSON file.
 
     The inner game's starting formulations are not forwarded: every method would begin with the
-    same library call (in sphere packing the best formulation of the small instance), and the
-    benchmark measures how fast a method finds good formulations itself."""
+    same library call, and the benchmark measures how fast a method finds good formulations itself."""
 
     def __init__(self, inner: Game, tag: str, timeout: float) -> None:
         self.inner, self.tag, self.timeout = inner, tag, timeout
