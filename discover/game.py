@@ -163,8 +163,9 @@ class Game(abc.ABC):
         worse than that one call unless it fails, as SMAC puts the default configuration in its
         initial design. Every method learns them as its own evaluations (MCTS, flat BO and random
         search directly; TPE, Ax and SMAC as trials attached with their moves, where the game can
-        tell them). Each must be a terminal state whose moves :meth:`moves_of` can tell, written
-        as the game offers them. The default: none."""
+        tell them and, for Ax and SMAC, the decisions they pass are among their parameters). Each
+        must be a terminal state whose moves :meth:`moves_of` can tell, written as the game offers
+        them. The default: none."""
         return ()
 
     def verify(self, state: State, outcome: Outcome) -> str | None:

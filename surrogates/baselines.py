@@ -13,7 +13,11 @@
 * plain UCT with random rollouts is ``method="mcts", surrogate="none"``.
 
 They propose whole formulations, keep no tree, and never propose an evaluated or in-flight one
-twice (a collision is retried, then given up for this ask).
+twice (a collision is retried, then given up for this ask). Evaluations they did not propose (an
+earlier run's after a resume, a game's starting formulations) are learnt as their own: TPE, Ax and
+SMAC through trials attached with the formulation's moves (``attach``). Ax and SMAC model the
+searcher's decisions only: in a game with chance moves they are exhausted once every combination
+of those decisions was tried, however many chance outcomes remain.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from surrogates.estimator import GPEstimator, GPSettings
 from surrogates.space import Space, Trace, Walker
 
 RETRIES = 64
+log = logging.getLogger(__name__)
 
 
 class Exhausted(Exception):
@@ -55,15 +60,17 @@ class FlatProposer:
         self._exhausted = False
 
     # subclasses ------------------------------------------------------------------------------
-    def draw(self) -> State:
-        """A complete formulation (or raise :class:`Exhausted`)."""
+    def draw(self) -> tuple[State, Any]:
+        """A complete formulation and the method's trial for it (None for a method without trials),
+        or raise :class:`Exhausted`."""
         raise NotImplementedError
 
     def observe(self, state: State, outcome: Outcome) -> None:
         return None
 
-    def discard(self, state: State) -> None:
-        """A drawn formulation that will not be evaluated (a collision)."""
+    def discard(self, key: str, trial: Any) -> None:
+        """A trial whose formulation will not be evaluated by it: drawn again while evaluated or
+        in flight (its own trial stays the one told), or cancelled."""
         return None
 
     def attach(self, state: State) -> Any | None:
@@ -82,7 +89,7 @@ class FlatProposer:
         for _ in range(n if not self._exhausted else 0):
             for _ in range(RETRIES):
                 try:
-                    state = self.draw()
+                    state, trial = self.draw()
                 except Exhausted:
                     self._exhausted = True
                     return proposals
@@ -91,9 +98,12 @@ class FlatProposer:
                     proposal = Proposal(self._next_id, state, key, (), ())
                     self._next_id += 1
                     self.pending[key] = proposal
+                    if trial is not None:
+                        self._trials[key] = trial
                     proposals.append(proposal)
                     break
-                self.discard(state)
+                if trial is not None:
+                    self.discard(key, trial)
             else:
                 break
         return proposals
@@ -105,7 +115,8 @@ class FlatProposer:
 
     def forget(self, proposal: Proposal) -> None:
         self.pending.pop(proposal.key, None)
-        self.discard(proposal.state)
+        if (trial := self._trials.pop(proposal.key, None)) is not None:
+            self.discard(proposal.key, trial)
 
     def root_value(self) -> float | None:
         return max((v for v in self.evaluated.values() if v is not None), default=None)
@@ -119,7 +130,8 @@ class FlatProposer:
 
     def replay(self, history: Sequence[EvaluationRecord]) -> None:
         for record in history:
-            if record.state is not None and record.state_key not in self._trials:
+            new = record.state_key not in self.evaluated and record.state_key not in self._trials
+            if record.state is not None and new:
                 if (trial := self.attach(record.state)) is not None:
                     self._trials[record.state_key] = trial
             outcome = record.outcome()
@@ -133,8 +145,8 @@ class RandomSearch(FlatProposer):
     def __init__(self, game: Game, *, estimator: Estimator | None = None, seed: int = 0) -> None:
         super().__init__(game, seed=seed)
 
-    def draw(self) -> State:
-        return self.game.random_completion(self.game.initial_state(), self.rng)
+    def draw(self) -> tuple[State, Any]:
+        return self.game.random_completion(self.game.initial_state(), self.rng), None
 
 
 class FlatBO(FlatProposer):
@@ -146,9 +158,9 @@ class FlatBO(FlatProposer):
         settings = estimator.settings if isinstance(estimator, GPEstimator) else GPSettings()
         self.gp = GPEstimator(game, settings=replace(settings, trust_region=False), seed=seed)
 
-    def draw(self) -> State:
+    def draw(self) -> tuple[State, Any]:
         pending = [p.state for p in self.pending.values()]
-        return self.gp.complete(self.game, self.game.initial_state(), self.rng, pending)
+        return self.gp.complete(self.game, self.game.initial_state(), self.rng, pending), None
 
     def observe(self, state: State, outcome: Outcome) -> None:
         self.gp.observe(self.game, state, outcome)
@@ -174,11 +186,9 @@ class TPESearch(FlatProposer):
     def _name(self, depth: int, moves: Any) -> str:
         return f"move{depth}_{hashlib.sha1(repr(moves).encode()).hexdigest()[:6]}"
 
-    def draw(self) -> State:
+    def draw(self) -> tuple[State, Any]:
         trial = self.study.ask()
-        state = self._walk(trial)
-        self._trials[self.game.state_key(state)] = trial
-        return state
+        return self._walk(trial), trial
 
     def _walk(self, trial: Any, known: Sequence[Any] | None = None) -> State:
         """Suggest the moves from the initial state to a terminal one through ``trial``; ``known``:
@@ -230,11 +240,8 @@ class TPESearch(FlatProposer):
             return None
         return trial
 
-    def _trial(self, state: State) -> Any:
-        return self._trials.pop(self.game.state_key(state), None)
-
     def observe(self, state: State, outcome: Outcome) -> None:
-        trial = self._trial(state)
+        trial = self._trials.pop(self.game.state_key(state), None)
         if trial is None:  # a state whose moves cannot be told (see replay)
             return
         self._outcomes[self.game.state_key(state)] = replace(outcome, artifacts={})  # what TPE learns, not the certificate
@@ -248,11 +255,7 @@ class TPESearch(FlatProposer):
         trial.set_constraint("failed", 0.0 if outcome.succeeded or outcome.violates else 1.0)
         self.study.tell(trial, self.stand_in(outcome.value if outcome.succeeded else None))
 
-    def discard(self, state: State) -> None:
-        trial = self._trial(state)
-        if trial is None:
-            return
-        key = self.game.state_key(state)
+    def discard(self, key: str, trial: Any) -> None:
         if key in self.evaluated:  # a repeat of an evaluated formulation: TPE learns its known outcome
             known = self._outcomes.get(key)
             if known is None:  # evaluated before a resume: only its value is known
@@ -398,30 +401,46 @@ class AxSearch(FlatProposer):
         self.client = Client(random_seed=seed)
         self.client.configure_experiment(parameters=parameters, name=f"discover-{game.name}")
         self.client.configure_optimization(objective="value", outcome_constraints=["violation <= 0"])
-        self._hierarchical = bool(tree)
+        self._tree = tree
         self._violations: dict[str, float] = {}  # by state key, for repeats
 
-    def draw(self) -> State:
+    def draw(self) -> tuple[State, Any]:
+        from ax.exceptions.core import SearchSpaceExhausted
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ((index, params),) = self.client.get_next_trials(max_trials=1).items()
-        trace = self.sites.walk(self.game, dict(params), self.rng)
-        self._trials[trace.key] = index
-        return trace.state
+            try:
+                ((index, params),) = self.client.get_next_trials(max_trials=1).items()
+            except SearchSpaceExhausted:  # a finite space Ax has no new arm of
+                raise Exhausted from None
+        return self.sites.walk(self.game, dict(params), self.rng).state, index
 
     def attach(self, state: State) -> int | None:
-        """A trial attached with ``state``'s parameters: in a hierarchical space exactly those of
-        the sites it passed; in a flat one every parameter, those it left inactive at their middle
-        (as ignored as the inactive ones of Ax's own proposals)."""
+        """A trial attached with ``state``'s parameters. Ax wants exactly the parameters its search
+        space makes active: the top-level ones, and those each choice's value leads to (in a flat
+        space, every parameter); those the state did not pass go at their middle, as ignored as the
+        inactive values of Ax's own proposals. None where the state passed a site Ax would not
+        make active, or Ax refuses the arm."""
         params = self.sites.params_of(self.game, state)
         if params is None:
             return None
-        if not self._hierarchical:
-            params = {name: params.get(name, 0.5 if site.kind == "real" else len(site.choices) // 2)
-                      for name, site in self.sites.sites.items()}
+        dependent = {c for choices in self._tree.values() for children in choices.values() for c in children}
+        arm: dict[str, Any] = {}
+        queue = [name for name in self.sites.sites if name not in dependent]
+        while queue:
+            name = queue.pop()
+            site = self.sites.sites[name]
+            arm[name] = params.get(name, 0.5 if site.kind == "real" else len(site.choices) // 2)
+            queue.extend(self._tree.get(name, {}).get(arm[name], []))
+        if not params.keys() <= arm.keys():
+            return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return self.client.attach_trial(params)
+            try:
+                return self.client.attach_trial(arm)
+            except Exception:  # Ax's refusal of an arm (its errors have no common base): it learns nothing
+                log.debug("Ax refused to attach %s", arm, exc_info=True)
+                return None
 
     def observe(self, state: State, outcome: Outcome) -> None:
         key = self.game.state_key(state)
@@ -434,11 +453,7 @@ class AxSearch(FlatProposer):
     def _complete(self, index: int, value: float | None, violation: float) -> None:
         self.client.complete_trial(trial_index=index, raw_data={"value": self.stand_in(value), "violation": violation})
 
-    def discard(self, state: State) -> None:
-        key = self.game.state_key(state)
-        index = self._trials.pop(key, None)
-        if index is None:
-            return
+    def discard(self, key: str, index: Any) -> None:
         if key in self.evaluated:
             value = self.evaluated[key]
             self._complete(index, value, self._violations.get(key, 0.0 if value is not None else 1.0))
@@ -467,10 +482,11 @@ class SMACSearch(FlatProposer):
     proposed nor modelled, as SMAC is used on conditional spaces [SMAC3].
 
     Settings SMAC leaves to its user: costs are minus the value; a failed or infeasible evaluation
-    is a CRASHED trial at the worst cost seen (SMAC has no constraints; imputing the worst cost is
-    its usual crash handling); the model is refitted after every trial (the facade's default of 8
-    suits cheap targets, not expensive ones); the initial Sobol design has the facade's size for a
-    60-trial run (10 per parameter, at most 15).
+    is a CRASHED trial at the worst cost seen, told again as that grows (SMAC has no constraints;
+    imputing the worst cost is its usual crash handling); the model is refitted after every trial
+    (the facade's default of 8 suits cheap targets, not expensive ones); the initial Sobol design
+    has the facade's size for a 60-trial run (10 per parameter, at most 15), less the evaluations
+    replayed before SMAC's first trial.
 
     [SMAC3] Lindauer et al., "SMAC3: A versatile Bayesian optimization package for hyperparameter
             optimization", JMLR 23(54), 2022."""
@@ -510,24 +526,44 @@ class SMACSearch(FlatProposer):
                           for p, choices in parents.items()]
             space.add(conditions[0] if len(conditions) == 1 else OrConjunction(*conditions))
         self._output = tempfile.TemporaryDirectory(prefix="discover-smac-")
-        scenario = Scenario(space, deterministic=True, n_trials=10**9, seed=seed,
-                            output_directory=Path(self._output.name))
-        facade = HyperparameterOptimizationFacade
-        self.smac = facade(scenario, _never_called, overwrite=True, logging_level=logging.ERROR,
-                           initial_design=facade.get_initial_design(scenario, n_configs=min(10 * len(hyper), 15)),
-                           config_selector=facade.get_config_selector(scenario, retrain_after=1))
-        self._costs: dict[str, tuple[float, bool]] = {}  # by state key, for repeats: (cost, crashed)
+        self._scenario = Scenario(space, deterministic=True, n_trials=10**9, seed=seed,
+                                  output_directory=Path(self._output.name))
+        self._facade_class, self._facade = HyperparameterOptimizationFacade, None
+        self._design = min(10 * len(hyper), 15)  # Sobol configurations before the forest decides
+        self._where: Any = None  # the instance and seed of SMAC's trials
+        self._learnt: dict[str, float | None] = {}  # by state key, for repeats: the value told, None: crashed
+        self._crashes: list[Any] = []  # crashed trials, told again at the worst cost whenever it grows
+        self._crash_cost = 0.0
 
-    def draw(self) -> State:
+    @property
+    def smac(self) -> Any:
+        """SMAC's facade, built when first needed: an earlier run's evaluations, replayed before
+        that, count towards its initial design (see ``replay``)."""
+        if self._facade is None:
+            facade, scenario = self._facade_class, self._scenario
+            self._facade = facade(scenario, _never_called, overwrite=True, logging_level=logging.ERROR,
+                                  initial_design=facade.get_initial_design(scenario, n_configs=self._design),
+                                  config_selector=facade.get_config_selector(scenario, retrain_after=1))
+        return self._facade
+
+    def replay(self, history: Sequence[EvaluationRecord]) -> None:
+        """Before SMAC's first trial, the evaluations it learns here take the place of as many
+        points of its initial design (a resumed run's new seed would otherwise give a new design
+        that ignores them: 15 more space-filling points before the model decides)."""
+        if self._facade is None:
+            learnt = {r.state_key for r in history if r.state is not None and r.state_key not in self.evaluated
+                      and self.sites.params_of(self.game, r.state) is not None}
+            self._design = max(self._design - len(learnt), 0)
+        super().replay(history)
+
+    def draw(self) -> tuple[State, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 info = self.smac.ask()
             except self._space_exhausted:  # a finite space SMAC has no new configuration of
                 raise Exhausted from None
-        trace = self.sites.walk(self.game, dict(info.config), self.rng)
-        self._trials[trace.key] = info
-        return trace.state
+        return self.sites.walk(self.game, dict(info.config), self.rng).state, info
 
     def attach(self, state: State) -> Any | None:
         """A trial holding ``state``'s parameters, at the instance and seed SMAC's own trials use;
@@ -545,30 +581,33 @@ class SMACSearch(FlatProposer):
             return None
         if not params.keys() <= dict(config).keys():
             return None  # the conditions switch off a site the state passed
-        intensifier = self.smac.intensifier
-        intensifier.__post_init__()  # what its first ask runs: it learns the seeds and instances in use
-        (where, *_) = intensifier.get_instance_seed_keys_of_interest()
-        return self._info(config, instance=where.instance, seed=where.seed)
+        if self._where is None:
+            intensifier = self.smac.intensifier
+            intensifier.__post_init__()  # what its first ask runs: it learns the seeds and instances in use
+            (self._where, *_) = intensifier.get_instance_seed_keys_of_interest()
+        return self._info(config, instance=self._where.instance, seed=self._where.seed)
 
     def observe(self, state: State, outcome: Outcome) -> None:
         key = self.game.state_key(state)
-        ok = outcome.succeeded
-        self._costs[key] = (-self.stand_in(outcome.value if ok else None), not ok)
+        self._learnt[key] = outcome.value if outcome.succeeded else None
         info = self._trials.pop(key, None)
         if info is not None:
-            self._tell(info, *self._costs[key])
+            self._tell(info, self._learnt[key])
 
-    def _tell(self, info: Any, cost: float, crashed: bool) -> None:
-        status = self._status.CRASHED if crashed else self._status.SUCCESS
-        self.smac.tell(info, self._value(cost=cost, status=status), save=False)
-
-    def discard(self, state: State) -> None:
-        key = self.game.state_key(state)
-        info = self._trials.pop(key, None)
-        if info is None or key not in self.evaluated:  # cancelled or in flight: nothing learnt yet
+    def _tell(self, info: Any, value: float | None) -> None:
+        """A success at cost minus its value; a crash at the worst value seen. Crashes told before
+        that grew are told again (SMAC overwrites a trial's result): told at 0 before any success, a
+        failed first evaluation in a game of negative values would stay SMAC's best."""
+        if value is None:
+            self._crashes.append(info)
+            self.smac.tell(info, self._value(cost=self._crash_cost, status=self._status.CRASHED), save=False)
             return
-        known = self._costs.get(key)
-        if known is None:  # evaluated before a resume: only its value is known
-            value = self.evaluated[key]
-            known = (-self.stand_in(value), value is None)
-        self._tell(info, *known)
+        self.smac.tell(info, self._value(cost=-value, status=self._status.SUCCESS), save=False)
+        if (worst := -self.stand_in(None)) != self._crash_cost:
+            self._crash_cost = worst
+            for crashed in self._crashes:
+                self.smac.tell(crashed, self._value(cost=worst, status=self._status.CRASHED), save=False)
+
+    def discard(self, key: str, info: Any) -> None:
+        if key in self.evaluated:  # a repeat of an evaluated formulation: SMAC learns its known outcome
+            self._tell(info, self._learnt[key])

@@ -140,3 +140,74 @@ def test_ax_attaches_a_flat_spaces_inactive_parameters_at_their_middle():
     parameters = [dict(t.arm.parameters) for t in ax.client._experiment.trials.values()]
     x = next(ax.sites.names[key] for key in ax.sites.names if key[1] == "interval")
     assert [p[x] for p in parameters] == [0.5, 0.8]
+
+
+class NestedGame(Game):
+    """root in (a, b), then k in (1, 2); y in [0, 1] follows k under 'a' only, w in [0, 2] follows k = 2.
+    The nearest finite decision before y is k, under both its choices: y hangs at the top of Ax's tree,
+    so Ax wants it in every arm, also for ('b', 1), which never passes it."""
+
+    name = "nested-test"
+
+    def initial_state(self):
+        return ()
+
+    def to_move(self, state):
+        done = len(state) >= 2 and len(state) == 2 + (state[0] == "a") + (state[1] == 2)
+        return Player.TERMINAL if done else Player.SEARCHER
+
+    def actions(self, state):
+        if len(state) < 2:
+            return ("a", "b") if not state else (1, 2)
+        return Interval(0.0, 1.0) if len(state) == 2 and state[0] == "a" else Interval(0.0, 2.0)
+
+    def apply(self, state, action):
+        return (*state, action)
+
+    def evaluate(self, state, context):
+        return Outcome.ok(float(state[1]))
+
+
+def test_ax_attaches_the_parameters_its_tree_wants_also_those_the_state_did_not_pass():
+    game = NestedGame()
+    ax = AxSearch(game, seed=0)
+    assert ax.client._experiment.search_space.is_hierarchical
+    ax.replay([_record(game, ("a", 1, 0.3)), _record(game, ("b", 1))])
+    arms = [dict(t.arm.parameters) for t in ax.client._experiment.trials.values()]
+    y = next(name for key, name in ax.sites.names.items() if key[:2] == (2, "interval") and key[3] == 1.0)
+    assert len(arms) == 2 and arms[0][y] == 0.3 and arms[1][y] == 0.5  # ('b', 1) has y at its middle
+
+
+def test_a_formulation_drawn_again_while_in_flight_leaves_its_own_trial_to_be_told():
+    from discover.types import EvalContext
+
+    game = FlatBranchGame()  # 'c' ignores x: Ax's different arms give the same formulation
+    for seed in range(10):
+        ax = AxSearch(game, seed=seed)
+        pending = [p for _ in range(4) for p in ax.ask(1)]
+        if len(ax.client._experiment.trials) > len(pending):  # a drawn arm repeated one in flight
+            break
+    for proposal in pending:
+        ax.tell(proposal, game.evaluate(proposal.state, EvalContext()))
+    statuses = [t.status.name for t in ax.client._experiment.trials.values()]
+    assert "RUNNING" not in statuses and statuses.count("COMPLETED") == len(pending)
+
+
+def test_site_parameters_skip_chance_moves():
+    from games.toy.dice import DiceGame
+
+    game = DiceGame()
+    sites = SiteParameters(game, np.random.default_rng(0))
+    state = game.random_completion(game.initial_state(), np.random.default_rng(1))
+    params = sites.params_of(game, state)
+    searcher = [a for a, before in zip(game.moves_of(state), _states(game, state))
+                if game.to_move(before) is not Player.CHANCE]
+    assert len(params) == len(searcher) and all(isinstance(v, int) for v in params.values())
+
+
+def _states(game, state):
+    current, out = game.initial_state(), []
+    for action in game.moves_of(state):
+        out.append(current)
+        current = game.apply(current, action)
+    return out

@@ -34,7 +34,8 @@ def _replay(state):
     return lambda legal, depth, chance=False: next(moves)
 
 
-def test_a_finite_space_smac_has_exhausted_ends_the_campaign(tmp_path):
+@pytest.mark.parametrize("method", ["smac", "ax"])
+def test_a_finite_space_the_method_has_exhausted_ends_the_campaign(tmp_path, method):
     import discover
     from games.slots import Slot, SlotGame
     from discover.types import Outcome
@@ -46,7 +47,7 @@ def test_a_finite_space_smac_has_exhausted_ends_the_campaign(tmp_path):
         def evaluate(self, state, context):
             return Outcome.ok(float(state[1]))
 
-    result = discover.Campaign(Six(), budget=20, backend="inline", method="smac", db=tmp_path / "six.db").run()
+    result = discover.Campaign(Six(), budget=20, backend="inline", method=method, db=tmp_path / "six.db").run()
     assert result.stopped == "exhausted" and len({e.state_key for e in result.history}) == len(result.history) <= 6
 
 
@@ -66,3 +67,39 @@ def test_smac_learns_evaluations_it_did_not_propose_as_its_own_trials():
         assert config == pytest.approx(smac.sites.params_of(game, record.state))  # only the sites it passed
     (proposal,) = smac.ask(1)  # and SMAC's own trials go on beside them
     assert proposal.key not in smac.evaluated
+
+
+def test_smac_learns_the_replayed_trials_at_its_own_seed_and_skips_that_much_of_its_initial_design():
+    from test_site_parameters import _record
+
+    game = BranchGame()
+    history = [_record(game, state) for state in (("a", 0.2), ("a", 0.6), ("b", 1, 0.3), ("b", 2, 0.9))]
+    smac = SMACSearch(game, seed=0)
+    smac.replay(history)
+    design = SMACSearch(game, seed=0)._design
+    assert smac._design == design - 4
+    origins, seeds = [], {key.seed for key in smac.smac.runhistory}
+    for _ in range(design - 4 + 1):
+        (proposal,) = smac.ask(1)
+        info = smac._trials[proposal.key]
+        origins.append(info.config.origin)
+        assert info.seed in seeds  # SMAC's own trials run at the seed the replayed ones were told at
+        smac.tell(proposal, game.evaluate(proposal.state, EvalContext()))
+    assert origins[:-1] == ["Initial Design: Sobol"] * (design - 4) and origins[-1] != "Initial Design: Sobol"
+
+
+def test_a_failure_before_any_success_is_not_smacs_best():
+    """Told at the worst cost seen, a crash told before any success (cost 0) would beat every
+    success of a game whose values are negative; it is told again once successes arrive."""
+    from test_site_parameters import _record
+
+    game = BranchGame()  # values <= 0
+    history = [_record(game, ("b", 3, 0.9)), _record(game, ("a", 0.3 + 0.5)), _record(game, ("b", 1, 0.7))]
+    smac = SMACSearch(game, seed=0)
+    smac.replay(history)  # the failure first
+    costs = {smac.smac.runhistory.get_config(key.config_id)["site0"]: value for key, value in
+             smac.smac.runhistory.items() if value.status.name == "CRASHED"}
+    worst = max(-r.value for r in history if r.value is not None)
+    assert [v.cost for v in costs.values()] == [worst] and worst > 0
+    incumbent = smac.smac.intensifier.get_incumbent()
+    assert dict(incumbent) == smac.sites.params_of(game, ("b", 1, 0.7))

@@ -125,7 +125,7 @@ def _start(game: Any) -> tuple[tuple, ...]:
     """The formulation of the library call ``three_point_bound(n)`` (its defaults, r = r_LP: scale 1),
     so that a campaign never ends above that one call; none where the game's kernel degrees stop
     below the call's."""
-    components = (7, 6, DEFAULT_TRUNCATION, "clarabel", MARGIN3, 1.0, "triangular")
+    components = (7, 6, DEFAULT_TRUNCATION, "clarabel", 1e-4, 1.0, "triangular")
     return (components,) if components[1] <= game.max_kernel_degree else ()
 
 
