@@ -552,7 +552,7 @@ class SMACSearch(FlatProposer):
         that ignores them: 15 more space-filling points before the model decides)."""
         if self._facade is None:
             learnt = {r.state_key for r in history if r.state is not None and r.state_key not in self.evaluated
-                      and self.sites.params_of(self.game, r.state) is not None}
+                      and self._config_of(r.state) is not None}
             self._design = max(self._design - len(learnt), 0)
         super().replay(history)
 
@@ -565,22 +565,25 @@ class SMACSearch(FlatProposer):
                 raise Exhausted from None
         return self.sites.walk(self.game, dict(info.config), self.rng).state, info
 
-    def attach(self, state: State) -> Any | None:
-        """A trial holding ``state``'s parameters, at the instance and seed SMAC's own trials use;
-        sites the conditions make active but the state did not pass at their defaults (as ignored
-        as SMAC's proposals' values are where the walk goes elsewhere); None where the conditions
-        reject the parameters."""
+    def _config_of(self, state: State) -> Any | None:
+        """``state``'s parameters as a configuration: sites the conditions make active but the state
+        did not pass at their defaults (as ignored as SMAC's proposals' values are where the walk
+        goes elsewhere); None where the conditions reject the parameters."""
         params = self.sites.params_of(self.game, state)
         if params is None:
             return None
-        space = self.smac.scenario.configspace
+        space = self._scenario.configspace
         defaults = {name: hyper.default_value for name, hyper in space.items()}
         try:
             config = self._deactivate({**defaults, **params}, space)
         except (ValueError, TypeError):  # ConfigSpace's errors for a forbidden or inactive value
             return None
-        if not params.keys() <= dict(config).keys():
-            return None  # the conditions switch off a site the state passed
+        return config if params.keys() <= dict(config).keys() else None  # else a site the state passed is off
+
+    def attach(self, state: State) -> Any | None:
+        """A trial holding ``state``'s configuration, at the instance and seed SMAC's own trials use."""
+        if (config := self._config_of(state)) is None:
+            return None
         if self._where is None:
             intensifier = self.smac.intensifier
             intensifier.__post_init__()  # what its first ask runs: it learns the seeds and instances in use
