@@ -211,3 +211,14 @@ def _states(game, state):
         out.append(current)
         current = game.apply(current, action)
     return out
+
+
+def test_a_samplers_site_is_a_parameter_at_its_middle_since_walk_draws_its_move():
+    from test_planner import _SampledCoin
+
+    game = _SampledCoin()
+    sites = SiteParameters(game, np.random.default_rng(0))
+    ((name, site),) = sites.sites.items()
+    assert site.kind == "real" and site.interval is None
+    assert sites.params_of(game, (1,)) == {name: 0.5}
+    assert {sites.walk(game, {name: 0.5}, np.random.default_rng(i)).state for i in range(8)} == {(0,), (1,)}
