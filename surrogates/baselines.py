@@ -56,6 +56,7 @@ class FlatProposer:
         self.evaluated: dict[str, float | None] = {}
         self.pending: dict[str, Proposal] = {}
         self._trials: dict[str, Any] = {}  # by state key: the method's own trial, until told (Optuna, Ax, SMAC)
+        self._outcomes: dict[str, Outcome] = {}  # by state key, certificates dropped: what a repeat is told
         self._next_id = 0
         self._exhausted = False
 
@@ -110,8 +111,12 @@ class FlatProposer:
 
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
         self.pending.pop(proposal.key, None)
-        self.evaluated[proposal.key] = outcome.value if outcome.status is Status.OK else None
-        self.observe(proposal.state, outcome)
+        self._learn(proposal.key, proposal.state, outcome)
+
+    def _learn(self, key: str, state: State, outcome: Outcome) -> None:
+        self.evaluated[key] = outcome.value if outcome.status is Status.OK else None
+        self._outcomes[key] = replace(outcome, artifacts={})
+        self.observe(state, outcome)
 
     def forget(self, proposal: Proposal) -> None:
         self.pending.pop(proposal.key, None)
@@ -134,9 +139,7 @@ class FlatProposer:
             if record.state is not None and new:
                 if (trial := self.attach(record.state)) is not None:
                     self._trials[record.state_key] = trial
-            outcome = record.outcome()
-            self.evaluated[record.state_key] = outcome.value if outcome.status is Status.OK else None
-            self.observe(record.state, outcome)
+            self._learn(record.state_key, record.state, record.outcome())
 
 
 class RandomSearch(FlatProposer):
@@ -181,7 +184,6 @@ class TPESearch(FlatProposer):
             warnings.simplefilter("ignore")
             sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
         self.study = optuna.create_study(direction="maximize", sampler=sampler)
-        self._outcomes: dict[str, Outcome] = {}  # by state key, for repeats
 
     def _name(self, depth: int, moves: Any) -> str:
         return f"move{depth}_{hashlib.sha1(repr(moves).encode()).hexdigest()[:6]}"
@@ -242,10 +244,8 @@ class TPESearch(FlatProposer):
 
     def observe(self, state: State, outcome: Outcome) -> None:
         trial = self._trials.pop(self.game.state_key(state), None)
-        if trial is None:  # a state whose moves cannot be told (see replay)
-            return
-        self._outcomes[self.game.state_key(state)] = replace(outcome, artifacts={})  # what TPE learns, not the certificate
-        self._tell(trial, outcome)
+        if trial is not None:  # None: a state whose moves cannot be told (see attach)
+            self._tell(trial, outcome)
 
     def _tell(self, trial: Any, outcome: Outcome) -> None:
         """A value with the reported constraint values, and for a failure they do not explain a
@@ -257,11 +257,7 @@ class TPESearch(FlatProposer):
 
     def discard(self, key: str, trial: Any) -> None:
         if key in self.evaluated:  # a repeat of an evaluated formulation: TPE learns its known outcome
-            known = self._outcomes.get(key)
-            if known is None:  # evaluated before a resume: only its value is known
-                value = self.evaluated[key]
-                known = Outcome.ok(value) if value is not None else Outcome.failure(Status.FAILED, "failed before")
-            self._tell(trial, known)
+            self._tell(trial, self._outcomes[key])
         else:  # cancelled: nothing was learnt
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
 
@@ -402,7 +398,8 @@ class AxSearch(FlatProposer):
         self.client.configure_experiment(parameters=parameters, name=f"discover-{game.name}")
         self.client.configure_optimization(objective="value", outcome_constraints=["violation <= 0"])
         self._tree = tree
-        self._violations: dict[str, float] = {}  # by state key, for repeats
+        dependent = {c for choices in tree.values() for children in choices.values() for c in children}
+        self._top_level = [name for name in self.sites.sites if name not in dependent]  # of Ax's tree
 
     def draw(self) -> tuple[State, Any]:
         from ax.exceptions.core import SearchSpaceExhausted
@@ -424,9 +421,8 @@ class AxSearch(FlatProposer):
         params = self.sites.params_of(self.game, state)
         if params is None:
             return None
-        dependent = {c for choices in self._tree.values() for children in choices.values() for c in children}
         arm: dict[str, Any] = {}
-        queue = [name for name in self.sites.sites if name not in dependent]
+        queue = list(self._top_level)
         while queue:
             name = queue.pop()
             site = self.sites.sites[name]
@@ -443,20 +439,16 @@ class AxSearch(FlatProposer):
                 return None
 
     def observe(self, state: State, outcome: Outcome) -> None:
-        key = self.game.state_key(state)
-        self._violations[key] = violation(outcome)
-        index = self._trials.pop(key, None)
-        if index is None:
-            return
-        self._complete(index, outcome.value if outcome.succeeded else None, self._violations[key])
+        if (index := self._trials.pop(self.game.state_key(state), None)) is not None:
+            self._complete(index, outcome)
 
-    def _complete(self, index: int, value: float | None, violation: float) -> None:
-        self.client.complete_trial(trial_index=index, raw_data={"value": self.stand_in(value), "violation": violation})
+    def _complete(self, index: int, outcome: Outcome) -> None:
+        value = self.stand_in(outcome.value if outcome.succeeded else None)
+        self.client.complete_trial(trial_index=index, raw_data={"value": value, "violation": violation(outcome)})
 
     def discard(self, key: str, index: Any) -> None:
-        if key in self.evaluated:
-            value = self.evaluated[key]
-            self._complete(index, value, self._violations.get(key, 0.0 if value is not None else 1.0))
+        if key in self.evaluated:  # a repeat of an evaluated formulation: Ax learns its known outcome
+            self._complete(index, self._outcomes[key])
         else:
             self.client.mark_trial_failed(trial_index=index)
 
@@ -531,7 +523,6 @@ class SMACSearch(FlatProposer):
         self._facade_class, self._facade = HyperparameterOptimizationFacade, None
         self._design = min(10 * len(hyper), 15)  # Sobol configurations before the forest decides
         self._where: Any = None  # the instance and seed of SMAC's trials
-        self._learnt: dict[str, float | None] = {}  # by state key, for repeats: the value told, None: crashed
         self._crashes: list[Any] = []  # crashed trials, told again at the worst cost whenever it grows
         self._crash_cost = 0.0
 
@@ -591,21 +582,19 @@ class SMACSearch(FlatProposer):
         return self._info(config, instance=self._where.instance, seed=self._where.seed)
 
     def observe(self, state: State, outcome: Outcome) -> None:
-        key = self.game.state_key(state)
-        self._learnt[key] = outcome.value if outcome.succeeded else None
-        info = self._trials.pop(key, None)
-        if info is not None:
-            self._tell(info, self._learnt[key])
+        if (info := self._trials.pop(self.game.state_key(state), None)) is not None:
+            self._tell(info, outcome)
 
-    def _tell(self, info: Any, value: float | None) -> None:
-        """A success at cost minus its value; a crash at the worst value seen. Crashes told before
-        that grew are told again (SMAC overwrites a trial's result): told at 0 before any success, a
-        failed first evaluation in a game of negative values would stay SMAC's best."""
-        if value is None:
+    def _tell(self, info: Any, outcome: Outcome) -> None:
+        """A success at cost minus its value; a failure or infeasible evaluation, a crash at the
+        worst value seen. Crashes told before that grew are told again (SMAC overwrites a trial's
+        result): told at 0 before any success, a failed first evaluation in a game of negative values
+        would stay SMAC's best."""
+        if not outcome.succeeded:
             self._crashes.append(info)
             self.smac.tell(info, self._value(cost=self._crash_cost, status=self._status.CRASHED), save=False)
             return
-        self.smac.tell(info, self._value(cost=-value, status=self._status.SUCCESS), save=False)
+        self.smac.tell(info, self._value(cost=-outcome.value, status=self._status.SUCCESS), save=False)
         if (worst := -self.stand_in(None)) != self._crash_cost:
             self._crash_cost = worst
             for crashed in self._crashes:
@@ -613,4 +602,4 @@ class SMACSearch(FlatProposer):
 
     def discard(self, key: str, info: Any) -> None:
         if key in self.evaluated:  # a repeat of an evaluated formulation: SMAC learns its known outcome
-            self._tell(info, self._learnt[key])
+            self._tell(info, self._outcomes[key])
