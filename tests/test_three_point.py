@@ -516,9 +516,10 @@ def test_rectangular_blocks_give_every_gegenbauer_degree_the_full_radial_degree(
     assert verify_three_point(res.certificate).verified
 
 
-def _stored_rectangular() -> tuple[ThreePointCertificate, float]:
-    """The rectangular n = 4 certificate at 3-d margin 1e-3 (README; tests/data), and its verified density."""
-    data = json.loads((Path(__file__).parent / "data" / "three_point_rect4.json").read_text())
+def _stored(name: str) -> tuple[ThreePointCertificate, float]:
+    """A certificate of the README in tests/data, and its verified density: "three_point_rect4" (n = 4,
+    rectangular blocks, 3-d margin 1e-3) or "three_point_n12" (n = 12, f2 degree 31, R = 1.225 r)."""
+    data = json.loads((Path(__file__).parent / "data" / f"{name}.json").read_text())
     c = data["certificate"]
     blocks = tuple(tuple(tuple(Fraction(v) for v in row) for row in q) for q in c["blocks"])
     cert = ThreePointCertificate(c["dimension"], Fraction(c["r"]), Fraction(c["R"]),
@@ -532,7 +533,7 @@ def test_taylor_models_decide_the_near_tight_triangle_boxes_of_a_rectangular_cer
     holds the function at points inside each box."""
     from games.sphere_packing.three_point_verify import _GramKernel, _SideWeights, _triangle, _upper
 
-    cert, _ = _stored_rectangular()
+    cert, _ = _stored("three_point_rect4")
     kernel, weights = _GramKernel(cert), _SideWeights(cert)
 
     def triangle(*xyz):
@@ -555,8 +556,19 @@ def test_the_stored_rectangular_certificate_verifies_below_cdls_and_above_d4():
     """~7-10 minutes on one core (past the suite's 300 s per test): the whole check of a bound below
     Cohn, de Laat and Salmon's Table 6.1 value in n = 4 (0.636107333), which must stay above the D4
     lattice's density."""
-    cert, density = _stored_rectangular()
+    cert, density = _stored("three_point_rect4")
     result = verify_three_point(cert)
     assert result.verified, result.reason
     assert result.density == density
     assert best_known_density(4) < result.density < 0.636107333
+
+
+@pytest.mark.slow
+def test_the_stored_n12_certificate_verifies_below_cdls_and_above_the_best_packing():
+    """~20-40 s on one core: the whole check of a bound below Cohn, de Laat and Salmon's Δ3⁺ in n = 12
+    (0.079712, their Table 1.1), which must stay above the best packing known (the Coxeter–Todd K12)."""
+    cert, density = _stored("three_point_n12")
+    result = verify_three_point(cert)
+    assert result.verified, result.reason
+    assert result.density == density
+    assert best_known_density(12) < result.density < 0.079712
