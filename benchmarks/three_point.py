@@ -10,8 +10,8 @@ For each: the verified LP bound at that degree (its radius r, times s, is the th
 r), then the verified three-point bound, with
 the solver's claim, the seconds for solve + verification, the verification seconds and boxes,
 CdLS's value (their Table 6.1, else Table 1.1's Δ3⁺) and the gap to it (negative: below theirs), and
-an independent mpmath re-check of the certificate on a grid. The defaults reproduce the README's table. Writes
-benchmarks/results/three_point.json (or --output).
+an independent mpmath re-check of the certificate on a grid. The defaults reproduce the README's n = 3-7
+table. Writes benchmarks/results/three_point.json (or --output).
 
 ``--margin`` is the margin of the sampled univariate conditions (f2^ >= 0, the tail, the pair
 condition), ``--margin3`` that of the 3-d triangle and wedge conditions: the univariate margin is what
@@ -37,10 +37,10 @@ from games.sphere_packing.three_point_recheck import recheck_on_grid
 RESULTS = Path(__file__).resolve().parent / "results"
 # Cohn, de Laat & Salmon, arXiv 2206.15373, Table 6.1 (their degree 9, rigorous)
 CDLS = {3: 0.770270440, 4: 0.636107333, 5: 0.512645131, 6: 0.410303282, 7: 0.321147106}
-# Their Table 1.1, the Δ3⁺ column (6 digits), where Table 6.1 has no column: the paper's text was not at
-# hand; these come from two secondary transcriptions that agree with Table 6.1 where they overlap (n = 3,
-# 4): the n = 4 row quoted in teorth/optimizationproblems (constants/36a.md: 0.636108 at R = 1.664634),
-# and a summary of the paper that gives n = 12 and 16 (their r = 1, f2 degree 24, f3 degree 9).
+# Their Table 1.1, the Δ3⁺ column (6 digits), where Table 6.1 has no column. The paper's text was not at
+# hand: n = 12 and 16 come from a summary of the paper (their r = 1, f2 degree 24, f3 degree 9), whose n = 3
+# and 4 values agree with Table 6.1, as does the n = 4 row quoted in teorth/optimizationproblems
+# (constants/36a.md: 0.636108 at R = 1.664634).
 CDLS_DELTA3 = {12: 0.079712, 16: 0.024995}
 
 

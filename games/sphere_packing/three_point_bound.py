@@ -86,13 +86,13 @@ def three_point_bound(dimension: int, degree: int = 7, kernel_degree: int = 6, r
 
     ``degree``: Laguerre degree of f2 (odd); ``kernel_degree``: the largest Gegenbauer degree D of the
     three-point polynomial; ``radius``: r (None: the Cohn–Elkies optimum at ``degree``); ``truncation``:
-    R / r in (1, 2): best at 1.45-1.6 in n = 3-7 but at 1.2-1.225 in n = 12 and 16, where 1.3 loses ~2%
-    (benchmarks/three_point.py); ``radial_basis``: the kernel's phi, "legendre" (shifted Legendre, the
-    default) or "power" (monomials); ``blocks``: which radial functions go with each Gegenbauer degree,
-    "triangular" (p of degree <= D in each vector) or "rectangular" (degree D // 2 in |u|^2 at every
-    Gegenbauer degree; see ``ThreePointFormulation.block_sizes``). Failures of the SDP or of the
-    verification are returned with ``verified=False`` and the reason; only the Cohn–Elkies start
-    (radius=None) raises SolveError when it finds no radius.
+    R / r in (1, 2): of the ratios tried, 1.45-1.6 did best in n = 3-7 but 1.2-1.225 in n = 12 and 16,
+    where 1.3 lost 2.1-2.4% (benchmarks/three_point.py); ``radial_basis``: the kernel's phi, "legendre"
+    (shifted Legendre, the default) or "power" (monomials); ``blocks``: which radial functions go with
+    each Gegenbauer degree, "triangular" (p of degree <= D in each vector) or "rectangular" (degree D // 2
+    in |u|^2 at every Gegenbauer degree; see ``ThreePointFormulation.block_sizes``). Failures of the SDP
+    or of the verification are returned with ``verified=False`` and the reason; only the Cohn–Elkies
+    start (radius=None) raises SolveError when it finds no radius.
     """
     start = time.perf_counter()
     form = ThreePointFormulation(dimension, degree, kernel_degree, solver, margin, margin3, radial_basis, blocks)
