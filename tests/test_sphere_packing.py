@@ -222,6 +222,22 @@ def test_families_bring_their_own_slots_and_a_mixed_game_encodes_from_the_tree()
         SpherePackingGame(families="cohn-elkies,four-point")
 
 
+def test_the_three_point_f2_degrees_reach_what_higher_dimensions_need_only_when_asked():
+    """f2 degree 15 is 1.5% above CdLS in n = 12 where 31 is below it (README): ``max_f2_degree`` opens
+    23 and 31; the default keeps the space (and the campaigns measured on it) as it was."""
+    from games.sphere_packing import ThreePointGame
+
+    def degrees(game):
+        return game.slots_of(("three-point",))[1].choices
+
+    assert degrees(ThreePointGame(dimension=12)) == (7, 11, 15)
+    assert degrees(ThreePointGame(dimension=12, max_f2_degree=31)) == (7, 11, 15, 23, 31)
+    assert degrees(SpherePackingGame(families="three-point", max_f2_degree=23)) == (7, 11, 15, 23)
+    check_game(ThreePointGame(dimension=12, max_kernel_degree=6, max_f2_degree=31), playouts=10, evaluate=False)
+    with pytest.raises(ValueError, match="max_f2_degree"):
+        ThreePointGame(max_f2_degree=5)
+
+
 def test_a_failing_formulation_is_recorded_not_raised():
     game = SpherePackingGame(dimension=8, max_degree=31)
     outcome = game.evaluate(("cohn-elkies", 31, "chebyshev", "highs", 1e-8), EvalContext())

@@ -30,15 +30,20 @@ from dataclasses import asdict
 from fractions import Fraction
 from typing import Any, Sequence
 
+from discover.decimals import decimal_up
 from discover.game import Param
 from discover.types import EvalContext, Objective, Outcome
-from discover.decimals import decimal_up
 from games.slots import Slot, SlotGame
 from games.sphere_packing.bases import BASES
 from games.sphere_packing.bound import BoundResult, Formulation, solve_formulation
 from games.sphere_packing.family import Family, bound_outcome
 from games.sphere_packing.solve import DEFAULT_MARGIN, LP_SOLVERS
-from games.sphere_packing.three_point_family import KERNEL_DEGREES, THREE_POINT
+from games.sphere_packing.three_point_family import (
+    DEFAULT_MAX_DEGREE,
+    KERNEL_DEGREES,
+    THREE_POINT,
+)
+from games.sphere_packing.three_point_family import DEGREES as F2_DEGREES
 from games.sphere_packing.verify import verify_certificate
 
 DEGREES = (7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47, 51, 55, 59, 63)
@@ -135,22 +140,28 @@ class SpherePackingGame(SlotGame):
         Param("dimension", "int", 4, "dimension n of the packing problem"),
         Param("max_degree", "int", DEGREES[-1], "largest polynomial degree of the cohn-elkies family"),
         Param("max_kernel_degree", "int", KERNEL_DEGREES[-1], "largest kernel degree D of the three-point family"),
+        Param("max_f2_degree", "int", DEFAULT_MAX_DEGREE,
+              f"largest f2 degree of the three-point family (of {', '.join(map(str, F2_DEGREES))})"),
         Param("families", "str", "cohn-elkies", f"comma-separated bound families to search: {', '.join(FAMILIES)}"),
     )
 
     def __init__(self, dimension: int = 4, max_degree: int = DEGREES[-1],
-                 max_kernel_degree: int = KERNEL_DEGREES[-1], families: str = "cohn-elkies") -> None:
+                 max_kernel_degree: int = KERNEL_DEGREES[-1], families: str = "cohn-elkies",
+                 max_f2_degree: int = DEFAULT_MAX_DEGREE) -> None:
         if dimension < 1 or ("three-point" in families and dimension < 2):
             raise ValueError(f"dimension must be a positive integer (>= 2 for three-point), got {dimension}")
         if max_degree < DEGREES[0]:
             raise ValueError(f"max_degree must be at least {DEGREES[0]}, got {max_degree}")
         if max_kernel_degree < KERNEL_DEGREES[0]:
             raise ValueError(f"max_kernel_degree must be at least {KERNEL_DEGREES[0]}, got {max_kernel_degree}")
+        if max_f2_degree < F2_DEGREES[0]:
+            raise ValueError(f"max_f2_degree must be at least {F2_DEGREES[0]}, got {max_f2_degree}")
         chosen = tuple(dict.fromkeys(f.strip() for f in families.split(",") if f.strip()))
         unknown = [f for f in chosen if f not in FAMILIES]
         if unknown or not chosen:
             raise ValueError(f"families must be a comma-separated list of {', '.join(FAMILIES)}, got {families!r}")
         self.dimension, self.max_degree, self.max_kernel_degree = dimension, max_degree, max_kernel_degree
+        self.max_f2_degree = max_f2_degree
         self.families = ",".join(chosen)
         self.family_slot = Slot("family", chosen)
         self._slots = {f: (self.family_slot, *FAMILIES[f].slots(self)) for f in chosen}
@@ -184,7 +195,11 @@ class ThreePointGame(SpherePackingGame):
     params = (
         Param("dimension", "int", 4, "dimension n of the packing problem (>= 2)"),
         Param("max_kernel_degree", "int", KERNEL_DEGREES[-1], "largest kernel degree D the search may choose"),
+        Param("max_f2_degree", "int", DEFAULT_MAX_DEGREE,
+              f"largest f2 degree the search may choose (of {', '.join(map(str, F2_DEGREES))}; n >= 12 needs 23-31)"),
     )
 
-    def __init__(self, dimension: int = 4, max_kernel_degree: int = KERNEL_DEGREES[-1]) -> None:
-        super().__init__(dimension, max_kernel_degree=max_kernel_degree, families="three-point")
+    def __init__(self, dimension: int = 4, max_kernel_degree: int = KERNEL_DEGREES[-1],
+                 max_f2_degree: int = DEFAULT_MAX_DEGREE) -> None:
+        super().__init__(dimension, max_kernel_degree=max_kernel_degree, families="three-point",
+                         max_f2_degree=max_f2_degree)
