@@ -46,11 +46,11 @@ from games.sphere_packing.three_point_verify import (
 )
 
 DEGREES = (7, 11, 15, 23, 31)  # f2's Laguerre degree; the game offers those up to its max_f2_degree
-DEFAULT_MAX_DEGREE = 15  # enough in n <= 8 (n = 4: f2 degree 23 gains 3e-5); n >= 12 needs 23-31 (README)
+DEFAULT_MAX_DEGREE = 15  # the n = 4 campaigns' space (there degree 23 gains 3e-5); n >= 12 needs 23-31 (README)
 KERNEL_DEGREES = (4, 6, 8, 10, 12)  # 12 gains 0.005-0.01 over 6 (benchmarks/three_point.py); 14 gains nothing more
 MARGINS = (1e-6, 1e-5, 1e-4)  # of the univariate conditions: 1e-6 verified in n = 3..7 (benchmarks/three_point.py)
 MARGIN3 = 1e-4  # of the 3-d conditions: costs ~1e-5 of the bound against 1e-7 in n = 3 (0.15% against 1e-6 in
-# n = 12, whose solve then took 4 times as long) and keeps the interval check short
+# n = 12 at R / r 1.3, whose solve then took 4 times as long) and keeps the interval check short
 TRUNCATION = Interval(1.1, 1.9)  # R / r; R < 2r keeps every triple of lengths in [r, R] a triangle
 RADIUS_SCALE = Interval(0.95, 1.1)  # r / r_LP; n = 4 scan: 0.985..1.05 all solve, best at 1.03
 
