@@ -551,24 +551,17 @@ def test_taylor_models_decide_the_near_tight_triangle_boxes_of_a_rectangular_cer
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)
-def test_the_stored_rectangular_certificate_verifies_below_cdls_and_above_d4():
-    """~7-10 minutes on one core (past the suite's 300 s per test): the whole check of a bound below
-    Cohn, de Laat and Salmon's Table 6.1 value in n = 4 (0.636107333), which must stay above the D4
-    lattice's density."""
-    cert, density = _stored("three_point_rect4")
+@pytest.mark.parametrize("name, cdls", [
+    # ~7-10 minutes on one core (past the suite's 300 s per test); below CdLS's Table 6.1 value in n = 4
+    pytest.param("three_point_rect4", 0.636107333, marks=pytest.mark.timeout(1800), id="n4-rectangular"),
+    # ~20-40 s; below CdLS's Δ3⁺ in n = 12 (their Table 1.1)
+    pytest.param("three_point_n12", 0.079712, id="n12"),
+])
+def test_a_stored_certificate_verifies_below_cdls_and_above_the_best_packing(name, cdls):
+    """The whole check of a stored bound below Cohn, de Laat and Salmon's, which must stay above the
+    best packing known (D4 in n = 4, the Coxeter–Todd K12 in n = 12)."""
+    cert, density = _stored(name)
     result = verify_three_point(cert)
     assert result.verified, result.reason
     assert result.density == density
-    assert best_known_density(4) < result.density < 0.636107333
-
-
-@pytest.mark.slow
-def test_the_stored_n12_certificate_verifies_below_cdls_and_above_the_best_packing():
-    """~20-40 s on one core: the whole check of a bound below Cohn, de Laat and Salmon's Δ3⁺ in n = 12
-    (0.079712, their Table 1.1), which must stay above the best packing known (the Coxeter–Todd K12)."""
-    cert, density = _stored("three_point_n12")
-    result = verify_three_point(cert)
-    assert result.verified, result.reason
-    assert result.density == density
-    assert best_known_density(12) < result.density < 0.079712
+    assert best_known_density(cert.dimension) < result.density < cdls
